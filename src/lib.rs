@@ -1,0 +1,10 @@
+//! ccci: a CI host for Co-op Cloud recipes, generated from one registry.
+//!
+//! The library holds everything; the binaries (`ccci-gen`, `ccci`) are thin
+//! command-line front ends.
+
+pub mod config;
+pub mod generate;
+pub mod header;
+pub mod plan;
+pub mod registry;

@@ -1,0 +1,124 @@
+//! The runner plan: everything `ccci run` needs to test one recipe, fully
+//! resolved by ccci-gen into `runners/<recipe>.json`. One type, written by the
+//! generator and read by the runtime; a round-trip test holds them together.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::header::JsonHeader;
+use crate::registry::values::{
+    AbsPath, Domain, EnvKey, HttpUrl, RecipeName, RepoSlug, Version, Word,
+};
+use crate::registry::{BackupMode, BrowserCheck, Health, HttpCheck, LaneMode, Marker, Rung};
+
+/// The plan format version; bump it on any incompatible change.
+pub const PLAN_SCHEMA: u32 = 1;
+
+/// `runners/<recipe>.json`, schema 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanV1 {
+    #[serde(rename = "//")]
+    pub header: JsonHeader,
+    pub schema: u32,
+    pub recipe: RecipeName,
+    /// The recipe's own repository (PRs may come from forks: `--src` says which).
+    pub repo: RepoSlug,
+    pub category: Word,
+    /// Clone URLs are `<gitea_url>/<owner>/<name>.git`.
+    pub gitea_url: HttpUrl,
+    /// File holding the bot token for private mirrors (passed per command, never stored).
+    pub token_file: AbsPath,
+    /// Run apps are `<label>.<ci_domain>`.
+    pub ci_domain: Domain,
+    /// abra's name for the local swarm.
+    pub server: Word,
+    /// The shared abra directory whose `servers/` each run links in.
+    pub abra_dir: AbsPath,
+    pub runs_dir: AbsPath,
+    pub timeouts: Timeouts,
+    pub lanes: LaneMode,
+    pub backup: BackupMode,
+    pub lint: bool,
+    pub recipe_tests: bool,
+    pub health: Health,
+    pub env: BTreeMap<EnvKey, String>,
+    /// Values are templates over `{label}`, `{domain}`, `{ci_domain}`
+    /// (see `registry::fill_domain_template`).
+    pub env_from_domain: BTreeMap<EnvKey, String>,
+    pub marker: Option<Marker>,
+    pub upgrade_base: Option<Version>,
+    /// Rungs that do not apply, with the reason to report.
+    pub skip: BTreeMap<Rung, String>,
+    pub checks: Vec<HttpCheck>,
+    pub browser: Vec<BrowserCheck>,
+    pub depends_on: Vec<RecipeName>,
+}
+
+/// Every duration of a run, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    pub deploy_secs: u64,
+    pub http_secs: u64,
+    /// The whole run, teardown included, ends before this.
+    pub deadline_secs: u64,
+    pub janitor_max_age_secs: u64,
+}
+
+/// Why a plan could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{path}: cannot read the plan: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid runner plan: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path}: plan schema {found}, this ccci reads schema {PLAN_SCHEMA}; regenerate with ccci-gen"
+    )]
+    Schema { path: String, found: u32 },
+}
+
+impl PlanV1 {
+    /// Read and check a plan file.
+    pub fn read(path: &Path) -> Result<Self, PlanError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::from_json(&shown, &text)
+    }
+
+    pub fn from_json(shown: &str, text: &str) -> Result<Self, PlanError> {
+        // Look at the schema first so an old plan says "regenerate", not "unknown field".
+        #[derive(Deserialize)]
+        struct SchemaOnly {
+            schema: u32,
+        }
+        let found = serde_json::from_str::<SchemaOnly>(text)
+            .map_err(|source| PlanError::Parse {
+                path: shown.to_owned(),
+                source,
+            })?
+            .schema;
+        if found != PLAN_SCHEMA {
+            return Err(PlanError::Schema {
+                path: shown.to_owned(),
+                found,
+            });
+        }
+        serde_json::from_str(text).map_err(|source| PlanError::Parse {
+            path: shown.to_owned(),
+            source,
+        })
+    }
+}

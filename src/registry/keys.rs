@@ -1,0 +1,699 @@
+//! Defaults, and the reference of every registry key.
+//!
+//! The defaults below are the ones `resolve` applies; the table documents them by
+//! naming the same constants, and a test compares the table with the keys serde
+//! accepts, so the reference cannot drift from the code.
+
+/// Default values applied by `resolve` (written as in the TOML).
+pub mod defaults {
+    pub const ADVERTISE_ADDR: &str = "127.0.0.1";
+    pub const CERT_DIR: &str = "/var/lib/ci-certs/live";
+    pub const RUNS_DIR: &str = "/var/lib/ccci/runs";
+    pub const ABRA_DIR: &str = "/root/.abra";
+    pub const RUNNER_CAPACITY: u32 = 2;
+    pub const RUNNER_CAPACITY_MAX: u32 = 16;
+    pub const BUILD_TIMEOUT: &str = "60m";
+    /// The run's deadline leaves this much of the build timeout for teardown.
+    pub const DEADLINE_MARGIN: &str = "5m";
+    pub const DEPLOY_TIMEOUT: &str = "5m";
+    pub const HTTP_TIMEOUT: &str = "10s";
+    pub const JANITOR_MAX_AGE: &str = "2h";
+    pub const POLL_INTERVAL: &str = "2s";
+    pub const SWEEP_INTERVAL: &str = "10m";
+    pub const TRIGGER: &str = "!testme";
+    pub const LISTEN: &str = "127.0.0.1:8787";
+    pub const BACKUP_REPOSITORY: &str = "/backups/restic";
+    pub const HEALTH_PATH: &str = "/";
+    pub const HEALTH_STATUSES: [u16; 3] = [200, 301, 302];
+    pub const CHECK_STATUSES: [u16; 1] = [200];
+    pub const CATEGORY: &str = "app";
+    /// Where abra releases are published; `{version}` is replaced.
+    pub const ABRA_URL: &str = "https://git.coopcloud.tech/toolshed/abra/releases/download/{version}/abra_{version}_linux_amd64";
+}
+
+/// Which file a key lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFile {
+    Host,
+    Recipe,
+}
+
+/// One documented key.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDoc {
+    pub file: KeyFile,
+    /// Dotted path; `[[check]]` entries are written `check[].name`.
+    pub key: &'static str,
+    pub ty: &'static str,
+    /// `None`: required. `Some(text)`: the default, as written or as a rule.
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+macro_rules! k {
+    ($file:ident, $key:expr, $ty:expr, required, $doc:expr) => {
+        KeyDoc {
+            file: KeyFile::$file,
+            key: $key,
+            ty: $ty,
+            default: None,
+            doc: $doc,
+        }
+    };
+    ($file:ident, $key:expr, $ty:expr, $default:expr, $doc:expr) => {
+        KeyDoc {
+            file: KeyFile::$file,
+            key: $key,
+            ty: $ty,
+            default: Some($default),
+            doc: $doc,
+        }
+    };
+}
+
+use defaults as d;
+
+/// Every key of `ccci.toml` and `recipes/<name>.toml`.
+pub const KEYS: &[KeyDoc] = &[
+    k!(
+        Host,
+        "host.name",
+        "host name",
+        required,
+        "NixOS host name of the CI machine."
+    ),
+    k!(
+        Host,
+        "host.ci_domain",
+        "domain",
+        required,
+        "Wildcard domain of the test apps: each run deploys to `<label>.<ci_domain>`; the wildcard certificate must cover `*.<ci_domain>`."
+    ),
+    k!(
+        Host,
+        "host.advertise_addr",
+        "IPv4 address",
+        d::ADVERTISE_ADDR,
+        "Address given to `docker swarm init --advertise-addr`."
+    ),
+    k!(
+        Host,
+        "host.cert_dir",
+        "absolute path",
+        d::CERT_DIR,
+        "Directory holding the wildcard `fullchain.pem` and `privkey.pem`."
+    ),
+    k!(
+        Host,
+        "host.runs_dir",
+        "absolute path",
+        d::RUNS_DIR,
+        "Where each build writes its results (`<runs_dir>/<build number>/`); the bridge reads them there."
+    ),
+    k!(
+        Host,
+        "host.abra_dir",
+        "absolute path",
+        d::ABRA_DIR,
+        "The shared abra directory; runs link its `servers/` into a fresh per-run `ABRA_DIR`."
+    ),
+    k!(
+        Host,
+        "gitea.url",
+        "URL",
+        required,
+        "Base URL of the Gitea instance hosting the recipes."
+    ),
+    k!(
+        Host,
+        "gitea.org",
+        "user name",
+        required,
+        "Organisation whose members may trigger runs."
+    ),
+    k!(
+        Host,
+        "gitea.bot_user",
+        "user name",
+        required,
+        "The bot account the bridge posts as (its own comments never trigger)."
+    ),
+    k!(
+        Host,
+        "gitea.oauth_client_id",
+        "word",
+        required,
+        "Client id of the Gitea OAuth application Drone logs in with (the secret is `drone_client_secret`)."
+    ),
+    k!(
+        Host,
+        "drone.domain",
+        "domain",
+        "drone.<ci_domain>",
+        "Public domain of the Drone server."
+    ),
+    k!(
+        Host,
+        "drone.ci_repo",
+        "owner/name",
+        "<gitea.org>/ccci",
+        "The repository holding this `.drone.yml`; the bridge triggers its builds."
+    ),
+    k!(
+        Host,
+        "drone.runner_capacity",
+        "integer 1..=16",
+        "2",
+        "How many builds the exec runner runs at once."
+    ),
+    k!(
+        Host,
+        "drone.build_timeout",
+        "duration",
+        d::BUILD_TIMEOUT,
+        "Per-build timeout set on the CI repository through the Drone API."
+    ),
+    k!(
+        Host,
+        "run.deploy_timeout",
+        "duration",
+        d::DEPLOY_TIMEOUT,
+        "Default time an app may take to become healthy."
+    ),
+    k!(
+        Host,
+        "run.http_timeout",
+        "duration",
+        d::HTTP_TIMEOUT,
+        "Default timeout of one HTTP request to an app."
+    ),
+    k!(
+        Host,
+        "run.deadline",
+        "duration",
+        "build_timeout - 5m",
+        "Hard deadline of one run; must be shorter than the build timeout so teardown finishes first."
+    ),
+    k!(
+        Host,
+        "run.janitor_max_age",
+        "duration",
+        d::JANITOR_MAX_AGE,
+        "Leftover apps of killed runs are reaped once older than this."
+    ),
+    k!(
+        Host,
+        "run.lanes",
+        "\"concurrent\" | \"sequential\"",
+        "concurrent",
+        "Whether the fresh and upgrade lanes of a run deploy at the same time."
+    ),
+    k!(
+        Host,
+        "bridge.poll_interval",
+        "duration",
+        d::POLL_INTERVAL,
+        "How often the org activity feed is polled."
+    ),
+    k!(
+        Host,
+        "bridge.sweep_interval",
+        "duration",
+        d::SWEEP_INTERVAL,
+        "How often every enrolled repository's comments are swept (catches private activity)."
+    ),
+    k!(
+        Host,
+        "bridge.trigger",
+        "word",
+        d::TRIGGER,
+        "The comment that triggers a run, alone on its line."
+    ),
+    k!(
+        Host,
+        "bridge.allowlist",
+        "list of user names",
+        "[] (any org member)",
+        "When set, only these org members may trigger."
+    ),
+    k!(
+        Host,
+        "bridge.listen",
+        "socket address",
+        d::LISTEN,
+        "Address of the bridge's /healthz, /metrics and /hook listener."
+    ),
+    k!(
+        Host,
+        "bridge.webhook",
+        "bool",
+        "false",
+        "Accept Gitea webhooks on /hook (HMAC secret `bridge_webhook_secret`)."
+    ),
+    k!(
+        Host,
+        "abra.version",
+        "version",
+        required,
+        "The abra release installed on the host."
+    ),
+    k!(
+        Host,
+        "abra.url",
+        "URL",
+        "the release URL of abra.version",
+        "Download URL of the abra binary."
+    ),
+    k!(
+        Host,
+        "abra.sha256",
+        "sha256",
+        required,
+        "Digest of the abra binary (Nix checks it)."
+    ),
+    k!(
+        Host,
+        "infra.traefik",
+        "version",
+        required,
+        "Version of the traefik recipe serving as the proxy."
+    ),
+    k!(
+        Host,
+        "infra.traefik_domain",
+        "domain",
+        "traefik.<ci_domain>",
+        "Domain of the traefik app."
+    ),
+    k!(
+        Host,
+        "infra.drone",
+        "version",
+        required,
+        "Version of the drone recipe."
+    ),
+    k!(
+        Host,
+        "infra.backup_bot_two",
+        "version",
+        required,
+        "Version of the backup-bot-two recipe."
+    ),
+    k!(
+        Host,
+        "infra.backupbot_domain",
+        "domain",
+        "backups.<ci_domain>",
+        "Domain (app name) of the backup bot."
+    ),
+    k!(
+        Host,
+        "infra.backup_repository",
+        "absolute path",
+        d::BACKUP_REPOSITORY,
+        "restic repository inside the backup bot's volume."
+    ),
+    k!(
+        Recipe,
+        "repo",
+        "owner/name",
+        "<gitea.org>/<recipe name>",
+        "The recipe's repository; PRs there can be tested."
+    ),
+    k!(
+        Recipe,
+        "category",
+        "word",
+        d::CATEGORY,
+        "What kind of app this is (shown in reports)."
+    ),
+    k!(
+        Recipe,
+        "deploy_timeout",
+        "duration",
+        "run.deploy_timeout",
+        "Time the app may take to become healthy (keycloak needs 10m)."
+    ),
+    k!(
+        Recipe,
+        "http_timeout",
+        "duration",
+        "run.http_timeout",
+        "Timeout of one HTTP request to the app."
+    ),
+    k!(
+        Recipe,
+        "lanes",
+        "\"concurrent\" | \"sequential\"",
+        "run.lanes",
+        "Whether the fresh and upgrade lanes run at the same time."
+    ),
+    k!(
+        Recipe,
+        "backup",
+        "\"auto\" | \"always\" | \"never\"",
+        "auto",
+        "Whether backup → mutate → restore runs; auto: when the compose files carry backupbot.backup labels."
+    ),
+    k!(
+        Recipe,
+        "recipe_tests",
+        "bool",
+        "false",
+        "Run the executables in the recipe's own `tests/` against the deployment (code from the PR runs on the host: opt in per recipe)."
+    ),
+    k!(
+        Recipe,
+        "lint",
+        "bool",
+        "true",
+        "Run `abra recipe lint` and report it (never fails the build)."
+    ),
+    k!(
+        Recipe,
+        "weekly_sweep",
+        "bool",
+        "false",
+        "Also test the default branch every week (a Drone cron job named after the recipe)."
+    ),
+    k!(
+        Recipe,
+        "upgrade_base",
+        "version",
+        "newest release older than the head",
+        "Pin the release the upgrade lane starts from."
+    ),
+    k!(
+        Recipe,
+        "depends_on",
+        "list of recipe names",
+        "[]",
+        "Enrolled recipes this one needs deployed first (e.g. an OIDC provider)."
+    ),
+    k!(
+        Recipe,
+        "health.path",
+        "URL path",
+        d::HEALTH_PATH,
+        "Path probed over HTTPS to decide the app is healthy."
+    ),
+    k!(
+        Recipe,
+        "health.statuses",
+        "list of HTTP statuses",
+        "[200, 301, 302]",
+        "Statuses of the health path that count as healthy."
+    ),
+    k!(
+        Recipe,
+        "env",
+        "table of NAME = string",
+        "{}",
+        "Extra lines for the app's .env file. LETS_ENCRYPT_ENV is always forced empty."
+    ),
+    k!(
+        Recipe,
+        "env_from_domain",
+        "table of NAME = template",
+        "{}",
+        "Env computed from the run domain; placeholders {label}, {domain}, {ci_domain}; the result must be a domain (cryptpad's SANDBOX_DOMAIN)."
+    ),
+    k!(
+        Recipe,
+        "marker",
+        "table",
+        "none",
+        "How to write and read a data marker; without one, upgrade and backup cannot prove data survived."
+    ),
+    k!(
+        Recipe,
+        "marker.kind",
+        "\"http-file\" | \"exec-file\" | \"sql\" | \"exec\"",
+        required,
+        "Which kind of marker."
+    ),
+    k!(
+        Recipe,
+        "marker.service",
+        "service name",
+        "app (db for sql)",
+        "Compose service the marker is written in."
+    ),
+    k!(
+        Recipe,
+        "marker.path",
+        "absolute path",
+        required,
+        "http-file, exec-file: file inside the container."
+    ),
+    k!(
+        Recipe,
+        "marker.url_path",
+        "URL path",
+        required,
+        "http-file: where the app serves that file."
+    ),
+    k!(
+        Recipe,
+        "marker.engine",
+        "\"postgres\" | \"mariadb\"",
+        required,
+        "sql: the database engine."
+    ),
+    k!(
+        Recipe,
+        "marker.database",
+        "word",
+        required,
+        "sql: the database holding the ccci_marker table."
+    ),
+    k!(
+        Recipe,
+        "marker.user",
+        "word",
+        required,
+        "sql: the database user."
+    ),
+    k!(
+        Recipe,
+        "marker.password_file",
+        "absolute path",
+        "none",
+        "sql: file in the container with the user's password."
+    ),
+    k!(
+        Recipe,
+        "marker.write",
+        "string",
+        required,
+        "exec: shell command writing `{value}`."
+    ),
+    k!(
+        Recipe,
+        "marker.read",
+        "string",
+        required,
+        "exec: shell command printing the value."
+    ),
+    k!(
+        Recipe,
+        "skip",
+        "table of rung = reason",
+        "{}",
+        "Rungs that do not apply (upgrade, backup_restore, functional, lint), each with the reason reported."
+    ),
+    k!(
+        Recipe,
+        "check[].name",
+        "string",
+        required,
+        "Name of an HTTP check added to the generic floor."
+    ),
+    k!(
+        Recipe,
+        "check[].path",
+        "URL path",
+        required,
+        "Path requested over HTTPS."
+    ),
+    k!(
+        Recipe,
+        "check[].statuses",
+        "list of HTTP statuses",
+        "[200]",
+        "Accepted statuses."
+    ),
+    k!(
+        Recipe,
+        "check[].body_contains",
+        "string",
+        "none",
+        "Text the body must contain."
+    ),
+    k!(
+        Recipe,
+        "check[].json_key",
+        "string",
+        "none",
+        "Top-level key the JSON body must have."
+    ),
+    k!(
+        Recipe,
+        "browser[].name",
+        "string",
+        required,
+        "Name of a browser check."
+    ),
+    k!(
+        Recipe,
+        "browser[].path",
+        "URL path",
+        d::HEALTH_PATH,
+        "Page to open."
+    ),
+    k!(
+        Recipe,
+        "browser[].expect_text",
+        "string",
+        "none",
+        "Text the rendered page must show."
+    ),
+    k!(
+        Recipe,
+        "browser[].selector",
+        "string",
+        "none",
+        "CSS selector that must match once the page has loaded."
+    ),
+    k!(
+        Recipe,
+        "browser[].screenshot",
+        "bool",
+        "false",
+        "Keep a screenshot of the page in the run's artifacts."
+    ),
+];
+
+/// The key reference as Markdown (the README's reference section and
+/// `ccci-gen keys`).
+pub fn reference_markdown() -> String {
+    let mut out = String::new();
+    for (file, title) in [
+        (KeyFile::Host, "`ccci.toml` (the host)"),
+        (
+            KeyFile::Recipe,
+            "`recipes/<name>.toml` (one enrolled recipe)",
+        ),
+    ] {
+        out.push_str(&format!(
+            "### {title}\n\n| key | type | default | meaning |\n|---|---|---|---|\n"
+        ));
+        for k in KEYS.iter().filter(|k| k.file == file) {
+            let default = k.default.unwrap_or("**required**");
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                k.key,
+                k.ty.replace('|', "\\|"),
+                default.replace('|', "\\|"),
+                k.doc.replace('|', "\\|")
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The keys serde accepts at one level, read from its "unknown field" message.
+    fn accepted<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+        prefix: &str,
+        toml_head: &str,
+    ) -> BTreeSet<String> {
+        let src = format!("{toml_head}\n__not_a_key = 1\n");
+        let err = toml::from_str::<T>(&src).expect_err("an unknown key must be rejected");
+        let msg = err.message().to_owned();
+        let tail = msg.split_once("expected").map(|(_, t)| t).unwrap_or("");
+        tail.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|k| format!("{prefix}{k}"))
+            .collect()
+    }
+
+    /// The documented keys directly under `prefix` (a table's own keys; a nested
+    /// table or array of tables counts as one key of its parent).
+    fn documented(file: KeyFile, prefix: &str) -> BTreeSet<String> {
+        KEYS.iter()
+            .filter(|k| k.file == file)
+            .filter_map(|k| k.key.strip_prefix(prefix))
+            .map(|rest| {
+                let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                format!("{prefix}{}", &rest[..end])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_recipe_key_is_documented_and_nothing_else() {
+        use crate::registry::model::*;
+        assert_eq!(
+            accepted::<RecipeFile>("", ""),
+            documented(KeyFile::Recipe, "")
+        );
+        assert_eq!(
+            accepted::<HealthSection>("health.", ""),
+            documented(KeyFile::Recipe, "health.")
+        );
+        assert_eq!(
+            accepted::<HttpCheckEntry>("check[].", ""),
+            documented(KeyFile::Recipe, "check[].")
+        );
+        assert_eq!(
+            accepted::<BrowserCheckEntry>("browser[].", ""),
+            documented(KeyFile::Recipe, "browser[].")
+        );
+    }
+
+    #[test]
+    fn every_host_key_is_documented_and_nothing_else() {
+        use crate::registry::model::*;
+        let sections = [
+            ("host.", accepted::<HostSection>("host.", "")),
+            ("gitea.", accepted::<GiteaSection>("gitea.", "")),
+            ("drone.", accepted::<DroneSection>("drone.", "")),
+            ("run.", accepted::<RunSection>("run.", "")),
+            ("bridge.", accepted::<BridgeSection>("bridge.", "")),
+            ("abra.", accepted::<AbraSection>("abra.", "")),
+            ("infra.", accepted::<InfraSection>("infra.", "")),
+        ];
+        let top: BTreeSet<String> = sections
+            .iter()
+            .map(|(p, _)| p.trim_end_matches('.').to_owned())
+            .collect();
+        assert_eq!(accepted::<HostFile>("", ""), top);
+        for (prefix, keys) in sections {
+            assert_eq!(keys, documented(KeyFile::Host, prefix), "{prefix}");
+        }
+    }
+
+    #[test]
+    fn every_marker_key_is_documented() {
+        let documented = documented(KeyFile::Recipe, "marker.");
+        for kind in ["http-file", "exec-file", "sql", "exec"] {
+            let src = format!("kind = \"{kind}\"\n__not_a_key = 1\n");
+            let err = toml::from_str::<crate::registry::Marker>(&src).unwrap_err();
+            let msg = err.message().to_owned();
+            let tail = msg.split_once("expected").map(|(_, t)| t).unwrap_or("");
+            for k in tail.split('`').skip(1).step_by(2) {
+                assert!(
+                    documented.contains(&format!("marker.{k}")),
+                    "marker.{k} ({kind})"
+                );
+            }
+        }
+    }
+}
