@@ -8,3 +8,4 @@ pub mod generate;
 pub mod header;
 pub mod plan;
 pub mod registry;
+pub mod results;

@@ -1,0 +1,138 @@
+//! `results.json`: what one `ccci run` proved. Written by `ccci run` into the
+//! run's output directory, read by `ccci bridge` to report on the PR. One type,
+//! both sides, with a schema version.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::registry::Rung;
+use crate::registry::values::{RecipeName, RepoSlug};
+
+/// The results format version; bump it on any incompatible change.
+pub const RESULTS_SCHEMA: u32 = 1;
+
+/// The outcome of one rung or one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// Intentionally not run; the reason says why (never a hidden failure).
+    Skip,
+    /// Could not be decided (infrastructure trouble, a dependency failed):
+    /// not a pass, and the build is not green.
+    Unverified,
+}
+
+/// The two independent apps of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lane {
+    /// New app at the PR head: install, backup/restore, functional.
+    Fresh,
+    /// New app at the base release, then chaos deploy of the head.
+    Upgrade,
+}
+
+/// `results.json`, schema 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultsV1 {
+    pub schema: u32,
+    pub recipe: RecipeName,
+    /// The commit tested (40 hex).
+    pub git_ref: String,
+    pub src: RepoSlug,
+    pub pr: Option<u64>,
+    pub run_id: String,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub duration_secs: f64,
+    /// The highest rung with every rung below it pass or skip; `None` when even
+    /// install did not pass.
+    pub level: Option<Rung>,
+    /// Exit status the run chose: true when no rung (lint aside) is fail or unverified.
+    pub green: bool,
+    pub rungs: BTreeMap<Rung, RungResult>,
+    pub lanes: BTreeMap<Lane, LaneResult>,
+    pub checks: Vec<CheckResult>,
+    /// Teardown problems (leftover services, volumes…): a run that leaves
+    /// orphans is not green.
+    pub teardown: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RungResult {
+    pub status: Status,
+    /// Why it failed, was skipped or is unverified; empty for a pass.
+    pub reason: String,
+    pub duration_secs: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaneResult {
+    pub status: Status,
+    /// The app domain the lane deployed.
+    pub domain: String,
+    pub reason: String,
+    pub duration_secs: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckResult {
+    pub rung: Rung,
+    pub lane: Lane,
+    pub name: String,
+    pub status: Status,
+    pub detail: String,
+    pub duration_secs: f64,
+}
+
+/// Why results could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("{path}: cannot read the results: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not valid results: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("{path}: results schema {found}, this ccci reads schema {RESULTS_SCHEMA}")]
+    Schema { path: String, found: u32 },
+}
+
+impl ResultsV1 {
+    pub fn read(path: &Path) -> Result<Self, ResultsError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        #[derive(Deserialize)]
+        struct SchemaOnly {
+            schema: u32,
+        }
+        let found = serde_json::from_str::<SchemaOnly>(&text)
+            .map_err(|source| ResultsError::Parse {
+                path: shown.clone(),
+                source,
+            })?
+            .schema;
+        if found != RESULTS_SCHEMA {
+            return Err(ResultsError::Schema { path: shown, found });
+        }
+        serde_json::from_str(&text).map_err(|source| ResultsError::Parse {
+            path: shown,
+            source,
+        })
+    }
+}
