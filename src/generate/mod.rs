@@ -1,1 +1,7 @@
+pub mod context;
 pub mod escape;
+pub mod names;
+pub mod outputs;
+pub mod plans;
+pub mod templates;
+pub mod write;

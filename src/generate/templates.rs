@@ -1,0 +1,139 @@
+//! The template environment: every template compiled into the binary,
+//! undefined variables are errors, no auto-escaping (each language has its own
+//! filter from `escape`), and one place that registers those filters.
+
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
+use serde::Serialize;
+
+use super::escape;
+
+/// Every template, by name. A test renders the environment's view of each.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "nixos/unit.nix.j2",
+        include_str!("../../templates/nixos/unit.nix.j2"),
+    ),
+    (
+        "nixos/default.nix.j2",
+        include_str!("../../templates/nixos/default.nix.j2"),
+    ),
+    (
+        "nixos/swarm.nix.j2",
+        include_str!("../../templates/nixos/swarm.nix.j2"),
+    ),
+    (
+        "nixos/abra.nix.j2",
+        include_str!("../../templates/nixos/abra.nix.j2"),
+    ),
+    (
+        "nixos/app.nix.j2",
+        include_str!("../../templates/nixos/app.nix.j2"),
+    ),
+    (
+        "nixos/drone-runner.nix.j2",
+        include_str!("../../templates/nixos/drone-runner.nix.j2"),
+    ),
+    (
+        "nixos/bridge.nix.j2",
+        include_str!("../../templates/nixos/bridge.nix.j2"),
+    ),
+    (
+        "nixos/harness.nix.j2",
+        include_str!("../../templates/nixos/harness.nix.j2"),
+    ),
+    (
+        "nixos/secrets.nix.j2",
+        include_str!("../../templates/nixos/secrets.nix.j2"),
+    ),
+    ("drone.yml.j2", include_str!("../../templates/drone.yml.j2")),
+    (
+        "secrets.example.yaml.j2",
+        include_str!("../../templates/secrets.example.yaml.j2"),
+    ),
+    (
+        "registry-keys.md.j2",
+        include_str!("../../templates/registry-keys.md.j2"),
+    ),
+];
+
+fn filter_error(e: escape::Unrepresentable) -> Error {
+    Error::new(ErrorKind::InvalidOperation, e.to_string())
+}
+
+pub fn environment() -> Result<Environment<'static>, Error> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.add_filter("nix", |s: String| {
+        escape::nix_string(&s).map_err(filter_error)
+    });
+    env.add_filter("nix_content", |s: String| {
+        escape::nix_string_content(&s).map_err(filter_error)
+    });
+    env.add_filter("nixpath", |s: String| {
+        escape::nix_path(&s).map_err(filter_error)
+    });
+    env.add_filter("nixattr", |s: String| {
+        escape::nix_attr(&s).map_err(filter_error)
+    });
+    env.add_filter("sh", |s: String| escape::sh_quote(&s).map_err(filter_error));
+    env.add_filter("yaml", |s: String| {
+        escape::yaml_string(&s).map_err(filter_error)
+    });
+    env.add_filter("comment", |s: String| escape::comment(&s));
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)?;
+    }
+    Ok(env)
+}
+
+/// Render one template; the output always ends with exactly one newline.
+pub fn render<S: Serialize>(env: &Environment<'_>, name: &str, ctx: &S) -> Result<String, Error> {
+    let text = env
+        .get_template(name)?
+        .render(minijinja::value::Serde(ctx))?;
+    let mut text = text.trim_end().to_owned();
+    text.push('\n');
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        let env = environment().unwrap();
+        for (name, _) in TEMPLATES {
+            assert!(env.get_template(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn templates_directory_has_no_unregistered_template() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut found = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    found.push(p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        found.sort();
+        let mut registered: Vec<String> = TEMPLATES.iter().map(|(n, _)| (*n).to_owned()).collect();
+        registered.sort();
+        assert_eq!(found, registered);
+    }
+
+    #[test]
+    fn undefined_variables_are_errors() {
+        let env = environment().unwrap();
+        let err = render(&env, "nixos/default.nix.j2", &serde_json::json!({})).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UndefinedError);
+    }
+}
