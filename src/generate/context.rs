@@ -373,6 +373,8 @@ pub fn drone_yml(reg: &Registry) -> Result<DroneYml, Unrepresentable> {
     // Parameters arrive as environment variables straight from the build
     // request: validate every one before it reaches a command. No `${…}` here:
     // Drone substitutes that syntax into the YAML before the shell sees it.
+    // `grep -z` makes the whole value one record, so a newline cannot smuggle
+    // a second line past `-x`.
     let mut recipe_ci = vec![Pipeline {
         name: "recipe-ci".into(),
         events: vec!["custom".into()],
@@ -388,9 +390,9 @@ pub fn drone_yml(reg: &Registry) -> Result<DroneYml, Unrepresentable> {
                     } else {
                         format!("case \"$RECIPE\" in {enrolled}) ;; *) echo \"RECIPE must be an enrolled recipe, got: $RECIPE\" >&2; exit 2 ;; esac")
                     },
-                    "printf '%s' \"$REF\" | grep -Eqx '[0-9a-f]{40}' || { echo \"REF must be a 40-hex commit id\" >&2; exit 2; }".into(),
-                    "printf '%s' \"$SRC\" | grep -Eqx '[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+' || { echo \"SRC must be owner/name\" >&2; exit 2; }".into(),
-                    "printf '%s' \"$PR\" | grep -Eqx '[0-9]+' || { echo \"PR must be a number\" >&2; exit 2; }".into(),
+                    "printf '%s' \"$REF\" | grep -Eqxz '[0-9a-f]{40}' || { echo \"REF must be a 40-hex commit id\" >&2; exit 2; }".into(),
+                    "printf '%s' \"$SRC\" | grep -Eqxz '[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+' || { echo \"SRC must be owner/name\" >&2; exit 2; }".into(),
+                    "printf '%s' \"$PR\" | grep -Eqxz '[0-9]+' || { echo \"PR must be a number\" >&2; exit 2; }".into(),
                 ],
             },
             Step {
@@ -433,7 +435,7 @@ pub fn drone_yml(reg: &Registry) -> Result<DroneYml, Unrepresentable> {
                 environment: home.clone(),
                 commands: vec![
                     format!("REF=$(git ls-remote {} HEAD | cut -f1)", sh_quote(&url)?),
-                    "printf '%s' \"$REF\" | grep -Eqx '[0-9a-f]{40}' || { echo \"cannot resolve the default branch head\" >&2; exit 2; }".into(),
+                    "printf '%s' \"$REF\" | grep -Eqxz '[0-9a-f]{40}' || { echo \"cannot resolve the default branch head\" >&2; exit 2; }".into(),
                     format!(
                         "ccci run --plan {} --ref \"$REF\" --src {} --out {runs}/\"$DRONE_BUILD_NUMBER\"",
                         sh_quote(&names::runner_plan_path(&recipe.name))?,
