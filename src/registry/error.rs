@@ -109,6 +109,9 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// The message of a missing required key.
+pub const MISSING_KEY: &str = "required key is missing";
+
 /// Turn a TOML/serde error into a diagnostic. serde's messages for unknown and
 /// missing fields are rewritten so they name the key first and suggest a fix.
 pub fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> Diagnostic {
@@ -133,7 +136,7 @@ pub fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> Diagnostic
         let name = rest.split('`').next().unwrap_or(rest);
         return Diagnostic {
             key: Some(name.to_owned()),
-            message: "required key is missing".to_owned(),
+            message: MISSING_KEY.to_owned(),
             ..diag
         };
     }

@@ -600,6 +600,9 @@ pub fn reference_markdown() -> String {
         }
         out.push('\n');
     }
+    // One trailing newline, as every rendered file has.
+    out.truncate(out.trim_end().len());
+    out.push('\n');
     out
 }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Registry;
-use super::error::{Diagnostic, LoadError, from_toml};
+use super::error::{Diagnostic, LoadError, MISSING_KEY, from_toml};
 use super::model::{HostFile, RecipeFile};
 use super::resolve::resolve;
 use super::spans::key_at;
@@ -126,8 +126,12 @@ fn parse<T: serde::de::DeserializeOwned>(
             let mut d = from_toml(&src.path, &src.text, &err);
             // serde knows the failing value's span but not its key: find it, and
             // for an unknown key keep the full dotted path.
-            if let Some(key) = err.span().and_then(|s| key_at(&src.text, s.start)) {
-                d.key = Some(key);
+            if let Some(at) = err.span().and_then(|s| key_at(&src.text, s.start)) {
+                d.key = Some(match (&d.key, d.message.as_str()) {
+                    // A missing key's span is its table: name both.
+                    (Some(field), MISSING_KEY) => format!("{at}.{field}"),
+                    _ => at,
+                });
             }
             diagnostics.push(d);
             None

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
 pub use error::{Diagnostic, LoadError};
-pub use load::{HOST_FILE, RECIPES_DIR, load, load_from_sources};
+pub use load::{HOST_FILE, RECIPES_DIR, Source, load, load_from_sources};
 pub use model::{BackupMode, LaneMode, Marker, Rung, SqlEngine};
 pub use resolve::fill_domain_template;
 use values::{
