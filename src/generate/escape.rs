@@ -144,42 +144,12 @@ pub(crate) mod tests {
     use super::*;
 
     /// Strings that have broken generators before: quotes of every language,
-    /// interpolation openers, command substitution, comments, newlines, non-ASCII.
-    pub const HOSTILE: &[&str] = &[
-        "plain",
-        "",
-        "with space",
-        "double \" quote",
-        "back\\slash",
-        "nix ${interpolation}",
-        "nix $${double dollar}",
-        "indented '' string",
-        "single ' quote",
-        "line\nbreak",
-        "carriage\r\nreturn",
-        "tab\there",
-        "$(rm -rf /)",
-        "`backticks`",
-        "# not a comment",
-        "key: value",
-        "- list item",
-        "{flow: map}",
-        "[flow, seq]",
-        "&anchor *alias",
-        "!tag",
-        "%directive",
-        "non-ASCII: é ü ß ✓ 日本",
-        "\u{85}next line\u{2028}separator\u{feff}bom",
-        "control \u{1}\u{7f}",
-        "trailing backslash \\",
-        "'",
-        "\"",
-        "yes",
-        "null",
-        "~",
-        "0x1F",
-        "1e3",
-    ];
+    /// interpolation openers, command substitution, comments, newlines,
+    /// non-ASCII. Shared with the integration tests.
+    pub fn hostile() -> Vec<String> {
+        serde_json::from_str(include_str!("../../tests/fixtures/hostile-strings.json"))
+            .expect("the fixture is a JSON list of strings")
+    }
 
     #[test]
     fn nix_attrs_are_bare_only_when_safe() {
@@ -187,7 +157,7 @@ pub(crate) mod tests {
         assert_eq!(nix_attr("in").unwrap(), "\"in\"");
         assert_eq!(nix_attr("a.b").unwrap(), "\"a.b\"");
         assert_eq!(nix_attr("1x").unwrap(), "\"1x\"");
-        for s in HOSTILE {
+        for s in &hostile() {
             let e = format!("{{ {} = 1; }}", nix_attr(s).unwrap());
             assert!(rnix::Root::parse(&e).errors().is_empty(), "{e}");
         }
@@ -203,7 +173,7 @@ pub(crate) mod tests {
 
     #[test]
     fn comments_stay_on_one_line() {
-        for s in HOSTILE {
+        for s in &hostile() {
             let c = comment(s);
             assert_eq!(c.lines().count().max(1), 1, "{c:?}");
             let nix = format!("# {c}\n{{ }}");
@@ -220,7 +190,7 @@ pub(crate) mod tests {
 
     #[test]
     fn yaml_round_trips_every_hostile_string() {
-        for s in HOSTILE {
+        for s in &hostile() {
             let doc = format!("value: {}\n", yaml_string(s).unwrap());
             let parsed: std::collections::BTreeMap<String, String> =
                 serde_yaml::from_str(&doc).unwrap_or_else(|e| panic!("{doc:?}: {e}"));
@@ -230,7 +200,7 @@ pub(crate) mod tests {
 
     #[test]
     fn shell_round_trips_every_hostile_string() {
-        for s in HOSTILE.iter().filter(|s| !s.is_empty()) {
+        for s in hostile().iter().filter(|s| !s.is_empty()) {
             let script = format!("printf '%s' {}", sh_quote(s).unwrap());
             let out = std::process::Command::new("sh")
                 .arg("-c")
@@ -246,7 +216,7 @@ pub(crate) mod tests {
 
     #[test]
     fn nix_literals_parse_with_rnix() {
-        for s in HOSTILE {
+        for s in &hostile() {
             let lit = nix_string(s).unwrap();
             let parsed = rnix::Root::parse(&format!("{{ x = {lit}; }}"));
             assert!(parsed.errors().is_empty(), "{lit}: {:?}", parsed.errors());
@@ -256,7 +226,8 @@ pub(crate) mod tests {
     /// The real Nix evaluator reads every literal back to the original string.
     #[test]
     fn nix_round_trips_every_hostile_string_through_nix_instantiate() {
-        let exprs: Vec<String> = HOSTILE.iter().map(|s| nix_string(s).unwrap()).collect();
+        let hostile = hostile();
+        let exprs: Vec<String> = hostile.iter().map(|s| nix_string(s).unwrap()).collect();
         let expr = format!("[ {} ]", exprs.join(" "));
         let out = std::process::Command::new("nix-instantiate")
             .args(["--eval", "--strict", "--json", "-E", &expr])
@@ -270,7 +241,6 @@ pub(crate) mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
         let back: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
-        let want: Vec<String> = HOSTILE.iter().map(|s| s.to_string()).collect();
-        assert_eq!(back, want);
+        assert_eq!(back, hostile);
     }
 }
