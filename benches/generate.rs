@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ccci::registry::{load_from_sources, Source};
+use ccci::registry::{Source, load_from_sources};
 
 fn synthetic_recipes(n: usize) -> Vec<Source> {
     (0..n)
@@ -33,8 +33,16 @@ fn synthetic_recipes(n: usize) -> Vec<Source> {
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
@@ -57,7 +65,10 @@ fn main() {
         outputs = out.len();
     }
     let rss = peak_rss_mb();
-    println!("1,000 recipes: load + render + validate {outputs} outputs: best of 5 = {:.1} ms (budget 1000 ms)", best.as_secs_f64() * 1e3);
+    println!(
+        "1,000 recipes: load + render + validate {outputs} outputs: best of 5 = {:.1} ms (budget 1000 ms)",
+        best.as_secs_f64() * 1e3
+    );
     println!("1,000 recipes: peak RSS of the whole process = {rss:.1} MB (budget 200 MB)");
     failed |= best > Duration::from_secs(1) || rss > 200.0;
 
@@ -65,9 +76,17 @@ fn main() {
     let mut times = Vec::new();
     for _ in 0..30 {
         let t = Instant::now();
-        let status = Command::new(exe).arg("--root").arg(root).arg("--check").status().expect("runs");
+        let status = Command::new(exe)
+            .arg("--root")
+            .arg(root)
+            .arg("--check")
+            .status()
+            .expect("runs");
         times.push(t.elapsed());
-        assert!(status.success(), "ccci-gen --check must pass on the shipped registry");
+        assert!(
+            status.success(),
+            "ccci-gen --check must pass on the shipped registry"
+        );
     }
     times.sort();
     let median = times[times.len() / 2];
