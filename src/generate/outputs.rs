@@ -248,3 +248,34 @@ mod erased {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(path: &str, text: &str) -> Output {
+        Output {
+            path: path.into(),
+            text: text.into(),
+            source: "nixos/broken.nix.j2",
+        }
+    }
+
+    #[test]
+    fn a_nix_parse_error_names_the_file_and_template() {
+        let err = validate(&[output("modules-gen/x.nix", "{ a = ; }\n")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("modules-gen/x.nix (from nixos/broken.nix.j2) is not valid Nix"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_yaml_and_json_are_caught() {
+        assert!(validate(&[output(".drone.yml", "a: [\n")]).is_err());
+        assert!(validate(&[output("runners/x.json", "{\"schema\": 1}\n")]).is_err());
+        assert!(validate(&[output("modules-gen/etc/bridge.json", "{\"schema\": 2}\n")]).is_err());
+    }
+}
