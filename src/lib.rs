@@ -11,3 +11,4 @@ pub mod header;
 pub mod plan;
 pub mod registry;
 pub mod results;
+pub mod tools;
