@@ -111,8 +111,10 @@ secrets:
     name: ${STACK_NAME}_restic_password_${SECRET_RESTIC_PASSWORD_VERSION}
 "#;
 
-/// No final newline and the key only as a comment: DOMAIN.md §9 bug 1.
-const BACKUP_SAMPLE: &str = "TYPE=backup-bot-two\nDOMAIN=backup-bot-two.example.com\nSECRET_RESTIC_PASSWORD_VERSION=v1\n# where restic keeps snapshots\n#RESTIC_REPOSITORY=/backups/restic";
+/// Ends in a comment without a final newline: DOMAIN.md §9 bug 1 glued
+/// `RESTIC_REPOSITORY=…` onto exactly such a line.
+pub const BACKUP_SAMPLE_LAST_LINE: &str = "# restic keeps snapshots in RESTIC_REPOSITORY";
+const BACKUP_SAMPLE: &str = "TYPE=backup-bot-two\nDOMAIN=backup-bot-two.example.com\nSECRET_RESTIC_PASSWORD_VERSION=v1\n# restic keeps snapshots in RESTIC_REPOSITORY";
 
 /// A host with the three infra recipes upstream (two releases each) and the
 /// certificate, secret and token files the configs point at.
