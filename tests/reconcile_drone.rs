@@ -199,3 +199,28 @@ fn an_unsynced_repo_is_synced_then_activated() {
     assert_eq!(muts[0], "POST /api/user/repos");
     assert_eq!(muts[1], "POST /api/repos/coop-cloud/ccci");
 }
+
+#[test]
+fn an_unhealthy_drone_fails_after_the_health_wait() {
+    use ccci::config::parse_config;
+    use ccci::reconcile::drone::{Waits, reconcile};
+    use std::time::Duration;
+    let (i, drone) = setup();
+    drone.set_healthy(false);
+    let cfg = parse_config(&"drone", &i.drone_config(&drone.url()).to_string()).unwrap();
+    let waits = Waits {
+        health_timeout: Duration::from_millis(300),
+        poll: Duration::from_millis(50),
+    };
+    let err = reconcile(&cfg, &i.tools(), waits).unwrap_err();
+    assert!(err.to_string().contains("/healthz"), "{err}");
+    assert!(
+        drone
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/healthz")
+            .count()
+            >= 2
+    );
+    assert!(http_mutations(&drone).is_empty());
+}

@@ -192,3 +192,15 @@ fn operator_comments_in_the_env_file_survive() {
     );
     assert_eq!(i.env_text(PROXY_DOMAIN).matches("LOG_LEVEL=").count(), 1);
 }
+
+#[test]
+fn an_unknown_recipe_version_fails_with_a_clear_message() {
+    let i = Infra::with_swarm();
+    let mut cfg = i.proxy_config();
+    cfg["app"]["version"] = "9.9.9+v9.9.9".into();
+    let out = i.reconcile("proxy", &cfg);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("has no version 9.9.9+v9.9.9"), "{stderr}");
+    assert!(i.deploys().is_empty());
+}

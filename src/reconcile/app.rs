@@ -90,13 +90,14 @@ pub fn converge(
         abra.recipe_fetch(recipe)?;
         report.did(format!("{label}: fetched recipe {recipe}"));
     }
-    let Some(wanted) = tools.git.resolve(&recipe_dir, version)? else {
+    let (head, wanted) = tools.git.head_and(&recipe_dir, version)?;
+    let Some(wanted) = wanted else {
         return Err(ReconcileError::Precondition(format!(
             "recipe {recipe} has no version {version} in {} (abra recipe fetch {recipe} to update it)",
             recipe_dir.display()
         )));
     };
-    if tools.git.head(&recipe_dir)? != wanted {
+    if head != wanted {
         tools.git.checkout_force(&recipe_dir, version)?;
         report.did(format!("{label}: checked out {recipe} {version}"));
     }
