@@ -207,7 +207,7 @@ fn an_unhealthy_drone_fails_after_the_health_wait() {
     use std::time::Duration;
     let (i, drone) = setup();
     drone.set_healthy(false);
-    let cfg = parse_config(&"drone", &i.drone_config(&drone.url()).to_string()).unwrap();
+    let cfg = parse_config("drone", &i.drone_config(&drone.url()).to_string()).unwrap();
     let waits = Waits {
         health_timeout: Duration::from_millis(300),
         poll: Duration::from_millis(50),

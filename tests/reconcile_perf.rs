@@ -28,10 +28,10 @@ fn all_four(i: &Infra, tools: &Tools, drone_url: &str) -> usize {
         health_timeout: Duration::from_secs(10),
         poll: Duration::from_millis(50),
     };
-    let swarm = parse_config(&"swarm", &i.swarm_config().to_string()).unwrap();
-    let proxy = parse_config(&"proxy", &i.proxy_config().to_string()).unwrap();
-    let drone = parse_config(&"drone", &i.drone_config(drone_url).to_string()).unwrap();
-    let backup = parse_config(&"backupbot", &i.backupbot_config().to_string()).unwrap();
+    let swarm = parse_config("swarm", &i.swarm_config().to_string()).unwrap();
+    let proxy = parse_config("proxy", &i.proxy_config().to_string()).unwrap();
+    let drone = parse_config("drone", &i.drone_config(drone_url).to_string()).unwrap();
+    let backup = parse_config("backupbot", &i.backupbot_config().to_string()).unwrap();
     let mut actions = 0;
     actions += reconcile::swarm::reconcile(&swarm, tools)
         .unwrap()
