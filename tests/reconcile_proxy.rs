@@ -204,3 +204,23 @@ fn an_unknown_recipe_version_fails_with_a_clear_message() {
     assert!(stderr.contains("has no version 9.9.9+v9.9.9"), "{stderr}");
     assert!(i.deploys().is_empty());
 }
+
+#[test]
+fn a_lost_state_file_reinserts_secrets_as_new_versions_once() {
+    let i = Infra::with_swarm();
+    ok(&i.reconcile("proxy", &i.proxy_config()));
+    std::fs::remove_dir_all(i.host.abra_dir.join("ccci-reconcile")).unwrap();
+    i.host.clear_calls();
+    ok(&i.reconcile("proxy", &i.proxy_config()));
+    let inserts: Vec<String> = i
+        .mutations()
+        .into_iter()
+        .filter(|l| l.contains("secret insert"))
+        .collect();
+    assert_eq!(inserts.len(), 2, "{inserts:?}");
+    assert!(inserts.iter().all(|l| l.contains(" v2 ")), "{inserts:?}");
+    assert_eq!(i.deploys().len(), 1);
+    i.host.clear_calls();
+    ok(&i.reconcile("proxy", &i.proxy_config()));
+    assert_eq!(i.mutations(), Vec::<String>::new());
+}

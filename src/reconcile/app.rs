@@ -122,6 +122,8 @@ pub fn converge(
     let before = state::load(&state_path)?;
     let mut st = before.clone();
 
+    let existing = tools.docker.secrets(&format!("{stack}_"))?;
+
     // Secret versions the env file must carry, bumped for rotated files.
     let env_now = envfile::read_file(&env_path)?;
     let mut wanted_env = app.env.clone();
@@ -142,6 +144,17 @@ pub fn converge(
                 v
             }
             Some(rec) => rec.version.clone(),
+            // No record but docker has the secret (state lost, or inserted by
+            // hand): its content cannot be read back, so insert the file as
+            // a new version rather than trust it.
+            None if existing.contains(&abra::secret_name(domain, name, &current)) => {
+                let v = next_version(&current);
+                report.did(format!(
+                    "{label}: secret {name} {current} has no recorded digest, inserting {} as {v}",
+                    s.file
+                ));
+                v
+            }
             None => current,
         };
         wanted_env.insert(key, version.clone());
@@ -151,7 +164,6 @@ pub fn converge(
         report.did(format!("{label}: updated {}", env_path.display()));
     }
 
-    let existing = tools.docker.secrets(&format!("{stack}_"))?;
     for (s, version) in &inserts {
         let name = s.name.as_str();
         let full = abra::secret_name(domain, name, version);

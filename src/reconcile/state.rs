@@ -7,8 +7,9 @@
 //! a certificate file changed since it was inserted can only be known from a
 //! digest taken at insert time. Keeping it beside abra's own state (not in
 //! the app's env file, which humans read and abra owns) keeps the env file
-//! clean; losing the state file is safe: the next run re-records digests and
-//! redeploys once.
+//! clean. Losing the state file is safe: a secret that docker has but no
+//! digest vouches for is inserted again from its file as a new version, and
+//! the app is redeployed once.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
