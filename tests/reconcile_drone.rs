@@ -211,6 +211,7 @@ fn an_unhealthy_drone_fails_after_the_health_wait() {
     let waits = Waits {
         health_timeout: Duration::from_millis(300),
         poll: Duration::from_millis(50),
+        ..Waits::default()
     };
     let err = reconcile(&cfg, &i.tools(), waits).unwrap_err();
     assert!(err.to_string().contains("/healthz"), "{err}");
@@ -223,4 +224,46 @@ fn an_unhealthy_drone_fails_after_the_health_wait() {
             >= 2
     );
     assert!(http_mutations(&drone).is_empty());
+}
+
+#[test]
+fn a_transient_drone_error_is_retried() {
+    use ccci::config::parse_config;
+    use ccci::reconcile::drone::{Waits, reconcile};
+    use std::time::Duration;
+    let (i, drone) = setup();
+    drone.fail_next(support::fake_drone::Failure::Status(502));
+    let cfg = parse_config("drone", &i.drone_config(&drone.url()).to_string()).unwrap();
+    let waits = Waits {
+        retry_delay: Duration::from_millis(10),
+        ..Waits::default()
+    };
+    let report = reconcile(&cfg, &i.tools(), waits).unwrap();
+    assert!(
+        report.actions.iter().any(|a| a.contains("retrying")),
+        "{report:?}"
+    );
+    assert_eq!(drone.repo(CI_REPO).unwrap()["active"], true);
+    assert_eq!(drone.crons(CI_REPO).len(), 2);
+}
+
+#[test]
+fn an_unauthorised_token_is_not_retried() {
+    use ccci::config::parse_config;
+    use ccci::reconcile::drone::{Waits, reconcile};
+    use std::time::Duration;
+    let (i, drone) = setup();
+    drone.fail_next(support::fake_drone::Failure::Unauthorized);
+    let cfg = parse_config("drone", &i.drone_config(&drone.url()).to_string()).unwrap();
+    let waits = Waits {
+        retry_delay: Duration::from_millis(10),
+        ..Waits::default()
+    };
+    assert!(reconcile(&cfg, &i.tools(), waits).is_err());
+    let api_calls = drone
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/"))
+        .count();
+    assert_eq!(api_calls, 1);
 }

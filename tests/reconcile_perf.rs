@@ -27,6 +27,7 @@ fn all_four(i: &Infra, tools: &Tools, drone_url: &str) -> usize {
     let waits = Waits {
         health_timeout: Duration::from_secs(10),
         poll: Duration::from_millis(50),
+        ..Waits::default()
     };
     let swarm = parse_config("swarm", &i.swarm_config().to_string()).unwrap();
     let proxy = parse_config("proxy", &i.proxy_config().to_string()).unwrap();

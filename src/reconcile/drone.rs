@@ -8,13 +8,18 @@ use std::time::{Duration, Instant};
 use super::app::{self, AppSecrets};
 use super::{ReconcileError, Report, Tools, read_required};
 use crate::config::{DroneApi, DroneConfigV1};
+use crate::forge::ErrorClass;
 use crate::forge::drone::{CronPatch, DroneClient, DroneToken, NewCron, RepoPatch};
 
-/// How long to wait for Drone to answer `/healthz` after a (re)deploy.
+/// How long to wait for Drone to answer `/healthz` after a (re)deploy, and
+/// how often to retry API settings that failed transiently (5xx, timeouts:
+/// Traefik answers 502 for a moment while Drone's task is replaced).
 #[derive(Debug, Clone, Copy)]
 pub struct Waits {
     pub health_timeout: Duration,
     pub poll: Duration,
+    pub attempts: u32,
+    pub retry_delay: Duration,
 }
 
 impl Default for Waits {
@@ -22,6 +27,8 @@ impl Default for Waits {
         Waits {
             health_timeout: Duration::from_secs(300),
             poll: Duration::from_secs(2),
+            attempts: 3,
+            retry_delay: Duration::from_secs(5),
         }
     }
 }
@@ -46,7 +53,21 @@ pub fn reconcile(
         .enable_all()
         .build()
         .map_err(|e| ReconcileError::Precondition(format!("drone: cannot start a runtime: {e}")))?;
-    runtime.block_on(settings(&cfg.api, token, waits, &mut report))?;
+    runtime.block_on(async {
+        let mut attempt = 1;
+        loop {
+            match settings(&cfg.api, token.clone(), waits, &mut report).await {
+                Err(ReconcileError::Drone(e))
+                    if e.class() == ErrorClass::Retryable && attempt < waits.attempts =>
+                {
+                    report.did(format!("drone: retrying after a transient error: {e}"));
+                    attempt += 1;
+                    tokio::time::sleep(waits.retry_delay).await;
+                }
+                other => return other,
+            }
+        }
+    })?;
     Ok(report)
 }
 
