@@ -4,8 +4,12 @@
 //! command-line front ends.
 
 pub mod config;
+pub mod envfile;
+pub mod forge;
 pub mod generate;
 pub mod header;
 pub mod plan;
+pub mod reconcile;
 pub mod registry;
 pub mod results;
+pub mod tools;
