@@ -552,6 +552,32 @@ fn repo_route(
                 _ => message(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
             }
         }
+        ("GET", ["builds"]) => {
+            // Newest first, no stages; `per_page` 1..=100 else 25 (list.go).
+            let page = query_num(query, "page").filter(|p| *p >= 1).unwrap_or(1);
+            let per_page = query_num(query, "per_page")
+                .filter(|p| (1..=100).contains(p))
+                .unwrap_or(25);
+            let list: Vec<Value> = s
+                .builds
+                .get(slug)
+                .map(|bs| {
+                    bs.iter()
+                        .rev()
+                        .skip(((page - 1) * per_page) as usize)
+                        .take(per_page as usize)
+                        .map(|b| {
+                            let mut b = b.clone();
+                            if let Some(o) = b.as_object_mut() {
+                                o.remove("stages");
+                            }
+                            b
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ok(Value::Array(list))
+        }
         ("POST", ["builds"]) => create_build(s, slug, query),
         (m, ["builds", number]) => {
             let Ok(number) = number.parse::<i64>() else {
@@ -595,6 +621,13 @@ fn repo_route(
         }
         _ => message(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+fn query_num(query: &[(String, String)], key: &str) -> Option<u64> {
+    query
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 fn create_build(s: &mut Inner, slug: &str, query: &[(String, String)]) -> Response {
