@@ -2,4 +2,6 @@
 //! Each test binary includes this with `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
+pub mod bridge_world;
 pub mod fake_drone;
+pub mod fake_gitea;
