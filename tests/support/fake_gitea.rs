@@ -105,6 +105,8 @@ struct Inner {
     actions: Vec<Action>,
     requests: Vec<GiteaRequest>,
     failures: VecDeque<Failure>,
+    /// Added to every answer, so that work spreads over time (fault injection).
+    latency_ms: u64,
 }
 
 pub struct FakeGitea {
@@ -336,6 +338,11 @@ impl FakeGitea {
         self.lock().requests.clear();
     }
 
+    /// Every answer is delayed by this much.
+    pub fn set_latency_ms(&self, ms: u64) {
+        self.lock().latency_ms = ms;
+    }
+
     /// The next request whose path contains `path_contains` answers `status`.
     pub fn fail_next(&self, path_contains: &str, status: u16) {
         self.lock().failures.push_back(Failure {
@@ -503,6 +510,10 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let latency = state.lock().map_or(0, |s| s.latency_ms);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
     let Some(path) = uri.path().strip_prefix("/api/v1") else {
         return message(StatusCode::NOT_FOUND, "not found");
