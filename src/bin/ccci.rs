@@ -100,7 +100,16 @@ fn bridge(config: &std::path::Path, state_dir: &Option<std::path::PathBuf>) -> a
         drone_token: read_credential(&creds, &cfg.credentials.drone_token)?,
         webhook_secret,
     };
-    let settings = Settings::from_config(&cfg, &state_dir);
+    let mut settings = Settings::from_config(&cfg, &state_dir);
+    // Benchmarks run many cycles in seconds; the config speaks whole seconds.
+    if let Some(ms) = std::env::var("CCCI_BRIDGE_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        let mut t = settings.tuning.clone();
+        t.poll_interval = std::time::Duration::from_millis(ms.max(1));
+        settings = settings.with_tuning(t);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
