@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::bridge::grammar;
-use crate::bridge::ledger::{BuildParams, CommentRef, Follow, Job, Ledger, Outcome, Stage};
+use crate::bridge::ledger::{BuildParams, CommentRef, Job, Ledger, Outcome, Stage};
 use crate::bridge::report;
 use crate::registry::values::{RecipeName, RepoSlug};
 
@@ -356,15 +356,10 @@ pub fn backoff_ms(attempts: u32, base_ms: u64, cap_ms: u64) -> u64 {
     base_ms.saturating_mul(1u64 << shift).min(cap_ms)
 }
 
-/// A followed build whose end the core must report.
-pub fn is_superseded_by(follow: &Follow, new: &CommentRef) -> bool {
-    follow.comment.repo == new.repo && follow.comment.pr == new.pr && follow.comment.id != new.id
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bridge::ledger::{BuildRef, Handled};
+    use crate::bridge::ledger::{BuildRef, Follow, Handled};
 
     const SHA: &str = "9fc1ad6ebf12462f3f9773003e26b4c6f54a772e";
 

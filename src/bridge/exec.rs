@@ -353,8 +353,16 @@ impl Bridge {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            if let Err(e) = self.work(id).await {
-                self.postpone(id, e);
+            match self.work(id).await {
+                Ok(()) => {}
+                // The PR, comment or SHA is gone: nothing left to do for it.
+                Err(e) if e.class == ErrorClass::Skip => {
+                    tracing::info!(comment = id, error = %e.message, "skipped");
+                    if let Err(e) = self.finish(id, Outcome::Gone) {
+                        tracing::error!(error = %e.message, "cannot save the ledger");
+                    }
+                }
+                Err(e) => self.postpone(id, e),
             }
         }
     }
@@ -407,7 +415,7 @@ impl Bridge {
                     outcome,
                     posting,
                 } => self.reply(job, &text, outcome, posting).await?,
-                Stage::Triggering { params, .. } => self.trigger(job, params).await?,
+                Stage::Triggering { params, sent, .. } => self.trigger(job, params, sent).await?,
                 Stage::Acking {
                     params,
                     build,
@@ -516,6 +524,7 @@ impl Bridge {
                     job.stage = Stage::Triggering {
                         params,
                         intent_at: now_secs(),
+                        sent: false,
                     };
                     job.attempts = 0;
                     self.ledger.jobs.insert(c.id, job.clone());
@@ -648,13 +657,22 @@ impl Bridge {
             .find(|n| !known.contains(n)))
     }
 
-    async fn trigger(&mut self, mut job: Job, params: BuildParams) -> Result<(), StepError> {
+    async fn trigger(
+        &mut self,
+        mut job: Job,
+        params: BuildParams,
+        sent: bool,
+    ) -> Result<(), StepError> {
         let c = job.comment.clone();
-        // Whether an earlier attempt may have created the build: always look
-        // first (one cheap Drone request), so a crash never yields two builds.
-        let existing = match self.find_build(&params).await {
-            Ok(found) => found,
-            Err(e) => return self.drone_failed(job, params, e).await,
+        // An earlier create call may have made the build before the answer
+        // was lost (crash, timeout): adopt it rather than make a second one.
+        let existing = if sent {
+            match self.find_build(&params).await {
+                Ok(found) => found,
+                Err(e) => return self.drone_failed(job, params, e).await,
+            }
+        } else {
+            None
         };
         let number = match existing {
             Some(n) => {
@@ -666,6 +684,13 @@ impl Bridge {
                 Some(n)
             }
             None => {
+                if let Stage::Triggering { sent, .. } = &mut job.stage
+                    && !*sent
+                {
+                    *sent = true;
+                    self.ledger.jobs.insert(c.id, job.clone());
+                    self.save()?;
+                }
                 let ci = &self.settings.ci_repo;
                 let query: BTreeMap<String, String> = core::drone_params(&params)
                     .into_iter()
@@ -729,7 +754,11 @@ impl Bridge {
         e: StepError,
     ) -> Result<(), StepError> {
         if e.class != ErrorClass::Retryable {
-            return Err(e);
+            // A CI repository Drone does not know (404) is configuration too.
+            return Err(StepError {
+                class: ErrorClass::Fatal,
+                message: e.message,
+            });
         }
         let attempts = job.attempts + 1;
         let effect = core::after_trigger(&TriggerResult::Failed { attempts }, &self.settings.rules);
@@ -924,9 +953,18 @@ impl Bridge {
         };
         let final_report = final_report(&self.settings.runs_dir, &f, &status);
         let repo = f.comment.repo.to_string();
-        self.gitea
+        match self
+            .gitea
             .edit_comment(&repo, f.report_comment, &final_report.body)
-            .await?;
+            .await
+        {
+            Ok(()) => {}
+            // Someone deleted the report comment: the status still tells.
+            Err(e) if e.class() == ErrorClass::Skip => {
+                tracing::warn!(build = number, error = %e, "report comment gone");
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.set_status(
             &repo,
             &f.params,

@@ -63,8 +63,14 @@ pub enum Stage {
         /// The POST may have happened: look for the reply before posting again.
         posting: bool,
     },
-    /// Creating the build; `intent_at` (unix seconds) bounds the recovery search.
-    Triggering { params: BuildParams, intent_at: i64 },
+    /// Creating the build. `sent`: a create call may have reached Drone, so
+    /// look for the build it made before creating one.
+    Triggering {
+        params: BuildParams,
+        intent_at: i64,
+        #[serde(default)]
+        sent: bool,
+    },
     /// The build exists: pending status and the "started" comment remain.
     Acking {
         params: BuildParams,
@@ -307,6 +313,7 @@ mod tests {
                         pr: 3,
                     },
                     intent_at: 5,
+                    sent: true,
                 },
                 reacted: true,
                 attempts: 0,
