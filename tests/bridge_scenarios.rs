@@ -38,6 +38,15 @@ async fn after_first_sweep(w: &World) {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
+/// A counter's value from `/metrics` text (0 when absent).
+fn metric(b: &Running, series: &str) -> u64 {
+    b.metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
 async fn acked(w: &World, pr: u64) -> bool {
     wait_for(T, || !bot_comments(w, pr).is_empty()).await
 }
@@ -96,18 +105,18 @@ async fn a_non_member_gets_no_build_and_one_reply() {
     w.gitea.comment(REPO, 1, "mallory", "!testme");
     assert!(acked(&w, 1).await);
     w.gitea.comment(REPO, 1, "mallory", "!testme");
+    assert!(wait_for(T, || metric(&b, "ccci_bridge_refusals_total") == 2).await);
     settle().await;
     assert!(w.builds().is_empty());
     let replies = bot_comments(&w, 1);
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert!(replies[0].contains("mallory is not a member of the coop-cloud organisation"));
-    assert!(b.metrics.render().contains("ccci_bridge_refusals_total 2"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quoted_fenced_own_longer_and_argument_comments_do_nothing() {
     let w = World::new();
-    let _b = w.start().await;
+    let b = w.start().await;
     let ids = [
         w.gitea.comment(REPO, 1, "alice", "> !testme\n\nwhy not?"),
         w.gitea.comment(REPO, 1, "alice", "```\n!testme\n```"),
@@ -116,13 +125,32 @@ async fn quoted_fenced_own_longer_and_argument_comments_do_nothing() {
         w.gitea.comment(REPO, 1, "alice", "!testme foo"),
         w.gitea.issue_comment(REPO, 7, "alice", "!testme"),
     ];
+    // The feed has delivered all six to the core (and a real one would fire).
+    assert!(
+        wait_for(T, || metric(
+            &b,
+            "ccci_bridge_comments_seen_total{source=\"feed\"}"
+        ) >= 6)
+        .await
+    );
+    w.gitea.comment(REPO, 1, "alice", "!testme");
+    one_build(&w).await;
     settle().await;
-    assert!(w.builds().is_empty());
-    assert_eq!(bot_comments(&w, 1).len(), 1, "only the bot's own comment");
+    assert_eq!(w.builds().len(), 1, "only the real command fired");
+    let mine = bot_comments(&w, 1);
+    assert_eq!(
+        mine.len(),
+        2,
+        "the bot's own comment and one started comment"
+    );
     for id in ids {
         assert!(w.gitea.reactions(id).is_empty());
     }
-    assert!(w.gitea.all_statuses().is_empty());
+    assert_eq!(
+        w.gitea.all_statuses().len(),
+        1,
+        "the real command's pending"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -540,10 +568,17 @@ async fn an_unenrolled_repo_and_a_closed_pr_do_nothing() {
     w.gitea.add_pr(REPO, 3, SHA2, None);
     w.gitea.close_pr(REPO, 3);
     let _b = w.start().await;
-    w.gitea
+    let other = w
+        .gitea
         .comment("coop-cloud/not-enrolled", 1, "alice", "!testme");
-    w.gitea.comment(REPO, 3, "alice", "!testme");
+    let closed = w.gitea.comment(REPO, 3, "alice", "!testme");
+    // The closed PR's comment is handled (marked), nothing more.
+    assert!(wait_for(T, || !w.gitea.reactions(closed).is_empty()).await);
     settle().await;
     assert!(w.builds().is_empty());
     assert!(w.gitea.all_statuses().is_empty());
+    assert!(
+        w.gitea.reactions(other).is_empty(),
+        "not enrolled: not touched"
+    );
 }
