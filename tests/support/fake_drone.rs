@@ -81,6 +81,8 @@ struct Inner {
     builds: BTreeMap<String, Vec<Value>>,
     requests: Vec<Recorded>,
     failures: VecDeque<Failure>,
+    /// Every `/api` answer is delayed by this much (fault injection tests).
+    latency_ms: u64,
 }
 
 /// The fake server. Cheap accessors lock the shared state briefly.
@@ -216,6 +218,12 @@ impl FakeDrone {
                 }
             }
         }
+    }
+
+    /// Delay every `/api` answer, after the request took effect, so that a
+    /// client killed while waiting leaves the effect without the answer.
+    pub fn set_latency_ms(&self, ms: u64) {
+        self.lock().latency_ms = ms;
     }
 
     /// Queue a failure for the next `/api` request (see [`Failure`]).
@@ -360,6 +368,21 @@ fn valid_cron_expr(expr: &str) -> bool {
 
 async fn handle(
     State(state): State<Arc<Mutex<Inner>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = answer(&state, method, uri, headers, body);
+    let latency = state.lock().map_or(0, |s| s.latency_ms);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    answer
+}
+
+fn answer(
+    state: &Arc<Mutex<Inner>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
