@@ -44,6 +44,7 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
     let w = World::new();
     // Spread each job over several milliseconds so kills land inside jobs.
     w.gitea.set_latency_ms(2);
+    w.drone.set_latency_ms(3);
     let mut rng = XorShift(0x5eed_cafe_f00d_1234);
     let mut next_pr = 10u64;
     let mut posted: Vec<u64> = Vec::new();
@@ -61,15 +62,12 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
         }
         for job in jobs.values() {
             let stage = &job["stage"];
-            let key = format!(
-                "{}{}",
-                stage["step"].as_str().unwrap_or("?"),
-                if stage["posting"] == true {
-                    "+posting"
-                } else {
-                    ""
+            let mut key = stage["step"].as_str().unwrap_or("?").to_owned();
+            for flag in ["posting", "sent"] {
+                if stage[flag] == true {
+                    key = format!("{key}+{flag}");
                 }
-            );
+            }
             *cut_at.entry(key).or_insert(0u32) += 1;
         }
         let bridge = w.start().await;
@@ -156,6 +154,12 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
     eprintln!(
         "fault injection: {RESTARTS} kills, {expected} comments, {resumed_with_work} restarts resumed half-done work; interrupted steps: {cut_at:?}"
     );
+    for window in ["triggering+sent", "acking+posting"] {
+        assert!(
+            cut_at.get(window).copied().unwrap_or(0) >= 1,
+            "no kill landed in the {window} window: {cut_at:?}"
+        );
+    }
     assert!(
         resumed_with_work >= 5,
         "the kills must land inside jobs often enough to test anything ({resumed_with_work})"

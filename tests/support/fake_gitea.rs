@@ -510,10 +510,23 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // The effect happens first, the answer is late: a client killed while
+    // waiting leaves the effect without knowing it.
+    let answer = answer(&state, method, uri, headers, body);
     let latency = state.lock().map_or(0, |s| s.latency_ms);
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
+    answer
+}
+
+fn answer(
+    state: &Arc<Mutex<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
     let Some(path) = uri.path().strip_prefix("/api/v1") else {
         return message(StatusCode::NOT_FOUND, "not found");
