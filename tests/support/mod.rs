@@ -5,3 +5,5 @@
 pub mod bridge_world;
 pub mod fake_drone;
 pub mod fake_gitea;
+pub mod fake_tools;
+pub mod infra;
