@@ -408,6 +408,7 @@ impl Bridge {
             let Some(job) = self.ledger.jobs.get(&id).cloned() else {
                 return Ok(());
             };
+            let before = job.clone();
             match job.stage.clone() {
                 Stage::Received => self.decide(job).await?,
                 Stage::Replying {
@@ -423,16 +424,12 @@ impl Bridge {
                     intent_at,
                 } => self.ack(job, params, build, posting, intent_at).await?,
             }
-            if !self.ledger.jobs.contains_key(&id) {
-                return Ok(());
-            }
-            if self
-                .ledger
-                .jobs
-                .get(&id)
-                .is_some_and(|j| j.not_before_ms > now_ms())
-            {
-                return Ok(());
+            match self.ledger.jobs.get(&id) {
+                None => return Ok(()),
+                Some(j) if j.not_before_ms > now_ms() => return Ok(()),
+                // A step that changed nothing would spin: wait for the next tick.
+                Some(j) if *j == before => return Ok(()),
+                Some(_) => {}
             }
         }
     }
