@@ -196,7 +196,10 @@ pub struct TimelineEvent {
     pub created_at: String,
 }
 
-/// The timeline type of "pushed N commits" entries.
+/// The timeline type of "pushed N commits" entries: `CommentTypePullRequestPush`
+/// rendered by `CommentType.String()` (go-gitea models/issues/comment.go,
+/// `commentStrings`); its `created_at` is when the server saw the push.
+/// Not in the API document; read from Gitea's source.
 pub const TIMELINE_PUSH: &str = "pull_push";
 
 /// Commit status states (A10).
