@@ -3,6 +3,7 @@
 //! The library holds everything; the binaries (`ccci-gen`, `ccci`) are thin
 //! command-line front ends.
 
+pub mod bridge;
 pub mod config;
 pub mod envfile;
 pub mod forge;

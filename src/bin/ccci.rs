@@ -25,6 +25,15 @@ enum Command {
         #[arg(long)]
         plan: std::path::PathBuf,
     },
+    /// Watch recipe PRs for `!testme`, trigger Drone, report back (a service).
+    Bridge {
+        /// The bridge config, modules-gen/etc/bridge.json.
+        #[arg(long)]
+        config: std::path::PathBuf,
+        /// Where the ledger lives; defaults to $STATE_DIRECTORY (systemd).
+        #[arg(long)]
+        state_dir: Option<std::path::PathBuf>,
+    },
     /// Converge one piece of the host to its config (run by the reconcile
     /// oneshots on every boot); prints one line per change.
     Reconcile {
@@ -92,6 +101,13 @@ fn reconcile_piece(piece: Piece, config: &std::path::Path) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Bridge { config, state_dir } => match bridge(&config, &state_dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::Reconcile { piece, config } => reconcile_piece(piece, &config),
         Command::CheckPlan { plan } => match ccci::plan::PlanV1::read(&plan) {
             Ok(p) => {
@@ -109,4 +125,74 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `ccci bridge`: read the config and the credentials, then serve until
+/// SIGTERM/SIGINT. Only start-up problems end it; runtime errors are logged
+/// and retried inside.
+fn bridge(config: &std::path::Path, state_dir: &Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use ccci::bridge::{Secrets, Settings, read_credential};
+
+    let state_dir = match state_dir {
+        Some(d) => d.clone(),
+        None => std::env::var_os("STATE_DIRECTORY")
+            .map(std::path::PathBuf::from)
+            .context("no --state-dir and $STATE_DIRECTORY is not set")?,
+    };
+
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let cfg: ccci::config::BridgeConfigV1 = ccci::config::read_config(config)?;
+    let creds = std::env::var_os("CREDENTIALS_DIRECTORY")
+        .map(std::path::PathBuf::from)
+        .context("$CREDENTIALS_DIRECTORY is not set (run under systemd with LoadCredential=)")?;
+    let webhook_secret = match (&cfg.credentials.webhook_secret, cfg.webhook) {
+        (Some(name), true) => Some(read_credential(&creds, name)?.into_bytes()),
+        (None, true) => {
+            anyhow::bail!("webhook is enabled but credentials.webhook_secret is not set")
+        }
+        (_, false) => None,
+    };
+    let secrets = Secrets {
+        gitea_token: read_credential(&creds, &cfg.credentials.gitea_token)?,
+        drone_token: read_credential(&creds, &cfg.credentials.drone_token)?,
+        webhook_secret,
+    };
+    let mut settings = Settings::from_config(&cfg, &state_dir);
+    // Benchmarks run many cycles in seconds; the config speaks whole seconds.
+    if let Some(ms) = std::env::var("CCCI_BRIDGE_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        let mut t = settings.tuning.clone();
+        t.poll_interval = std::time::Duration::from_millis(ms.max(1));
+        settings = settings.with_tuning(t);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    rt.block_on(async {
+        let metrics = std::sync::Arc::new(ccci::bridge::metrics::Metrics::default());
+        let bridge = ccci::bridge::exec::Bridge::new(settings, secrets, metrics)?;
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("listen on {}", cfg.listen))?;
+        tracing::info!(listen = %cfg.listen, webhook = cfg.webhook, "listening");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("SIGTERM handler")?;
+        tokio::select! {
+            () = bridge.run(Some(listener)) => {}
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, stopping"),
+            _ = term.recv() => tracing::info!("terminated, stopping"),
+        }
+        Ok(())
+    })
 }

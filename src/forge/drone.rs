@@ -414,6 +414,27 @@ impl DroneClient {
         })
     }
 
+    /// `GET /api/repos/{owner}/{name}/builds?page=…&per_page=…`: newest first,
+    /// without stages. Drone sends no total count: a short page is the last.
+    pub async fn builds(
+        &self,
+        owner: &str,
+        name: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Vec<Build>, DroneError> {
+        let path = format!("{}/builds", repo_path(owner, name));
+        let page = page.to_string();
+        let per_page = per_page.to_string();
+        self.json(
+            Method::GET,
+            &path,
+            &[("page", page.as_str()), ("per_page", per_page.as_str())],
+            None::<&()>,
+        )
+        .await
+    }
+
     /// `GET /api/repos/{owner}/{name}/builds/{number}`, with stages and steps.
     pub async fn build(&self, owner: &str, name: &str, number: i64) -> Result<Build, DroneError> {
         let path = format!("{}/builds/{number}", repo_path(owner, name));

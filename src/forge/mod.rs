@@ -1,9 +1,10 @@
-//! HTTP clients for the forges ccci talks to (Drone today; Gitea lives beside it).
+//! HTTP clients for the forges ccci talks to: Drone and Gitea.
 //!
 //! Errors at this boundary are classified the way ofborg does it, so callers
 //! match on [`ErrorClass`] (retry later, skip, give up) instead of on strings.
 
 pub mod drone;
+pub mod gitea;
 
 /// What a caller should do about a failed forge call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -81,6 +81,8 @@ struct Inner {
     builds: BTreeMap<String, Vec<Value>>,
     requests: Vec<Recorded>,
     failures: VecDeque<Failure>,
+    /// Every `/api` answer is delayed by this much (fault injection tests).
+    latency_ms: u64,
 }
 
 /// The fake server. Cheap accessors lock the shared state briefly.
@@ -216,6 +218,12 @@ impl FakeDrone {
                 }
             }
         }
+    }
+
+    /// Delay every `/api` answer, after the request took effect, so that a
+    /// client killed while waiting leaves the effect without the answer.
+    pub fn set_latency_ms(&self, ms: u64) {
+        self.lock().latency_ms = ms;
     }
 
     /// Queue a failure for the next `/api` request (see [`Failure`]).
@@ -360,6 +368,21 @@ fn valid_cron_expr(expr: &str) -> bool {
 
 async fn handle(
     State(state): State<Arc<Mutex<Inner>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = answer(&state, method, uri, headers, body);
+    let latency = state.lock().map_or(0, |s| s.latency_ms);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    answer
+}
+
+fn answer(
+    state: &Arc<Mutex<Inner>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -552,6 +575,32 @@ fn repo_route(
                 _ => message(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
             }
         }
+        ("GET", ["builds"]) => {
+            // Newest first, no stages; `per_page` 1..=100 else 25 (list.go).
+            let page = query_num(query, "page").filter(|p| *p >= 1).unwrap_or(1);
+            let per_page = query_num(query, "per_page")
+                .filter(|p| (1..=100).contains(p))
+                .unwrap_or(25);
+            let list: Vec<Value> = s
+                .builds
+                .get(slug)
+                .map(|bs| {
+                    bs.iter()
+                        .rev()
+                        .skip(((page - 1) * per_page) as usize)
+                        .take(per_page as usize)
+                        .map(|b| {
+                            let mut b = b.clone();
+                            if let Some(o) = b.as_object_mut() {
+                                o.remove("stages");
+                            }
+                            b
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ok(Value::Array(list))
+        }
         ("POST", ["builds"]) => create_build(s, slug, query),
         (m, ["builds", number]) => {
             let Ok(number) = number.parse::<i64>() else {
@@ -595,6 +644,13 @@ fn repo_route(
         }
         _ => message(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+fn query_num(query: &[(String, String)], key: &str) -> Option<u64> {
+    query
+        .iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 fn create_build(s: &mut Inner, slug: &str, query: &[(String, String)]) -> Response {

@@ -2,6 +2,8 @@
 //! Each test binary includes this with `mod support;` and uses what it needs.
 #![allow(dead_code)]
 
+pub mod bridge_world;
 pub mod fake_drone;
+pub mod fake_gitea;
 pub mod fake_tools;
 pub mod infra;

@@ -1,0 +1,672 @@
+//! The decision core: pure functions from (what was seen, what the ledger
+//! holds, facts gathered so far) to what should happen next. No I/O here; the
+//! executor (`exec.rs`) gathers the facts the core asks for and performs the
+//! effects it returns, so every rule of the bridge is tested without a network.
+
+use std::collections::BTreeMap;
+
+use crate::bridge::grammar;
+use crate::bridge::ledger::{BuildParams, CommentRef, Job, Ledger, Outcome, Stage};
+use crate::bridge::report;
+use crate::registry::values::{RecipeName, RepoSlug};
+
+/// The settings the rules depend on.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub org: String,
+    pub bot_user: String,
+    pub trigger: String,
+    pub repos: BTreeMap<RepoSlug, RecipeName>,
+    /// Empty: every org member may trigger.
+    pub allowlist: Vec<String>,
+    /// Comments older than this (seconds) never fire: a fresh state directory
+    /// must not replay history.
+    pub max_comment_age_secs: i64,
+    /// Attempts at creating a build before reporting Drone as unreachable.
+    pub max_trigger_attempts: u32,
+}
+
+/// Which source saw a comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    Feed,
+    Sweep,
+    Webhook,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Feed => "feed",
+            Source::Sweep => "sweep",
+            Source::Webhook => "webhook",
+        }
+    }
+}
+
+/// A comment's text as the source gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Full(String),
+    /// A prefix only (the feed keeps 200 bytes): fetch the comment to decide.
+    Truncated(String),
+}
+
+/// A comment as any source reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenComment {
+    pub id: u64,
+    pub repo: String,
+    /// `None` for issue (not PR) comments.
+    pub pr: Option<u64>,
+    pub user: String,
+    pub body: Body,
+    /// Server time, unix seconds.
+    pub created_at: i64,
+    /// The body was edited after creation (only newly created comments fire).
+    pub edited: bool,
+    pub source: Source,
+}
+
+/// Why a comment does not fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    AlreadyKnown,
+    NotAPullRequest,
+    NotEnrolled,
+    BotsOwn,
+    Edited,
+    TooOld,
+    NoCommand,
+}
+
+/// The first verdict on a seen comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    Ignore(Ignored),
+    /// The text was cut short and might hold the command: fetch the comment.
+    FetchFull,
+    Accept(Box<Job>),
+}
+
+/// Decide whether a seen comment is a new request for a run.
+pub fn screen(seen: &SeenComment, rules: &Rules, ledger: &Ledger, now_secs: i64) -> Screen {
+    if ledger.knows(seen.id) {
+        return Screen::Ignore(Ignored::AlreadyKnown);
+    }
+    let Some(pr) = seen.pr else {
+        return Screen::Ignore(Ignored::NotAPullRequest);
+    };
+    let Some((repo, recipe)) = rules
+        .repos
+        .iter()
+        .find(|(slug, _)| slug.as_str().eq_ignore_ascii_case(&seen.repo))
+    else {
+        return Screen::Ignore(Ignored::NotEnrolled);
+    };
+    if seen.user.eq_ignore_ascii_case(&rules.bot_user) {
+        return Screen::Ignore(Ignored::BotsOwn);
+    }
+    if seen.edited {
+        return Screen::Ignore(Ignored::Edited);
+    }
+    if now_secs - seen.created_at > rules.max_comment_age_secs {
+        return Screen::Ignore(Ignored::TooOld);
+    }
+    match &seen.body {
+        Body::Truncated(text) if grammar::might_ask_for_run(text, &rules.trigger) => {
+            return Screen::FetchFull;
+        }
+        Body::Truncated(_) => return Screen::Ignore(Ignored::NoCommand),
+        Body::Full(text) if !grammar::asks_for_run(text, &rules.trigger) => {
+            return Screen::Ignore(Ignored::NoCommand);
+        }
+        Body::Full(_) => {}
+    }
+    Screen::Accept(Box::new(Job {
+        comment: CommentRef {
+            id: seen.id,
+            repo: repo.clone(),
+            pr,
+            user: seen.user.clone(),
+            created_at: seen.created_at,
+        },
+        recipe: recipe.clone(),
+        stage: Stage::Received,
+        reacted: false,
+        attempts: 0,
+        not_before_ms: 0,
+    }))
+}
+
+/// Org membership as far as the bridge could tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authz {
+    Member,
+    NotMember,
+}
+
+/// The PR as resolved when handling the comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrFacts {
+    Open {
+        head_sha: String,
+        /// `owner/name` of the head repository (the fork), if it still exists.
+        head_repo: Option<String>,
+    },
+    Closed,
+}
+
+/// Facts gathered for a job in `Received`; `None` = not asked yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub bot_reacted: Option<bool>,
+    pub authz: Option<Authz>,
+    pub pr: Option<PrFacts>,
+    /// A push reached the PR after the comment (server timestamps).
+    pub pushed_after: Option<bool>,
+}
+
+/// What the core needs to know next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    Reactions,
+    Membership,
+    Pull,
+    /// Pushes on the PR after the comment.
+    Timeline,
+}
+
+/// Something for the executor to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// The bot's reaction on the comment: acknowledges it and marks it handled
+    /// remotely, so it never fires again even if the ledger is lost.
+    React,
+    /// Cancel a build still running on the same PR, mark its status and report.
+    Supersede { build: u64 },
+    /// Post a short reply on the PR, then finish the job.
+    Reply { text: String, outcome: Outcome },
+    /// Create the Drone build with exactly these parameters.
+    Trigger(BuildParams),
+    /// Done: record the outcome.
+    Finish(Outcome),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Need(Ask),
+    Act(Vec<Effect>),
+}
+
+/// The refusal reply goes out once per user and PR.
+pub fn refusal_key(c: &CommentRef) -> String {
+    format!("{}#{}@{}", c.repo, c.pr, c.user.to_ascii_lowercase())
+}
+
+/// Decide what to do with an accepted comment, given the facts gathered so far.
+pub fn decide(job: &Job, facts: &Facts, rules: &Rules, ledger: &Ledger) -> Decision {
+    let c = &job.comment;
+    match facts.bot_reacted {
+        None => return Decision::Need(Ask::Reactions),
+        Some(true) if !job.reacted => {
+            return Decision::Act(vec![Effect::Finish(Outcome::AlreadyMarked)]);
+        }
+        Some(_) => {}
+    }
+    let allowed = rules.allowlist.is_empty()
+        || rules
+            .allowlist
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(&c.user));
+    let refuse = |why: &str| {
+        let mut effects = vec![Effect::React];
+        if ledger.refusals_replied.contains(&refusal_key(c)) {
+            effects.push(Effect::Finish(Outcome::Refused));
+        } else {
+            effects.push(Effect::Reply {
+                text: report::refusal(&c.user, why, &rules.trigger),
+                outcome: Outcome::Refused,
+            });
+        }
+        Decision::Act(effects)
+    };
+    if !allowed {
+        return refuse("is not on this CI's allowlist");
+    }
+    match facts.authz {
+        None => return Decision::Need(Ask::Membership),
+        Some(Authz::NotMember) => {
+            return refuse(&format!(
+                "is not a member of the {} organisation",
+                rules.org
+            ));
+        }
+        Some(Authz::Member) => {}
+    }
+    let (head_sha, head_repo) = match &facts.pr {
+        None => return Decision::Need(Ask::Pull),
+        Some(PrFacts::Closed) => {
+            return Decision::Act(vec![Effect::React, Effect::Finish(Outcome::PrClosed)]);
+        }
+        Some(PrFacts::Open {
+            head_sha,
+            head_repo,
+        }) => (head_sha, head_repo),
+    };
+    match facts.pushed_after {
+        None => return Decision::Need(Ask::Timeline),
+        Some(true) => {
+            return Decision::Act(vec![
+                Effect::React,
+                Effect::Reply {
+                    text: report::pushed_after(&rules.trigger),
+                    outcome: Outcome::PushedAfter,
+                },
+            ]);
+        }
+        Some(false) => {}
+    }
+    let Some(params) = build_params(&job.recipe, head_sha, head_repo.as_deref(), c) else {
+        // A head SHA or repository Gitea should never send: treat the PR as gone.
+        return Decision::Act(vec![Effect::React, Effect::Finish(Outcome::Gone)]);
+    };
+    let mut effects = vec![Effect::React];
+    if let Some(old) = ledger.following_pr(&c.repo, c.pr) {
+        effects.push(Effect::Supersede {
+            build: old.build.number,
+        });
+    }
+    effects.push(Effect::Trigger(params));
+    Decision::Act(effects)
+}
+
+/// The whitelisted, validated build parameters; `None` if a value is malformed.
+pub fn build_params(
+    recipe: &RecipeName,
+    head_sha: &str,
+    head_repo: Option<&str>,
+    c: &CommentRef,
+) -> Option<BuildParams> {
+    let sha_ok = head_sha.len() == 40
+        && head_sha
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !sha_ok {
+        return None;
+    }
+    // A deleted fork leaves no head repository: the commit is still reachable in
+    // the base repository as refs/pull/N/head.
+    let src = match head_repo {
+        Some(r) => r.parse::<RepoSlug>().ok()?,
+        None => c.repo.clone(),
+    };
+    Some(BuildParams {
+        recipe: recipe.clone(),
+        git_ref: head_sha.to_owned(),
+        src,
+        pr: c.pr,
+    })
+}
+
+/// The query parameters of the Drone trigger, in a fixed order. Nothing else
+/// is ever sent: Drone turns every key into an environment variable.
+pub fn drone_params(p: &BuildParams) -> Vec<(&'static str, String)> {
+    vec![
+        ("RECIPE", p.recipe.to_string()),
+        ("REF", p.git_ref.clone()),
+        ("SRC", p.src.to_string()),
+        ("PR", p.pr.to_string()),
+    ]
+}
+
+/// What came of a create-build call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerResult {
+    Created,
+    /// `200 null`: no pipeline matched.
+    NoPipeline,
+    /// Transient failure (Drone down); `attempts` counts this one.
+    Failed {
+        attempts: u32,
+    },
+}
+
+/// After a create-build call: go on acknowledging, retry, or report.
+pub fn after_trigger(result: &TriggerResult, rules: &Rules) -> Option<Effect> {
+    match result {
+        TriggerResult::Created => None,
+        TriggerResult::NoPipeline => Some(Effect::Reply {
+            text: report::no_pipeline(),
+            outcome: Outcome::NoPipeline,
+        }),
+        TriggerResult::Failed { attempts } if *attempts >= rules.max_trigger_attempts => {
+            Some(Effect::Reply {
+                text: report::drone_unreachable(*attempts),
+                outcome: Outcome::DroneFailed,
+            })
+        }
+        TriggerResult::Failed { .. } => None,
+    }
+}
+
+/// Retry delay after `attempts` failures: exponential from `base_ms`, capped.
+pub fn backoff_ms(attempts: u32, base_ms: u64, cap_ms: u64) -> u64 {
+    let shift = attempts.saturating_sub(1).min(20);
+    base_ms.saturating_mul(1u64 << shift).min(cap_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bridge::ledger::{BuildRef, Follow, Handled};
+
+    const SHA: &str = "9fc1ad6ebf12462f3f9773003e26b4c6f54a772e";
+
+    fn rules() -> Rules {
+        let mut repos = BTreeMap::new();
+        repos.insert(
+            "acme/widget".parse().expect("slug"),
+            "custom-html".parse().expect("recipe"),
+        );
+        Rules {
+            org: "acme".into(),
+            bot_user: "ccci-bot".into(),
+            trigger: "!testme".into(),
+            repos,
+            allowlist: vec![],
+            max_comment_age_secs: 86_400,
+            max_trigger_attempts: 3,
+        }
+    }
+
+    fn seen(body: &str) -> SeenComment {
+        SeenComment {
+            id: 4711,
+            repo: "acme/widget".into(),
+            pr: Some(42),
+            user: "alice".into(),
+            body: Body::Full(body.into()),
+            created_at: 1000,
+            edited: false,
+            source: Source::Feed,
+        }
+    }
+
+    fn accepted() -> Job {
+        match screen(&seen("!testme"), &rules(), &Ledger::default(), 1001) {
+            Screen::Accept(j) => *j,
+            other => panic!("not accepted: {other:?}"),
+        }
+    }
+
+    fn all_facts() -> Facts {
+        Facts {
+            bot_reacted: Some(false),
+            authz: Some(Authz::Member),
+            pr: Some(PrFacts::Open {
+                head_sha: SHA.into(),
+                head_repo: Some("bob/widget".into()),
+            }),
+            pushed_after: Some(false),
+        }
+    }
+
+    #[test]
+    fn a_member_command_on_an_open_pr_triggers_with_exact_params() {
+        let d = decide(&accepted(), &all_facts(), &rules(), &Ledger::default());
+        let Decision::Act(effects) = d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(effects[0], Effect::React);
+        let Effect::Trigger(p) = &effects[1] else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(
+            drone_params(p),
+            vec![
+                ("RECIPE", "custom-html".to_owned()),
+                ("REF", SHA.to_owned()),
+                ("SRC", "bob/widget".to_owned()),
+                ("PR", "42".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_bots_own_comment_is_ignored() {
+        let mut s = seen("!testme");
+        s.user = "CCCI-bot".into();
+        assert_eq!(
+            screen(&s, &rules(), &Ledger::default(), 1001),
+            Screen::Ignore(Ignored::BotsOwn)
+        );
+    }
+
+    #[test]
+    fn an_issue_comment_is_ignored() {
+        let mut s = seen("!testme");
+        s.pr = None;
+        assert_eq!(
+            screen(&s, &rules(), &Ledger::default(), 1001),
+            Screen::Ignore(Ignored::NotAPullRequest)
+        );
+    }
+
+    #[test]
+    fn an_unenrolled_repo_is_ignored() {
+        let mut s = seen("!testme");
+        s.repo = "acme/other".into();
+        assert_eq!(
+            screen(&s, &rules(), &Ledger::default(), 1001),
+            Screen::Ignore(Ignored::NotEnrolled)
+        );
+    }
+
+    #[test]
+    fn an_edited_comment_is_ignored() {
+        let mut s = seen("!testme");
+        s.edited = true;
+        assert_eq!(
+            screen(&s, &rules(), &Ledger::default(), 1001),
+            Screen::Ignore(Ignored::Edited)
+        );
+    }
+
+    #[test]
+    fn a_comment_older_than_the_window_is_ignored() {
+        assert_eq!(
+            screen(
+                &seen("!testme"),
+                &rules(),
+                &Ledger::default(),
+                1000 + 86_401
+            ),
+            Screen::Ignore(Ignored::TooOld)
+        );
+    }
+
+    #[test]
+    fn a_handled_comment_is_not_screened_again() {
+        let mut l = Ledger::default();
+        l.handled.insert(
+            4711,
+            Handled {
+                at: 1,
+                outcome: Outcome::Refused,
+            },
+        );
+        assert_eq!(
+            screen(&seen("!testme"), &rules(), &l, 1001),
+            Screen::Ignore(Ignored::AlreadyKnown)
+        );
+    }
+
+    #[test]
+    fn a_truncated_body_mentioning_the_word_is_fetched() {
+        let mut s = seen("");
+        s.body = Body::Truncated("long text … !testme".into());
+        assert_eq!(
+            screen(&s, &rules(), &Ledger::default(), 1001),
+            Screen::FetchFull
+        );
+    }
+
+    #[test]
+    fn facts_are_asked_for_in_order() {
+        let j = accepted();
+        let r = rules();
+        let l = Ledger::default();
+        let mut f = Facts::default();
+        assert_eq!(decide(&j, &f, &r, &l), Decision::Need(Ask::Reactions));
+        f.bot_reacted = Some(false);
+        assert_eq!(decide(&j, &f, &r, &l), Decision::Need(Ask::Membership));
+        f.authz = Some(Authz::Member);
+        assert_eq!(decide(&j, &f, &r, &l), Decision::Need(Ask::Pull));
+        f.pr = all_facts().pr;
+        assert_eq!(decide(&j, &f, &r, &l), Decision::Need(Ask::Timeline));
+    }
+
+    #[test]
+    fn a_comment_carrying_the_bots_reaction_never_fires() {
+        let mut f = all_facts();
+        f.bot_reacted = Some(true);
+        assert_eq!(
+            decide(&accepted(), &f, &rules(), &Ledger::default()),
+            Decision::Act(vec![Effect::Finish(Outcome::AlreadyMarked)])
+        );
+    }
+
+    #[test]
+    fn a_non_member_is_refused_with_one_reply() {
+        let mut f = all_facts();
+        f.authz = Some(Authz::NotMember);
+        let Decision::Act(e) = decide(&accepted(), &f, &rules(), &Ledger::default()) else {
+            panic!()
+        };
+        assert!(matches!(
+            &e[1],
+            Effect::Reply {
+                outcome: Outcome::Refused,
+                ..
+            }
+        ));
+        let mut l = Ledger::default();
+        l.refusals_replied.insert(refusal_key(&accepted().comment));
+        assert_eq!(
+            decide(&accepted(), &f, &rules(), &l),
+            Decision::Act(vec![Effect::React, Effect::Finish(Outcome::Refused)])
+        );
+    }
+
+    #[test]
+    fn a_user_off_the_allowlist_is_refused_before_asking_membership() {
+        let mut r = rules();
+        r.allowlist = vec!["carol".into()];
+        let f = Facts {
+            bot_reacted: Some(false),
+            ..Facts::default()
+        };
+        let Decision::Act(e) = decide(&accepted(), &f, &r, &Ledger::default()) else {
+            panic!()
+        };
+        assert!(matches!(&e[1], Effect::Reply { .. }));
+    }
+
+    #[test]
+    fn a_push_after_the_comment_asks_for_a_new_command() {
+        let mut f = all_facts();
+        f.pushed_after = Some(true);
+        let Decision::Act(e) = decide(&accepted(), &f, &rules(), &Ledger::default()) else {
+            panic!()
+        };
+        assert!(matches!(
+            &e[1],
+            Effect::Reply {
+                outcome: Outcome::PushedAfter,
+                ..
+            }
+        ));
+        assert!(!e.iter().any(|x| matches!(x, Effect::Trigger(_))));
+    }
+
+    #[test]
+    fn a_closed_pr_is_skipped() {
+        let mut f = all_facts();
+        f.pr = Some(PrFacts::Closed);
+        assert_eq!(
+            decide(&accepted(), &f, &rules(), &Ledger::default()),
+            Decision::Act(vec![Effect::React, Effect::Finish(Outcome::PrClosed)])
+        );
+    }
+
+    #[test]
+    fn a_malformed_head_sha_never_reaches_drone() {
+        let mut f = all_facts();
+        f.pr = Some(PrFacts::Open {
+            head_sha: "main; rm -rf /".into(),
+            head_repo: None,
+        });
+        assert_eq!(
+            decide(&accepted(), &f, &rules(), &Ledger::default()),
+            Decision::Act(vec![Effect::React, Effect::Finish(Outcome::Gone)])
+        );
+    }
+
+    #[test]
+    fn a_second_command_supersedes_the_running_build() {
+        let mut l = Ledger::default();
+        let first = CommentRef {
+            id: 1,
+            ..accepted().comment
+        };
+        l.following.insert(
+            57,
+            Follow {
+                build: BuildRef {
+                    number: 57,
+                    link: "x".into(),
+                },
+                params: build_params(&"custom-html".parse().expect("r"), SHA, None, &first)
+                    .expect("params"),
+                comment: first,
+                report_comment: 9,
+            },
+        );
+        let Decision::Act(e) = decide(&accepted(), &all_facts(), &rules(), &l) else {
+            panic!()
+        };
+        assert_eq!(e[1], Effect::Supersede { build: 57 });
+        assert!(matches!(e[2], Effect::Trigger(_)));
+    }
+
+    #[test]
+    fn drone_failures_are_retried_then_reported() {
+        let r = rules();
+        assert_eq!(
+            after_trigger(&TriggerResult::Failed { attempts: 1 }, &r),
+            None
+        );
+        assert!(matches!(
+            after_trigger(&TriggerResult::Failed { attempts: 3 }, &r),
+            Some(Effect::Reply {
+                outcome: Outcome::DroneFailed,
+                ..
+            })
+        ));
+        assert!(matches!(
+            after_trigger(&TriggerResult::NoPipeline, &r),
+            Some(Effect::Reply {
+                outcome: Outcome::NoPipeline,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        assert_eq!(backoff_ms(1, 100, 1000), 100);
+        assert_eq!(backoff_ms(2, 100, 1000), 200);
+        assert_eq!(backoff_ms(10, 100, 1000), 1000);
+    }
+}

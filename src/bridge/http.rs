@@ -1,0 +1,152 @@
+//! The bridge's listener: `POST /hook` (the optional webhook fast path, HMAC
+//! verified in constant time), `GET /healthz` and `GET /metrics`. A verified
+//! delivery is only parsed and handed to the decision core over a channel;
+//! the core, not the handler, decides whether it fires.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tokio::sync::mpsc;
+
+use crate::bridge::core::SeenComment;
+use crate::bridge::metrics::Metrics;
+use crate::bridge::sources;
+
+/// Whether `signature_hex` (the `X-Gitea-Signature` header: lowercase hex, no
+/// `sha256=` prefix) is the HMAC-SHA256 of `body` under `secret`. The
+/// comparison runs in constant time (`Mac::verify_slice`).
+pub fn signature_valid(secret: &[u8], body: &[u8], signature_hex: &str) -> bool {
+    let Ok(sig) = hex::decode(signature_hex.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok()
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct Listener {
+    pub metrics: Arc<Metrics>,
+    /// `None`: the webhook is disabled and `/hook` answers 404.
+    pub webhook_secret: Option<Arc<Vec<u8>>>,
+    pub comments: mpsc::Sender<SeenComment>,
+    /// `/healthz` fails when no feed poll succeeded for this long (ms).
+    pub stale_after_ms: i64,
+    pub started_ms: i64,
+}
+
+pub fn router(state: Listener) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/hook", post(hook))
+        .with_state(state)
+}
+
+pub fn now_ms() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
+async fn healthz(State(s): State<Listener>) -> Response {
+    let now = now_ms();
+    let last = s.metrics.last_poll_ok_ms();
+    let since = if last == 0 { s.started_ms } else { last };
+    if now - since > s.stale_after_ms {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "stale: no successful feed poll for {} s\n",
+                (now - since) / 1000
+            ),
+        )
+            .into_response()
+    } else {
+        (StatusCode::OK, "ok\n").into_response()
+    }
+}
+
+async fn metrics(State(s): State<Listener>) -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn hook(State(s): State<Listener>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(secret) = &s.webhook_secret else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let sig = headers
+        .get("x-gitea-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !signature_valid(secret, &body, sig) {
+        tracing::warn!("webhook delivery with a bad signature rejected");
+        return (StatusCode::UNAUTHORIZED, "bad signature\n").into_response();
+    }
+    let event = headers
+        .get("x-gitea-event")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if event != "issue_comment" {
+        return (StatusCode::ACCEPTED, "ignored event\n").into_response();
+    }
+    let now = now_ms() / 1000;
+    match sources::from_webhook(&body, now) {
+        Ok(Some(seen)) => {
+            if s.comments.send(seen).await.is_err() {
+                return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+            }
+            (StatusCode::ACCEPTED, "queued\n").into_response()
+        }
+        Ok(None) => (StatusCode::ACCEPTED, "ignored action\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook payload rejected");
+            (StatusCode::BAD_REQUEST, "bad payload\n").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signature_valid;
+
+    // Computed with: printf '{"a":1}' | openssl dgst -sha256 -hmac s3cret
+    const SIG: &str = "5910e62016ef5034272c926c27071992a465c2335cecf41851bda071577f4f6d";
+
+    #[test]
+    fn the_openssl_signature_of_the_body_is_accepted() {
+        assert!(signature_valid(b"s3cret", b"{\"a\":1}", SIG));
+    }
+
+    #[test]
+    fn a_signature_over_other_bytes_is_rejected() {
+        assert!(!signature_valid(b"s3cret", b"{\"a\":2}", SIG));
+    }
+
+    #[test]
+    fn a_non_hex_signature_is_rejected() {
+        assert!(!signature_valid(b"s3cret", b"x", "sha256=zz"));
+    }
+
+    #[test]
+    fn a_matching_signature_is_accepted() {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"s3cret").expect("key");
+        mac.update(b"{\"a\":1}");
+        let hex = hex::encode(mac.finalize().into_bytes());
+        assert!(signature_valid(b"s3cret", b"{\"a\":1}", &hex));
+        assert!(!signature_valid(b"other", b"{\"a\":1}", &hex));
+    }
+}

@@ -1,0 +1,187 @@
+//! Counters behind `/metrics` (Prometheus text format 0.0.4): comments seen by
+//! source, triggers, refusals, API requests and errors by endpoint, and the
+//! trigger latency from comment creation to build creation. Hand-rolled: a
+//! dozen series do not justify a metrics framework.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use crate::forge::gitea::ApiObserver;
+
+/// Upper bounds (seconds) of the trigger latency histogram.
+const LATENCY_BUCKETS: [f64; 10] = [0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; LATENCY_BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+/// (api, endpoint).
+type ApiKey = (&'static str, &'static str);
+
+#[derive(Default)]
+pub struct Metrics {
+    comments_seen: Mutex<BTreeMap<&'static str, u64>>,
+    triggers: AtomicU64,
+    refusals: AtomicU64,
+    /// (api, endpoint) → (requests, errors).
+    api: Mutex<BTreeMap<ApiKey, (u64, u64)>>,
+    latency: Mutex<Histogram>,
+    /// Unix milliseconds of the last successful feed poll (0: none yet).
+    last_poll_ok_ms: AtomicI64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere while holding a counter lock leaves valid counters.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Metrics {
+    pub fn comment_seen(&self, source: &'static str) {
+        *lock(&self.comments_seen).entry(source).or_default() += 1;
+    }
+
+    pub fn trigger(&self, latency_secs: f64) {
+        self.triggers.fetch_add(1, Ordering::Relaxed);
+        let mut h = lock(&self.latency);
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            if latency_secs <= *le {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += latency_secs.max(0.0);
+        h.count += 1;
+    }
+
+    pub fn refusal(&self) {
+        self.refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn poll_ok(&self, now_ms: i64) {
+        self.last_poll_ok_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    pub fn last_poll_ok_ms(&self) -> i64 {
+        self.last_poll_ok_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn triggers(&self) -> u64 {
+        self.triggers.load(Ordering::Relaxed)
+    }
+
+    /// Requests made to one API so far (all endpoints).
+    pub fn api_requests(&self, api: &str) -> u64 {
+        lock(&self.api)
+            .iter()
+            .filter(|((a, _), _)| *a == api)
+            .map(|(_, (n, _))| n)
+            .sum()
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP ccci_bridge_comments_seen_total Comments seen, by source.\n# TYPE ccci_bridge_comments_seen_total counter"
+        );
+        for (src, n) in lock(&self.comments_seen).iter() {
+            let _ = writeln!(
+                out,
+                "ccci_bridge_comments_seen_total{{source=\"{src}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ccci_bridge_triggers_total Builds created.\n# TYPE ccci_bridge_triggers_total counter\nccci_bridge_triggers_total {}",
+            self.triggers.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ccci_bridge_refusals_total Commands refused (not a member, not allowlisted).\n# TYPE ccci_bridge_refusals_total counter\nccci_bridge_refusals_total {}",
+            self.refusals.load(Ordering::Relaxed)
+        );
+        let api = lock(&self.api);
+        let _ = writeln!(
+            out,
+            "# HELP ccci_bridge_api_requests_total Forge API requests, by endpoint.\n# TYPE ccci_bridge_api_requests_total counter"
+        );
+        for ((a, e), (n, _)) in api.iter() {
+            let _ = writeln!(
+                out,
+                "ccci_bridge_api_requests_total{{api=\"{a}\",endpoint=\"{e}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ccci_bridge_api_errors_total Failed forge API requests, by endpoint.\n# TYPE ccci_bridge_api_errors_total counter"
+        );
+        for ((a, e), (_, n)) in api.iter() {
+            let _ = writeln!(
+                out,
+                "ccci_bridge_api_errors_total{{api=\"{a}\",endpoint=\"{e}\"}} {n}"
+            );
+        }
+        drop(api);
+        let h = lock(&self.latency);
+        let _ = writeln!(
+            out,
+            "# HELP ccci_bridge_trigger_latency_seconds Comment creation to build creation.\n# TYPE ccci_bridge_trigger_latency_seconds histogram"
+        );
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "ccci_bridge_trigger_latency_seconds_bucket{{le=\"{le}\"}} {}",
+                h.counts[i]
+            );
+        }
+        let _ = writeln!(
+            out,
+            "ccci_bridge_trigger_latency_seconds_bucket{{le=\"+Inf\"}} {}\nccci_bridge_trigger_latency_seconds_sum {}\nccci_bridge_trigger_latency_seconds_count {}",
+            h.count, h.sum, h.count
+        );
+        out
+    }
+}
+
+impl ApiObserver for Metrics {
+    fn request(&self, api: &'static str, endpoint: &'static str, ok: bool) {
+        let mut m = lock(&self.api);
+        let e = m.entry((api, endpoint)).or_default();
+        e.0 += 1;
+        if !ok {
+            e.1 += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_has_every_family_and_counts() {
+        let m = Metrics::default();
+        m.comment_seen("feed");
+        m.trigger(1.5);
+        m.refusal();
+        m.request("gitea", "org_feed", true);
+        m.request("gitea", "org_feed", false);
+        let text = m.render();
+        assert!(text.contains("ccci_bridge_comments_seen_total{source=\"feed\"} 1"));
+        assert!(text.contains("ccci_bridge_triggers_total 1"));
+        assert!(text.contains("ccci_bridge_refusals_total 1"));
+        assert!(
+            text.contains("ccci_bridge_api_requests_total{api=\"gitea\",endpoint=\"org_feed\"} 2")
+        );
+        assert!(
+            text.contains("ccci_bridge_api_errors_total{api=\"gitea\",endpoint=\"org_feed\"} 1")
+        );
+        assert!(text.contains("ccci_bridge_trigger_latency_seconds_bucket{le=\"1\"} 0"));
+        assert!(text.contains("ccci_bridge_trigger_latency_seconds_bucket{le=\"2\"} 1"));
+    }
+}

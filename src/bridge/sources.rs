@@ -1,0 +1,183 @@
+//! Trigger sources turned into [`SeenComment`]s for the one decision core: the
+//! org activity feed (fast, one request per org per cycle), the per-repo
+//! comment sweep (slow, catches what the feed hides) and the webhook payload.
+
+use serde::Deserialize;
+
+use crate::bridge::core::{Body, SeenComment, Source};
+use crate::forge::gitea::{Activity, Comment, FEED_CONTENT_LIMIT, parse_time, trailing_number};
+
+/// Unix seconds of a Gitea timestamp; unparsable times count as "now" so the
+/// age rule cannot silently drop a comment.
+fn secs(s: &str, now: i64) -> i64 {
+    parse_time(s).map_or(now, |t| t.unix_timestamp())
+}
+
+/// A feed row as a seen comment, if it is a comment action.
+pub fn from_activity(a: &Activity, now: i64) -> Option<SeenComment> {
+    let pr = match a.op_type.as_str() {
+        "comment_pull" => true,
+        "comment_issue" => false,
+        _ => return None,
+    };
+    if a.comment_id == 0 {
+        return None;
+    }
+    let (index, text) = a.content.split_once('|')?;
+    let index: u64 = index.parse().ok()?;
+    // Gitea cuts the body at 200 bytes (on a char boundary, so maybe a little less).
+    let body = if text.len() + 4 >= FEED_CONTENT_LIMIT {
+        Body::Truncated(text.to_owned())
+    } else {
+        Body::Full(text.to_owned())
+    };
+    Some(SeenComment {
+        id: a.comment_id,
+        repo: a.repo.as_ref()?.full_name.clone(),
+        pr: pr.then_some(index),
+        user: a.act_user.as_ref().map(|u| u.login.clone())?,
+        body,
+        created_at: secs(&a.created, now),
+        // The feed records creations only: its text is the body as created.
+        edited: false,
+        source: Source::Feed,
+    })
+}
+
+/// A comment fetched from the API as a seen comment.
+pub fn from_comment(repo: &str, c: &Comment, source: Source, now: i64) -> SeenComment {
+    let created = secs(&c.created_at, now);
+    let updated = secs(&c.updated_at, created);
+    SeenComment {
+        id: c.id,
+        repo: repo.to_owned(),
+        pr: c.pr_number(),
+        user: c.login().to_owned(),
+        body: Body::Full(c.body.clone()),
+        created_at: created,
+        edited: updated > created,
+        source,
+    }
+}
+
+#[derive(Deserialize)]
+struct HookRepo {
+    full_name: String,
+}
+
+#[derive(Deserialize)]
+struct HookIssue {
+    number: u64,
+    #[serde(default)]
+    pull_request: Option<serde_json::Value>,
+}
+
+/// `IssueCommentPayload` (A12): the fields the bridge reads.
+#[derive(Deserialize)]
+struct IssueCommentPayload {
+    action: String,
+    issue: HookIssue,
+    comment: Comment,
+    repository: HookRepo,
+    #[serde(default)]
+    is_pull: bool,
+}
+
+/// Why a webhook body was not used.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("not an issue_comment payload: {0}")]
+    Payload(String),
+}
+
+/// A webhook `issue_comment` delivery as a seen comment; `None` for actions
+/// other than `created` (edits and deletions never fire).
+pub fn from_webhook(body: &[u8], now: i64) -> Result<Option<SeenComment>, HookError> {
+    let p: IssueCommentPayload =
+        serde_json::from_slice(body).map_err(|e| HookError::Payload(e.to_string()))?;
+    if p.action != "created" {
+        return Ok(None);
+    }
+    let is_pr = p.is_pull
+        || p.issue.pull_request.as_ref().is_some_and(|v| !v.is_null())
+        || !p.comment.pull_request_url.is_empty();
+    let mut seen = from_comment(&p.repository.full_name, &p.comment, Source::Webhook, now);
+    seen.pr = is_pr.then_some(p.issue.number);
+    // A delivery of a creation is a creation, whatever the timestamps say.
+    seen.edited = false;
+    // Cross-check: a comment URL naming another PR would be a forged payload.
+    if let Some(n) = trailing_number(&p.comment.pull_request_url)
+        && Some(n) != seen.pr
+    {
+        return Err(HookError::Payload(
+            "comment and issue numbers disagree".into(),
+        ));
+    }
+    Ok(Some(seen))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forge::gitea::{RepoRef, User};
+
+    fn activity(content: &str) -> Activity {
+        Activity {
+            id: 98231,
+            op_type: "comment_pull".into(),
+            act_user: Some(User {
+                id: 7,
+                login: "alice".into(),
+            }),
+            repo: Some(RepoRef {
+                id: 12,
+                full_name: "acme/widget".into(),
+            }),
+            comment_id: 4711,
+            content: content.into(),
+            created: "2025-06-01T10:00:07Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_comment_pull_row_becomes_a_pr_comment() {
+        let s = from_activity(&activity("42|!testme"), 0).expect("a comment");
+        assert_eq!(s.pr, Some(42));
+        assert_eq!(s.id, 4711);
+        assert_eq!(s.body, Body::Full("!testme".into()));
+        assert_eq!(s.created_at, 1_748_772_007);
+    }
+
+    #[test]
+    fn a_long_feed_body_is_marked_truncated() {
+        let long = format!("42|{}", "x".repeat(199));
+        assert!(matches!(
+            from_activity(&activity(&long), 0).expect("a comment").body,
+            Body::Truncated(_)
+        ));
+    }
+
+    #[test]
+    fn other_feed_rows_are_not_comments() {
+        let mut a = activity("");
+        a.op_type = "commit_repo".into();
+        assert_eq!(from_activity(&a, 0), None);
+    }
+
+    #[test]
+    fn an_edited_delivery_is_ignored() {
+        let body = serde_json::json!({
+            "action": "edited",
+            "issue": {"number": 42, "pull_request": {}},
+            "comment": {"id": 1, "body": "!testme", "user": {"login": "alice"},
+                        "created_at": "2025-06-01T10:00:07Z", "updated_at": "2025-06-01T10:00:09Z"},
+            "repository": {"full_name": "acme/widget"},
+            "is_pull": true
+        });
+        assert!(
+            from_webhook(body.to_string().as_bytes(), 0)
+                .expect("parses")
+                .is_none()
+        );
+    }
+}

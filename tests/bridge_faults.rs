@@ -1,0 +1,167 @@
+//! Fault injection: the bridge is killed at random instants, many times, while
+//! comments keep arriving and builds finish; in the end every comment fired
+//! exactly once (one build, one "started" comment, one report per PR).
+//!
+//! The bridge runs in-process and is killed by aborting its task: the abort
+//! lands at whatever await point it is at (between any two HTTP calls, after
+//! a request was sent but before its answer was read), which is where a real
+//! SIGKILL would leave remote effects half-done. What an abort cannot cut is a
+//! ledger write, which is synchronous; that it survives a kill mid-write is
+//! the job of the temp file + fsync + rename, unit-tested in `ledger.rs`.
+//! In-process runs make 60 restarts take seconds, with a seeded, repeatable
+//! schedule.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use support::bridge_world::{BOT, CI_REPO, REPO, World, wait_for};
+
+/// A small, seeded generator: the schedule is the same on every run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn sha(pr: u64) -> String {
+    format!("{:040x}", 0xabc0_0000_u64 + pr)
+}
+
+const RESTARTS: u64 = 60;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
+    let w = World::new();
+    // Spread each job over several milliseconds so kills land inside jobs.
+    w.gitea.set_latency_ms(2);
+    w.drone.set_latency_ms(3);
+    let mut rng = XorShift(0x5eed_cafe_f00d_1234);
+    let mut next_pr = 10u64;
+    let mut posted: Vec<u64> = Vec::new();
+    let mut resumed_with_work = 0;
+    // Which step the kills interrupted (job stage as the next life finds it).
+    let mut cut_at: BTreeMap<String, u32> = BTreeMap::new();
+    for _ in 0..RESTARTS {
+        // What the previous life left half-done, as the next one finds it.
+        let ledger =
+            std::fs::read_to_string(w.state.path().join("ledger.json")).unwrap_or_default();
+        let ledger: serde_json::Value = serde_json::from_str(&ledger).unwrap_or_default();
+        let jobs = ledger["jobs"].as_object().cloned().unwrap_or_default();
+        if !jobs.is_empty() {
+            resumed_with_work += 1;
+        }
+        for job in jobs.values() {
+            let stage = &job["stage"];
+            let mut key = stage["step"].as_str().unwrap_or("?").to_owned();
+            for flag in ["posting", "sent"] {
+                if stage[flag] == true {
+                    key = format!("{key}+{flag}");
+                }
+            }
+            *cut_at.entry(key).or_insert(0u32) += 1;
+        }
+        let bridge = w.start().await;
+        for _ in 0..rng.below(3) {
+            w.gitea.add_pr(REPO, next_pr, &sha(next_pr), None);
+            w.gitea.comment(REPO, next_pr, "alice", "!testme");
+            posted.push(next_pr);
+            next_pr += 1;
+        }
+        // Finish some builds (with results) so reports happen across kills too.
+        for b in w.builds() {
+            let n = b["number"].as_u64().expect("number");
+            if b["status"] == "pending" && rng.below(3) == 0 {
+                let git_ref = World::params(&b)["REF"].clone();
+                w.write_results(n, &git_ref, true, "green");
+                w.drone.set_build_status(CI_REPO, n as i64, "success");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(rng.below(120))).await;
+        bridge.kill().await;
+    }
+    // A last life without kills: everything still owed gets done.
+    let _bridge = w.start().await;
+    let expected = posted.len();
+    assert!(
+        expected >= 40,
+        "the schedule posts enough comments ({expected})"
+    );
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            w.builds().len() >= expected
+                && posted
+                    .iter()
+                    .all(|pr| !w.gitea.comments_by(REPO, *pr, BOT).is_empty())
+        })
+        .await,
+        "every comment handled: {} builds for {expected} comments",
+        w.builds().len()
+    );
+    // Finish every build and let the reports land.
+    for b in w.builds() {
+        let n = b["number"].as_u64().expect("number");
+        if b["status"] == "pending" {
+            let git_ref = World::params(&b)["REF"].clone();
+            w.write_results(n, &git_ref, true, "green");
+            w.drone.set_build_status(CI_REPO, n as i64, "success");
+        }
+    }
+    assert!(
+        wait_for(Duration::from_secs(30), || posted.iter().all(|pr| {
+            w.gitea
+                .comments_by(REPO, *pr, BOT)
+                .iter()
+                .all(|c| c.body.starts_with("✅"))
+        }))
+        .await,
+        "every report edited in place"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut builds_per_pr: BTreeMap<String, usize> = BTreeMap::new();
+    for b in w.builds() {
+        *builds_per_pr
+            .entry(World::params(&b)["PR"].clone())
+            .or_default() += 1;
+    }
+    for pr in &posted {
+        assert_eq!(
+            builds_per_pr.get(&pr.to_string()),
+            Some(&1),
+            "PR {pr}: one build"
+        );
+        let mine = w.gitea.comments_by(REPO, *pr, BOT);
+        assert_eq!(
+            mine.len(),
+            1,
+            "PR {pr}: one started comment, edited into the report"
+        );
+        let statuses = w.gitea.statuses(REPO, &sha(*pr));
+        assert_eq!(statuses.first().map(|s| s.state.as_str()), Some("pending"));
+        assert_eq!(statuses.last().map(|s| s.state.as_str()), Some("success"));
+    }
+    assert_eq!(w.builds().len(), expected, "no build for anything else");
+    eprintln!(
+        "fault injection: {RESTARTS} kills, {expected} comments, {resumed_with_work} restarts resumed half-done work; interrupted steps: {cut_at:?}"
+    );
+    for window in ["triggering+sent", "acking+posting"] {
+        assert!(
+            cut_at.get(window).copied().unwrap_or(0) >= 1,
+            "no kill landed in the {window} window: {cut_at:?}"
+        );
+    }
+    assert!(
+        resumed_with_work >= 5,
+        "the kills must land inside jobs often enough to test anything ({resumed_with_work})"
+    );
+}

@@ -1,0 +1,287 @@
+//! A world for bridge tests: a fake Gitea and a fake Drone, a state and a runs
+//! directory, a bridge config pointing at them, and a bridge that runs
+//! in-process with intervals scaled down (50 ms poll) and can be killed
+//! (its task dropped) and started again at will.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ccci::bridge::exec::Bridge;
+use ccci::bridge::metrics::Metrics;
+use ccci::bridge::{Secrets, Settings, Tuning};
+use ccci::config::{BridgeConfigV1, BridgeCredentials, CONFIG_SCHEMA};
+use ccci::header::JsonHeader;
+use serde_json::Value;
+
+use super::fake_drone::FakeDrone;
+use super::fake_gitea::{FakeGitea, GITEA_TOKEN};
+
+pub const ORG: &str = "coop-cloud";
+pub const BOT: &str = "ccci-bot";
+pub const CI_REPO: &str = "coop-cloud/ccci";
+pub const REPO: &str = "coop-cloud/custom-html";
+pub const RECIPE: &str = "custom-html";
+pub const SHA: &str = "9fc1ad6ebf12462f3f9773003e26b4c6f54a772e";
+pub const SHA2: &str = "1111111111111111111111111111111111111111";
+pub const FORK: &str = "bob/custom-html";
+pub const HOOK_SECRET: &str = "hook-secret-value-123";
+
+pub struct World {
+    pub gitea: FakeGitea,
+    pub drone: FakeDrone,
+    pub state: tempfile::TempDir,
+    pub runs: tempfile::TempDir,
+    pub repos: BTreeMap<String, String>,
+    pub tuning: Tuning,
+    pub webhook: bool,
+}
+
+/// A running bridge; dropping it kills it (its task is aborted).
+pub struct Running {
+    task: tokio::task::JoinHandle<()>,
+    pub addr: SocketAddr,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Kill the bridge at whatever await point it is at.
+    pub async fn kill(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn fast_tuning() -> Tuning {
+    Tuning {
+        poll_interval: Duration::from_millis(50),
+        sweep_interval: Duration::from_secs(3600),
+        follow_interval: Duration::from_millis(50),
+        retry_base: Duration::from_millis(50),
+        retry_cap: Duration::from_millis(400),
+        fatal_retry: Duration::from_millis(300),
+        http_timeout: Duration::from_secs(5),
+        sweep_overlap: Duration::from_secs(60),
+        max_comment_age: Duration::from_secs(24 * 3600),
+        max_trigger_attempts: 3,
+    }
+}
+
+impl World {
+    /// One enrolled recipe repository with PR 1 open at `SHA` from a fork;
+    /// `alice` is an org member, `mallory` is not.
+    pub fn new() -> World {
+        Self::with_repos(&[(REPO, RECIPE)])
+    }
+
+    pub fn with_repos(repos: &[(&str, &str)]) -> World {
+        let gitea = FakeGitea::start(ORG, BOT);
+        gitea.add_member("alice");
+        for (r, _) in repos {
+            gitea.add_repo(r);
+        }
+        if repos.iter().any(|(r, _)| *r == REPO) {
+            gitea.add_pr(REPO, 1, SHA, Some(FORK));
+        }
+        let drone = FakeDrone::start();
+        drone.add_repo(CI_REPO, true);
+        World {
+            gitea,
+            drone,
+            state: tempfile::tempdir().expect("state dir"),
+            runs: tempfile::tempdir().expect("runs dir"),
+            repos: repos
+                .iter()
+                .map(|(r, n)| ((*r).to_owned(), (*n).to_owned()))
+                .collect(),
+            tuning: fast_tuning(),
+            webhook: false,
+        }
+    }
+
+    /// The config as ccci-gen would render it for this world.
+    pub fn config(&self) -> BridgeConfigV1 {
+        BridgeConfigV1 {
+            header: JsonHeader,
+            schema: CONFIG_SCHEMA,
+            gitea_url: self.gitea.url().parse().expect("gitea url"),
+            org: ORG.parse().expect("org"),
+            bot_user: BOT.parse().expect("bot"),
+            drone_url: self.drone.url().parse().expect("drone url"),
+            ci_repo: CI_REPO.parse().expect("ci repo"),
+            repos: self
+                .repos
+                .iter()
+                .map(|(r, n)| (r.parse().expect("slug"), n.parse().expect("recipe")))
+                .collect(),
+            trigger: "!testme".parse().expect("word"),
+            allowlist: vec![],
+            poll_interval_secs: 2,
+            sweep_interval_secs: 600,
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            webhook: self.webhook,
+            runs_dir: self
+                .runs
+                .path()
+                .to_str()
+                .expect("utf-8")
+                .parse()
+                .expect("abs path"),
+            credentials: BridgeCredentials {
+                gitea_token: "gitea_token".into(),
+                drone_token: "drone_token".into(),
+                webhook_secret: self.webhook.then(|| "webhook_secret".into()),
+            },
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings::from_config(&self.config(), self.state.path()).with_tuning(self.tuning.clone())
+    }
+
+    pub fn secrets(&self) -> Secrets {
+        Secrets {
+            gitea_token: GITEA_TOKEN.to_owned(),
+            drone_token: self.drone.token(),
+            webhook_secret: self.webhook.then(|| HOOK_SECRET.as_bytes().to_vec()),
+        }
+    }
+
+    /// Start a bridge on this world's state directory.
+    pub async fn start(&self) -> Running {
+        self.start_with(self.settings()).await
+    }
+
+    pub async fn start_with(&self, settings: Settings) -> Running {
+        let metrics = Arc::new(Metrics::default());
+        let bridge = Bridge::new(settings, self.secrets(), metrics.clone()).expect("bridge starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(bridge.run(Some(listener)));
+        Running {
+            task,
+            addr,
+            metrics,
+        }
+    }
+
+    pub fn builds(&self) -> Vec<Value> {
+        self.drone.builds(CI_REPO)
+    }
+
+    /// Build params as a sorted map of strings.
+    pub fn params(build: &Value) -> BTreeMap<String, String> {
+        build["params"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn runs_dir(&self) -> PathBuf {
+        self.runs.path().to_owned()
+    }
+
+    /// Write `<runs>/<n>/results.json` (and summary.md) as `ccci run` would.
+    pub fn write_results(&self, build: u64, git_ref: &str, green: bool, summary: &str) {
+        let dir = self.runs.path().join(build.to_string());
+        std::fs::create_dir_all(&dir).expect("run dir");
+        let install = if green { "pass" } else { "fail" };
+        let results = serde_json::json!({
+            "schema": 1, "recipe": RECIPE, "git_ref": git_ref, "src": FORK, "pr": 1,
+            "run_id": "custom-html-abc123", "started_at": "2026-01-01T00:00:00Z",
+            "duration_secs": 61.0,
+            "level": if green { serde_json::json!("backup_restore") } else { Value::Null },
+            "green": green,
+            "rungs": {
+                "install": { "status": install, "reason": if green { "" } else { "health check answered 502" }, "duration_secs": 20.0 },
+                "upgrade": { "status": "skip", "reason": "no earlier release", "duration_secs": 0.0 },
+                "backup_restore": { "status": if green { "pass" } else { "unverified" }, "reason": "", "duration_secs": 30.0 }
+            },
+            "lanes": {}, "checks": [], "teardown": []
+        });
+        std::fs::write(
+            dir.join("results.json"),
+            serde_json::to_vec_pretty(&results).expect("json"),
+        )
+        .expect("write results");
+        std::fs::write(dir.join("summary.md"), summary).expect("write summary");
+    }
+}
+
+/// Poll `cond` every 10 ms until it holds or `timeout` passes.
+pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Let the bridge run a few poll cycles (for "nothing happens" assertions).
+pub async fn settle() {
+    tokio::time::sleep(Duration::from_millis(400)).await;
+}
+
+/// HMAC-SHA256 hex of `body` under the test secret.
+pub fn sign(body: &[u8]) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(HOOK_SECRET.as_bytes()).expect("key");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The webhook payload Gitea sends for a new PR comment.
+pub fn hook_payload(
+    gitea: &FakeGitea,
+    comment_id: u64,
+    repo: &str,
+    pr: u64,
+    user: &str,
+) -> Vec<u8> {
+    let body = gitea.comment_body(comment_id).expect("comment exists");
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formats");
+    let html = format!("{}/{repo}/pulls/{pr}", gitea.url());
+    serde_json::to_vec(&serde_json::json!({
+        "action": "created",
+        "issue": { "id": 1, "number": pr, "pull_request": { "merged": false } },
+        "pull_request": null,
+        "comment": {
+            "id": comment_id, "html_url": format!("{html}#issuecomment-{comment_id}"),
+            "pull_request_url": html, "issue_url": "",
+            "user": { "id": 7, "login": user }, "body": body,
+            "created_at": now, "updated_at": now
+        },
+        "repository": { "id": 12, "full_name": repo },
+        "sender": { "id": 7, "login": user },
+        "is_pull": true
+    }))
+    .expect("json")
+}
