@@ -9,3 +9,4 @@ pub mod header;
 pub mod plan;
 pub mod registry;
 pub mod results;
+pub mod run;

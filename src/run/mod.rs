@@ -1,0 +1,14 @@
+//! `ccci run`: deploy one recipe at one commit, prove it, report it.
+//!
+//! The pure parts (naming, versions, rungs, markers, lint, reports) are small
+//! modules tested on their own; `lanes` orchestrates them over the
+//! [`platform::Platform`] seam, behind which abra and docker are driven.
+
+pub mod fetch;
+pub mod lint;
+pub mod marker;
+pub mod naming;
+pub mod probe;
+pub mod report;
+pub mod rungs;
+pub mod version;
