@@ -13,7 +13,9 @@
 //! `ps` shows), never in `.git/config`, never in an error message.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::child::{WaitError, wait_with_deadline};
 
 /// Why a fetch failed. Messages never carry the token.
 #[derive(Debug, thiserror::Error)]
@@ -143,53 +145,6 @@ impl Git<'_> {
 
 fn git_program() -> std::ffi::OsString {
     std::env::var_os("CCCI_GIT").unwrap_or_else(|| "git".into())
-}
-
-enum WaitError {
-    Timeout,
-    Io(std::io::Error),
-}
-
-/// Wait for a child, killing it at the deadline. Output is drained on threads
-/// so a chatty child cannot block on a full pipe.
-fn wait_with_deadline(
-    mut child: std::process::Child,
-    timeout: Duration,
-) -> Result<std::process::Output, WaitError> {
-    use std::io::Read;
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_end(&mut v);
-        }
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(e) = err.as_mut() {
-            let _ = e.read_to_end(&mut v);
-        }
-        v
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait().map_err(WaitError::Io)? {
-            Some(s) => break s,
-            None if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(WaitError::Timeout);
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    Ok(std::process::Output {
-        status,
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-    })
 }
 
 fn read_token(path: &Path) -> Result<Option<String>, FetchError> {

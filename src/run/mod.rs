@@ -4,11 +4,18 @@
 //! modules tested on their own; `lanes` orchestrates them over the
 //! [`platform::Platform`] seam, behind which abra and docker are driven.
 
+pub mod child;
 pub mod fetch;
+pub mod fresh;
+pub mod lanes;
 pub mod lint;
 pub mod marker;
 pub mod naming;
+pub mod platform;
 pub mod probe;
+pub mod progress;
 pub mod report;
 pub mod rungs;
+pub mod steps;
+pub mod upgrade;
 pub mod version;
