@@ -4,6 +4,8 @@
 //! command-line front ends.
 
 pub mod config;
+pub mod envfile;
+pub mod forge;
 pub mod generate;
 pub mod header;
 pub mod plan;

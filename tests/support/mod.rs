@@ -1,0 +1,5 @@
+//! Shared helpers for integration tests: fakes of the services ccci talks to.
+//! Each test binary includes this with `mod support;` and uses what it needs.
+#![allow(dead_code)]
+
+pub mod fake_drone;
