@@ -12,3 +12,4 @@ pub mod plan;
 pub mod registry;
 pub mod results;
 pub mod run;
+pub mod tools;

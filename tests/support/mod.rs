@@ -3,3 +3,4 @@
 #![allow(dead_code)]
 
 pub mod fake_drone;
+pub mod fake_tools;

@@ -1,0 +1,98 @@
+//! `git` for recipe checkouts: which commit is checked out, moving it to a
+//! tag, cloning. A token for a private mirror is handed to git through
+//! `GIT_CONFIG_*` environment variables (an `http.extraHeader` for this one
+//! command), never on argv or in a git config file (DOMAIN.md §9 bug 4).
+
+use std::path::Path;
+
+use super::{Call, Program, ToolError};
+
+#[derive(Debug, Clone)]
+pub struct Git {
+    program: Program,
+}
+
+impl Git {
+    /// `CCCI_GIT` or `git` on PATH.
+    pub fn new() -> Git {
+        Git {
+            program: Program::from_env("CCCI_GIT", "git", super::QUICK),
+        }
+    }
+
+    pub fn with_program(program: Program) -> Git {
+        Git { program }
+    }
+
+    fn in_dir(&self, dir: &Path) -> Call {
+        Call::new(&self.program).arg("-C").arg(dir)
+    }
+
+    /// The full commit `rev` names in `dir`, or `None` if it names nothing.
+    pub fn resolve(&self, dir: &Path, rev: &str) -> Result<Option<String>, ToolError> {
+        match self
+            .in_dir(dir)
+            .args(["rev-parse", "--verify", "-q"])
+            .arg(format!("{rev}^{{commit}}"))
+            .run()
+        {
+            Ok(out) => Ok(Some(out.stdout.trim().to_owned())),
+            Err(ToolError::Failed {
+                status: Some(1), ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The checked-out commit.
+    pub fn head(&self, dir: &Path) -> Result<String, ToolError> {
+        Ok(self
+            .in_dir(dir)
+            .args(["rev-parse", "HEAD"])
+            .run()?
+            .stdout
+            .trim()
+            .to_owned())
+    }
+
+    /// `git checkout -q -f <rev>`: discard local changes, detach at `rev`.
+    pub fn checkout_force(&self, dir: &Path, rev: &str) -> Result<(), ToolError> {
+        self.in_dir(dir)
+            .args(["checkout", "-q", "-f", rev])
+            .run()
+            .map(drop)
+    }
+
+    /// Whether the work tree has changes (abra appends `+U` to chaos versions then).
+    pub fn is_dirty(&self, dir: &Path) -> Result<bool, ToolError> {
+        Ok(!self
+            .in_dir(dir)
+            .args(["status", "--porcelain"])
+            .run()?
+            .stdout
+            .trim()
+            .is_empty())
+    }
+
+    /// `git clone -q <url> <dir>`, with an optional token sent as an
+    /// `Authorization` header for this command only.
+    pub fn clone(&self, url: &str, dir: &Path, token: Option<&str>) -> Result<(), ToolError> {
+        let mut c = Call::new(&self.program)
+            .args(["clone", "-q", url])
+            .arg(dir)
+            .env("GIT_TERMINAL_PROMPT", "0");
+        if let Some(t) = token {
+            c = c
+                .env("GIT_CONFIG_COUNT", "1")
+                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+                .env("GIT_CONFIG_VALUE_0", format!("Authorization: token {t}"));
+        }
+        c.timeout(super::SLOW).run().map(drop)
+    }
+}
+
+impl Default for Git {
+    fn default() -> Self {
+        Git::new()
+    }
+}
