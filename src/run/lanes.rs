@@ -38,6 +38,9 @@ pub struct RunInputs<'a> {
     pub poll: Duration,
     pub backup_attempts: u32,
     pub run_id: String,
+    /// Clone URLs are `<git_base>/<owner>/<name>.git`; the plan's Gitea URL
+    /// unless overridden (a mirror, or a local directory in tests).
+    pub git_base: String,
 }
 
 /// What a run produced: the results and abra's lint output.
@@ -51,8 +54,8 @@ pub fn new_run_id() -> String {
     format!("{:06x}{:06x}", naming::fresh_nonce(), naming::fresh_nonce())
 }
 
-fn clone_url(plan: &PlanV1, repo: &RepoSlug) -> String {
-    format!("{}/{}.git", plan.gitea_url.trimmed(), repo)
+fn clone_url(base: &str, repo: &RepoSlug) -> String {
+    format!("{}/{}.git", base.trim_end_matches('/'), repo)
 }
 
 struct Prepared {
@@ -70,8 +73,8 @@ fn prepare(inp: &RunInputs<'_>) -> Result<Prepared, String> {
     fetch::prepare_abra_dir(&abra, &shared).map_err(|e| e.to_string())?;
     let spec = FetchSpec {
         recipe: plan.recipe.to_string(),
-        src_url: clone_url(plan, &inp.src),
-        upstream_url: clone_url(plan, &plan.repo),
+        src_url: clone_url(&inp.git_base, &inp.src),
+        upstream_url: clone_url(&inp.git_base, &plan.repo),
         git_ref: inp.git_ref.clone(),
         pr: inp.pr,
         token_file: Some(PathBuf::from(plan.token_file.as_str())),

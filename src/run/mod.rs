@@ -4,7 +4,9 @@
 //! modules tested on their own; `lanes` orchestrates them over the
 //! [`platform::Platform`] seam, behind which abra and docker are driven.
 
+pub mod abra_platform;
 pub mod child;
+pub mod cli;
 pub mod fetch;
 pub mod fresh;
 pub mod lanes;
