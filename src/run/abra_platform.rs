@@ -32,6 +32,23 @@ impl AbraPlatform {
         }
     }
 
+    /// With explicit programs (tests point these at fakes).
+    pub fn new(
+        abra: Program,
+        script: Program,
+        docker: Docker,
+        tar: Program,
+        slow_timeout: Duration,
+    ) -> Self {
+        AbraPlatform {
+            abra,
+            script,
+            docker,
+            tar,
+            slow_timeout,
+        }
+    }
+
     fn abra(&self, app: &AppRef) -> Abra {
         Abra::with_programs(self.abra.clone(), self.script.clone(), &app.abra_dir)
     }
@@ -89,6 +106,22 @@ impl Platform for AbraPlatform {
             });
         }
         Ok(out)
+    }
+
+    fn replicas(&self, app: &AppRef) -> Result<Vec<ServiceState>, OpError> {
+        let rows = self.docker.services(Some(&app.stack)).map_err(op)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let (running, desired) = row.replica_counts().unwrap_or((0, 1));
+                ServiceState {
+                    name: row.name,
+                    running,
+                    desired,
+                    ..ServiceState::default()
+                }
+            })
+            .collect())
     }
 
     fn exec(&self, app: &AppRef, service: &str, script: &str) -> Result<String, OpError> {

@@ -209,17 +209,19 @@ fn backup_restore(
         return RungOutcome::fail(format!("after restore: {e}"), secs());
     }
     let t = Instant::now();
-    let back = steps::read_marker(ctx, app, probe, m).and_then(|got| {
-        if marker::holds(&got, &original) {
-            Ok(format!("{} is back", original.as_str()))
-        } else {
-            Err(format!(
-                "after restore the marker reads {:?}, expected {}",
-                short(&got),
-                original.as_str()
-            ))
-        }
-    });
+    let back = steps::read_marker(ctx, app, probe, m)
+        .map_err(|e| format!("after restore the marker is gone: {e}"))
+        .and_then(|got| {
+            if marker::holds(&got, &original) {
+                Ok(format!("{} is back", original.as_str()))
+            } else {
+                Err(format!(
+                    "after restore the marker reads {:?}, expected {}",
+                    short(&got),
+                    original.as_str()
+                ))
+            }
+        });
     match checks.verdict(r, L, "marker restored", t, back) {
         Ok(_) => RungOutcome::pass(secs()),
         Err(e) => RungOutcome::fail(e, secs()),

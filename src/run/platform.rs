@@ -87,6 +87,11 @@ pub trait Platform: Send + Sync {
     fn deploy(&self, app: &AppRef, redeploy: bool) -> Result<(), OpError>;
     /// The stack's services with replica state, labels and update state.
     fn services(&self, app: &AppRef) -> Result<Vec<ServiceState>, OpError>;
+    /// Replica counts only (labels may be empty): the cheap question asked
+    /// on every poll while waiting for convergence.
+    fn replicas(&self, app: &AppRef) -> Result<Vec<ServiceState>, OpError> {
+        self.services(app)
+    }
     /// `sh -c <script>` inside a running container of `<stack>_<service>`; stdout.
     fn exec(&self, app: &AppRef, service: &str, script: &str) -> Result<String, OpError>;
     /// `abra app backup create` under a pseudo-terminal.

@@ -149,11 +149,22 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &AppProbe) -> Result<
     let start = Instant::now();
     let mut budget = Duration::from_secs(ctx.plan.timeouts.deploy_secs);
     let mut last: String;
+    // The full listing (labels) once, for the recipe's timeout label; then
+    // only replica counts until everything converged.
+    let mut labels_seen = false;
     loop {
-        match ctx.platform.services(app) {
+        let listing = if labels_seen {
+            ctx.platform.replicas(app)
+        } else {
+            ctx.platform.services(app)
+        };
+        match listing {
             Ok(services) => {
-                if let Some(secs) = timeout_label(&services, &app.stack) {
-                    budget = budget.max(Duration::from_secs(secs));
+                if !labels_seen && !services.is_empty() {
+                    labels_seen = true;
+                    if let Some(secs) = timeout_label(&services, &app.stack) {
+                        budget = budget.max(Duration::from_secs(secs));
+                    }
                 }
                 match convergence(&services)
                     .and_then(|()| probe::floor(probe))

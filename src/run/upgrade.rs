@@ -175,17 +175,19 @@ pub fn run(
     match &ctx.plan.marker {
         Some(m) => {
             let t = Instant::now();
-            let kept = steps::read_marker(ctx, app, &probe, m).and_then(|got| {
-                if marker::holds(&got, &value) {
-                    Ok(format!("{} survived", value.as_str()))
-                } else {
-                    Err(format!(
-                        "the upgrade lost the marker: read {:?}, expected {}",
-                        short(&got),
-                        value.as_str()
-                    ))
-                }
-            });
+            let kept = steps::read_marker(ctx, app, &probe, m)
+                .map_err(|e| format!("the upgrade lost the marker: {e}"))
+                .and_then(|got| {
+                    if marker::holds(&got, &value) {
+                        Ok(format!("{} survived", value.as_str()))
+                    } else {
+                        Err(format!(
+                            "the upgrade lost the marker: read {:?}, expected {}",
+                            short(&got),
+                            value.as_str()
+                        ))
+                    }
+                });
             if let Err(e) = checks.verdict(R, L, "marker intact", t, kept) {
                 return RungOutcome::fail(e, secs());
             }

@@ -79,6 +79,10 @@ impl ResolvesServerCert for Resolver {
     }
 }
 
+/// Answers for domains that have no fixed [`Site`]: `None` means no router
+/// matched (Traefik's fallback 404).
+pub type Backend = Arc<dyn Fn(&str, &str) -> Option<(u16, String)> + Send + Sync>;
+
 /// The running gateway.
 pub struct HttpsGateway {
     pub addr: SocketAddr,
@@ -101,6 +105,11 @@ fn certified(
 impl HttpsGateway {
     /// Start a gateway for `*.<ci_domain>`.
     pub fn start(ci_domain: &str) -> Self {
+        Self::start_with_backend(ci_domain, None)
+    }
+
+    /// A gateway that asks `backend` about every domain without a fixed site.
+    pub fn start_with_backend(ci_domain: &str, backend: Option<Backend>) -> Self {
         let provider = rustls::crypto::ring::default_provider();
         // The test CA and the wildcard certificate it signs.
         let ca_key = rcgen::KeyPair::generate().unwrap();
@@ -142,7 +151,8 @@ impl HttpsGateway {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let (config, sites, requests) = (config.clone(), s2.clone(), r2.clone());
-                std::thread::spawn(move || serve(stream, config, sites, requests));
+                let backend = backend.clone();
+                std::thread::spawn(move || serve(stream, config, sites, requests, backend));
             }
         });
         HttpsGateway {
@@ -171,6 +181,7 @@ fn serve(
     config: Arc<rustls::ServerConfig>,
     sites: Arc<Mutex<HashMap<String, Site>>>,
     requests: Arc<Mutex<Vec<(String, String)>>>,
+    backend: Option<Backend>,
 ) {
     let Ok(conn) = rustls::ServerConnection::new(config) else {
         return;
@@ -203,7 +214,10 @@ fn serve(
     let site = sites.lock().unwrap().get(&host).cloned();
     let (status, body) = match site {
         Some(site) if site.router == Router::App => answer(&site, &path),
-        _ => (404, "404 page not found\n".to_owned()),
+        Some(_) => (404, "404 page not found\n".to_owned()),
+        None => backend
+            .and_then(|b| b(&host, &path))
+            .unwrap_or_else(|| (404, "404 page not found\n".to_owned())),
     };
     let reason = match status {
         200 => "OK",
