@@ -15,8 +15,10 @@ use std::time::Duration;
 use ccci::registry::{LaneMode, Rung};
 use ccci::results::{Lane, ResultsV1, Status};
 use ccci::run::lanes::{self, RunInputs};
+use ccci::run::platform::{AppRef, OpError, Platform, ServiceState, TeardownReport};
 use ccci::run::progress::Progress;
 use run_fixture::{HTML, REPO, World, compose, pr_head, release};
+use std::sync::Mutex;
 
 fn green_world() -> World {
     World::new(
@@ -25,22 +27,93 @@ fn green_world() -> World {
     )
 }
 
+/// Delegates to the real platform and, just before each teardown, keeps the
+/// env the fake abra deployed the app with (teardown erases it).
+struct EnvSpy<'a> {
+    inner: &'a dyn Platform,
+    world: &'a World,
+    deployed_env: Mutex<Vec<serde_json::Value>>,
+}
+
+impl Platform for EnvSpy<'_> {
+    fn app_new(&self, a: &AppRef) -> Result<(), OpError> {
+        self.inner.app_new(a)
+    }
+    fn set_env(&self, a: &AppRef, e: &[(String, String)]) -> Result<(), OpError> {
+        self.inner.set_env(a, e)
+    }
+    fn secret_generate(&self, a: &AppRef) -> Result<(), OpError> {
+        self.inner.secret_generate(a)
+    }
+    fn deploy(&self, a: &AppRef, r: bool) -> Result<(), OpError> {
+        self.inner.deploy(a, r)
+    }
+    fn services(&self, a: &AppRef) -> Result<Vec<ServiceState>, OpError> {
+        self.inner.services(a)
+    }
+    fn replicas(&self, a: &AppRef) -> Result<Vec<ServiceState>, OpError> {
+        self.inner.replicas(a)
+    }
+    fn exec(&self, a: &AppRef, s: &str, c: &str) -> Result<String, OpError> {
+        self.inner.exec(a, s, c)
+    }
+    fn backup_create(&self, a: &AppRef) -> Result<(), OpError> {
+        self.inner.backup_create(a)
+    }
+    fn backup_holds(&self, a: &AppRef, n: &str) -> Result<bool, OpError> {
+        self.inner.backup_holds(a, n)
+    }
+    fn restore(&self, a: &AppRef) -> Result<(), OpError> {
+        self.inner.restore(a)
+    }
+    fn lint(&self, d: &std::path::Path, r: &str) -> Result<String, OpError> {
+        self.inner.lint(d, r)
+    }
+    fn teardown(&self, a: &AppRef) -> TeardownReport {
+        let env = self.world.state()["deployed"][&a.stack]["env"].clone();
+        self.deployed_env.lock().unwrap().push(env);
+        self.inner.teardown(a)
+    }
+}
+
+struct Green {
+    world: World,
+    results: ResultsV1,
+    lint: String,
+    deployed_env: Vec<serde_json::Value>,
+}
+
 /// One green run shared by the tests that only look at it (each run costs
 /// seconds of fake-tool start-ups).
-fn green() -> &'static (World, ResultsV1, String) {
-    static GREEN: std::sync::OnceLock<(World, ResultsV1, String)> = std::sync::OnceLock::new();
+fn green() -> &'static Green {
+    static GREEN: std::sync::OnceLock<Green> = std::sync::OnceLock::new();
     GREEN.get_or_init(|| {
-        let w = green_world();
-        let (r, lint) = run(&w, LaneMode::Concurrent);
-        (w, r, lint)
+        let world = green_world();
+        let platform = world.platform();
+        let spy = EnvSpy {
+            inner: &platform,
+            world: &world,
+            deployed_env: Mutex::default(),
+        };
+        let (results, lint) = run_on(&world, &spy, LaneMode::Concurrent);
+        let deployed_env = spy.deployed_env.into_inner().unwrap();
+        Green {
+            world,
+            results,
+            lint,
+            deployed_env,
+        }
     })
 }
 
 fn run(w: &World, lanes_mode: LaneMode) -> (ResultsV1, String) {
-    let platform = w.platform();
+    run_on(w, &w.platform(), lanes_mode)
+}
+
+fn run_on(w: &World, platform: &dyn Platform, lanes_mode: LaneMode) -> (ResultsV1, String) {
     let inputs = RunInputs {
         plan: &w.plan,
-        platform: &platform,
+        platform,
         probe: w.probe(),
         progress: if std::env::var_os("CCCI_TEST_PROGRESS").is_some() {
             Progress::stdout()
@@ -91,7 +164,8 @@ fn assert_nothing_left(w: &World) {
 
 #[test]
 fn green_recipe_passes_every_rung() {
-    let (w, r, lint) = green();
+    let g = green();
+    let (w, r, lint) = (&g.world, &g.results, &g.lint);
     for rg in Rung::ALL {
         assert_eq!(rung(r, rg).0, Status::Pass, "{rg:?}: {:?}", rung(r, rg).1);
     }
@@ -106,7 +180,8 @@ fn green_recipe_passes_every_rung() {
 
 #[test]
 fn green_run_drives_abra_with_the_flags_that_avoid_its_traps() {
-    let (w, r, _) = green();
+    let g = green();
+    let (w, r) = (&g.world, &g.results);
     assert!(r.green);
     // No command reset the recipe checkout (every -C/-o command got them).
     assert_eq!(
@@ -144,7 +219,8 @@ fn green_run_drives_abra_with_the_flags_that_avoid_its_traps() {
 
 #[test]
 fn every_app_is_torn_down_exactly_once() {
-    let (w, r, _) = green();
+    let g = green();
+    let (w, r) = (&g.world, &g.results);
     let news: Vec<String> = calls_of(w, &["app", "new"])
         .iter()
         .map(|c| c.argv[6].clone())
@@ -331,7 +407,8 @@ fn a_ref_that_does_not_exist_is_unverified_everywhere() {
 
 #[test]
 fn the_checkout_is_the_exact_pr_commit() {
-    let (w, r, _) = green();
+    let g = green();
+    let (w, r) = (&g.world, &g.results);
     assert!(r.green);
     let short = &w.head[..8];
     // The fresh lane's deploy carried the head's chaos-version; the upgrade
@@ -344,4 +421,20 @@ fn the_checkout_is_the_exact_pr_commit() {
     assert!(up.detail.contains(short), "{}", up.detail);
     let _ = HTML;
     let _ = w;
+}
+
+#[test]
+fn every_deploy_has_lets_encrypt_env_empty_and_the_env_file_intact() {
+    let g = green();
+    assert_eq!(g.deployed_env.len(), 2, "one env per lane");
+    for env in &g.deployed_env {
+        // The sample said production and had no final newline: the edit
+        // replaced the key in place and glued nothing onto the last line.
+        assert_eq!(env["LETS_ENCRYPT_ENV"], "", "{env:#}");
+        assert_eq!(env["RECIPE"], "custom-html", "{env:#}");
+        assert!(
+            env["DOMAIN"].as_str().unwrap().ends_with(".ci.example.org"),
+            "{env:#}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::marker::{self, MarkerValue};
-use super::platform::AppRef;
+use super::platform::{AppRef, OpError};
 use super::probe::{self, AppProbe};
 use super::rungs::RungOutcome;
 use super::steps::{self, Checks, RunCtx, short};
@@ -67,7 +67,13 @@ fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks) -> Rung
             &e.to_string(),
             start,
         );
-        return RungOutcome::fail(format!("deploy of the head failed: {e}"), secs());
+        // The host failing us says nothing about the recipe.
+        return match e {
+            OpError::Infra(_) => {
+                RungOutcome::unverified(format!("deploy of the head: {e}"), secs())
+            }
+            _ => RungOutcome::fail(format!("deploy of the head failed: {e}"), secs()),
+        };
     }
     let probe = match AppProbe::new(&ctx.probe, &app.domain) {
         Ok(p) => p,
