@@ -9,6 +9,7 @@ pub mod forge;
 pub mod generate;
 pub mod header;
 pub mod plan;
+pub mod reconcile;
 pub mod registry;
 pub mod results;
 pub mod run;

@@ -433,3 +433,39 @@ fn a_call_that_hangs_times_out() {
     assert!(matches!(err, ToolError::Timeout { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[test]
+fn simulated_deploy_duration_is_configurable() {
+    let h = host();
+    new_app(&h);
+    h.abra().secret_generate(DOMAIN, "api_key", "v1").unwrap();
+    let slow = h.abra_program().with_env("CCCI_FAKE_DEPLOY_MS", "700");
+    let abra = ccci::tools::abra::Abra::with_programs(
+        slow,
+        ccci::tools::pty::script_program(),
+        &h.abra_dir,
+    );
+    let started = std::time::Instant::now();
+    abra.app_deploy(DOMAIN, false).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(700));
+}
+
+#[test]
+fn abra_inserted_secrets_carry_no_stack_label_so_they_are_found_by_name() {
+    let h = host();
+    new_app(&h);
+    h.abra().secret_generate(DOMAIN, "api_key", "v1").unwrap();
+    let by_label = h.run(
+        "docker",
+        &[
+            "secret",
+            "ls",
+            "--filter",
+            &format!("label=com.docker.stack.namespace={STACK}"),
+            "--format",
+            "{{.Name}}",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&by_label.stdout).trim().is_empty());
+    assert_eq!(h.docker().secrets(&format!("{STACK}_")).unwrap().len(), 1);
+}

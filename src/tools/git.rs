@@ -44,6 +44,25 @@ impl Git {
         }
     }
 
+    /// `(HEAD, the commit rev names)` in one process (a reconcile on every
+    /// boot should cost little); `None` for the second when `rev` names nothing.
+    pub fn head_and(&self, dir: &Path, rev: &str) -> Result<(String, Option<String>), ToolError> {
+        let both = self
+            .in_dir(dir)
+            .args(["rev-parse", "HEAD"])
+            .arg(format!("{rev}^{{commit}}"))
+            .run();
+        if let Ok(out) = both {
+            let mut lines = out.stdout.lines().map(str::trim);
+            if let (Some(head), Some(wanted)) = (lines.next(), lines.next()) {
+                return Ok((head.to_owned(), Some(wanted.to_owned())));
+            }
+        }
+        // Slow path tells "rev unknown" from other failures.
+        let wanted = self.resolve(dir, rev)?;
+        Ok((self.head(dir)?, wanted))
+    }
+
     /// The checked-out commit.
     pub fn head(&self, dir: &Path) -> Result<String, ToolError> {
         Ok(self

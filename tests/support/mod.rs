@@ -4,3 +4,4 @@
 
 pub mod fake_drone;
 pub mod fake_tools;
+pub mod infra;
