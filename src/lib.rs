@@ -13,4 +13,5 @@ pub mod plan;
 pub mod reconcile;
 pub mod registry;
 pub mod results;
+pub mod run;
 pub mod tools;

@@ -1,0 +1,110 @@
+//! What `ccci run` does between parsing its arguments and exiting: check the
+//! inputs (exit 2 on a usage or plan error), run, write the artifacts, and
+//! choose the exit code (0 green, 1 not).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::abra_platform::AbraPlatform;
+use super::lanes::{self, RunInputs};
+use super::probe::ProbeConfig;
+use super::progress::Progress;
+use super::report;
+use crate::plan::PlanV1;
+use crate::registry::LaneMode;
+use crate::registry::values::RepoSlug;
+
+/// The arguments of `ccci run`, already parsed by the front end.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    pub plan: PathBuf,
+    pub git_ref: String,
+    pub src: String,
+    pub pr: Option<u64>,
+    pub out: Option<PathBuf>,
+    pub lanes: Option<LaneMode>,
+    /// The gateway every run domain is routed to.
+    pub https_addr: SocketAddr,
+    pub ca_file: Option<PathBuf>,
+    pub git_url: Option<String>,
+    /// How often the run looks at a deploying app.
+    pub poll: Duration,
+}
+
+/// A problem with the inputs: exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    #[error("--ref {0:?}: expected a full 40-hex commit id")]
+    Ref(String),
+    #[error("--src {0:?}: {1}")]
+    Src(String, String),
+    #[error("--ca-file {0}: {1}")]
+    Ca(String, std::io::Error),
+}
+
+/// How a run ended.
+pub struct Finished {
+    pub exit: u8,
+    pub out: PathBuf,
+}
+
+/// Perform `ccci run`. `Err` only for usage and plan errors.
+pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
+    let plan = PlanV1::read(&args.plan)?;
+    let ok_ref = args.git_ref.len() == 40 && args.git_ref.bytes().all(|b| b.is_ascii_hexdigit());
+    if !ok_ref {
+        return Err(UsageError::Ref(args.git_ref.clone()));
+    }
+    let src: RepoSlug = args
+        .src
+        .parse()
+        .map_err(|e: crate::registry::values::Invalid| UsageError::Src(args.src.clone(), e.0))?;
+    let extra_ca_pem = match &args.ca_file {
+        Some(p) => Some(std::fs::read(p).map_err(|e| UsageError::Ca(p.display().to_string(), e))?),
+        None => None,
+    };
+    let run_id = lanes::new_run_id();
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(plan.runs_dir.as_str())
+            .join(plan.recipe.as_str())
+            .join(&run_id)
+    });
+    let platform = AbraPlatform::from_env(Duration::from_secs(plan.timeouts.deploy_secs.max(60)));
+    let inputs = RunInputs {
+        plan: &plan,
+        platform: &platform,
+        probe: ProbeConfig {
+            connect: args.https_addr,
+            extra_ca_pem,
+            request_timeout: Duration::from_secs(plan.timeouts.http_secs.max(1)),
+        },
+        progress: progress.clone(),
+        git_ref: args.git_ref.to_ascii_lowercase(),
+        src,
+        pr: args.pr,
+        work_dir: out.join("work"),
+        lanes: args.lanes.unwrap_or(plan.lanes),
+        poll: args.poll,
+        backup_attempts: 3,
+        run_id,
+        git_base: args
+            .git_url
+            .clone()
+            .unwrap_or_else(|| plan.gitea_url.trimmed().to_owned()),
+    };
+    let output = lanes::execute(&inputs);
+    let exit = match report::write_all(&out, &output.results, &output.lint_text) {
+        Ok(()) => {
+            progress.line("run", &format!("results in {}", out.display()));
+            super::rungs::exit_code(output.results.green)
+        }
+        Err(e) => {
+            progress.line("run", &format!("cannot write the results: {e}"));
+            1
+        }
+    };
+    Ok(Finished { exit, out })
+}

@@ -1,0 +1,516 @@
+//! One whole run: fetch, the two lanes (concurrent by default) and lint, each
+//! app torn down by exactly one teardown call whatever happened, then the
+//! results assembled. One lane's failure never hides the other's results.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::fetch::{self, Checkout, FetchSpec};
+use super::lint;
+use super::naming;
+use super::platform::{AppRef, Platform, TeardownReport};
+use super::probe::ProbeConfig;
+use super::progress::Progress;
+use super::rungs::{self, RungOutcome};
+use super::steps::{Checks, RunCtx};
+use super::version::{self, BaseChoice};
+use super::{fresh, upgrade};
+use crate::plan::PlanV1;
+use crate::registry::values::RepoSlug;
+use crate::registry::{BackupMode, LaneMode, Rung};
+use crate::results::{CheckResult, Lane, LaneResult, RESULTS_SCHEMA, ResultsV1, Status};
+
+/// Everything one run needs besides the plan.
+pub struct RunInputs<'a> {
+    pub plan: &'a PlanV1,
+    pub platform: &'a dyn Platform,
+    pub probe: ProbeConfig,
+    pub progress: Progress,
+    /// The commit to test, 40 hex.
+    pub git_ref: String,
+    pub src: RepoSlug,
+    pub pr: Option<u64>,
+    /// Where the run keeps its abra directories and clones while it runs.
+    pub work_dir: PathBuf,
+    pub lanes: LaneMode,
+    pub poll: Duration,
+    pub backup_attempts: u32,
+    pub run_id: String,
+    /// Clone URLs are `<git_base>/<owner>/<name>.git`; the plan's Gitea URL
+    /// unless overridden (a mirror, or a local directory in tests).
+    pub git_base: String,
+}
+
+/// What a run produced: the results and abra's lint output.
+pub struct RunOutput {
+    pub results: ResultsV1,
+    pub lint_text: String,
+}
+
+/// A new run id: 12 hex digits.
+pub fn new_run_id() -> String {
+    format!("{:06x}{:06x}", naming::fresh_nonce(), naming::fresh_nonce())
+}
+
+fn clone_url(base: &str, repo: &RepoSlug) -> String {
+    format!("{}/{}.git", base.trim_end_matches('/'), repo)
+}
+
+struct Prepared {
+    fresh: Checkout,
+    tests: Option<PathBuf>,
+    base: BaseChoice,
+    backup: Result<(), String>,
+}
+
+fn prepare(inp: &RunInputs<'_>) -> Result<Prepared, String> {
+    let plan = inp.plan;
+    let timeout = Duration::from_secs(plan.timeouts.http_secs.max(120));
+    let shared = PathBuf::from(plan.abra_dir.as_str());
+    let abra = inp.work_dir.join("fresh");
+    fetch::prepare_abra_dir(&abra, &shared).map_err(|e| e.to_string())?;
+    let spec = FetchSpec {
+        recipe: plan.recipe.to_string(),
+        src_url: clone_url(&inp.git_base, &inp.src),
+        upstream_url: clone_url(&inp.git_base, &plan.repo),
+        git_ref: inp.git_ref.clone(),
+        pr: inp.pr,
+        token_file: Some(PathBuf::from(plan.token_file.as_str())),
+        timeout,
+    };
+    let fresh = fetch::fetch(&spec, &abra).map_err(|e| format!("recipe fetch: {e}"))?;
+    // Right after checkout: later abra calls can reset the checkout.
+    let tests = if plan.recipe_tests {
+        fetch::snapshot_tests(&fresh.recipe_dir, &inp.work_dir.join("recipe-tests"))
+            .map_err(|e| e.to_string())?
+    } else {
+        None
+    };
+    let tags = fetch::tags(&fresh.recipe_dir, timeout).map_err(|e| e.to_string())?;
+    let label = std::fs::read_to_string(fresh.recipe_dir.join("compose.yml"))
+        .ok()
+        .and_then(|t| version::compose_version_label(&t));
+    let reachable = fetch::reachable_tag(&fresh.recipe_dir, timeout);
+    let head_version = version::head_version(label.as_deref(), reachable.as_deref());
+    let base = version::choose_base(
+        &tags,
+        head_version.as_ref(),
+        plan.upgrade_base.as_ref().map(|v| v.as_str()),
+    );
+    let backup = match plan.backup {
+        BackupMode::Never => Err("the plan says backup = never".to_owned()),
+        BackupMode::Always => Ok(()),
+        BackupMode::Auto if fetch::has_backup_labels(&fresh.recipe_dir) => Ok(()),
+        BackupMode::Auto => {
+            Err("not backup-capable: no backupbot.backup label in the compose files".to_owned())
+        }
+    };
+    Ok(Prepared {
+        fresh,
+        tests,
+        base,
+        backup,
+    })
+}
+
+/// Run a lane body against a new app, then tear the app down: exactly one
+/// teardown call, after success, failure or panic alike.
+fn with_app<T>(
+    platform: &dyn Platform,
+    progress: &Progress,
+    scope: &str,
+    app: &AppRef,
+    body: impl FnOnce() -> T,
+    on_panic: impl FnOnce(String) -> T,
+) -> (T, TeardownReport) {
+    let out = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "unknown panic".into());
+        on_panic(format!("internal error in the {scope} lane: {msg}"))
+    });
+    progress.line(scope, &format!("tearing down {}", app.domain));
+    let report = platform.teardown(app);
+    for p in &report.problems {
+        progress.line(scope, &format!("teardown problem: {p}"));
+    }
+    (out, report)
+}
+
+struct LaneRun {
+    domain: String,
+    rungs: BTreeMap<Rung, RungOutcome>,
+    checks: Vec<CheckResult>,
+    teardown: TeardownReport,
+    secs: f64,
+}
+
+fn app_ref(plan: &PlanV1, abra_dir: PathBuf) -> (AppRef, String) {
+    let names = naming::run_app(&plan.recipe, naming::fresh_nonce(), &plan.ci_domain);
+    (
+        AppRef {
+            abra_dir,
+            server: plan.server.to_string(),
+            recipe: plan.recipe.to_string(),
+            domain: names.domain,
+            stack: names.stack,
+        },
+        names.label.to_string(),
+    )
+}
+
+fn fresh_lane(ctx: &RunCtx<'_>, checkout: &Checkout) -> LaneRun {
+    let start = Instant::now();
+    let (app, label) = app_ref(ctx.plan, checkout.abra_dir.clone());
+    let checks = Checks::default();
+    let (rungs, teardown) = with_app(
+        ctx.platform,
+        &ctx.progress,
+        "fresh",
+        &app,
+        || fresh::run(ctx, &app, &label, &checks),
+        |why| {
+            [Rung::Install, Rung::BackupRestore, Rung::Functional]
+                .into_iter()
+                .map(|r| (r, RungOutcome::unverified(why.clone(), 0.0)))
+                .collect()
+        },
+    );
+    LaneRun {
+        domain: app.domain,
+        rungs,
+        checks: checks.into_vec(),
+        teardown,
+        secs: start.elapsed().as_secs_f64(),
+    }
+}
+
+fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> LaneRun {
+    let start = Instant::now();
+    let skipped = |reason: String| LaneRun {
+        domain: String::new(),
+        rungs: [(Rung::Upgrade, RungOutcome::skip(reason))].into(),
+        checks: Vec::new(),
+        teardown: TeardownReport::default(),
+        secs: 0.0,
+    };
+    if let Some(reason) = ctx.plan.skip.get(&Rung::Upgrade) {
+        return skipped(reason.clone());
+    }
+    let base = match &prepared.base {
+        BaseChoice::Base(b) => b.clone(),
+        BaseChoice::None(reason) => return skipped(reason.clone()),
+    };
+    let abra = inp.work_dir.join("upgrade");
+    let timeout = Duration::from_secs(ctx.plan.timeouts.http_secs.max(120));
+    let checkout = fetch::prepare_abra_dir(&abra, &PathBuf::from(ctx.plan.abra_dir.as_str()))
+        .and_then(|()| {
+            fetch::clone_local(
+                &prepared.fresh,
+                &abra,
+                ctx.plan.recipe.as_str(),
+                &format!("refs/tags/{base}"),
+                timeout,
+            )
+        });
+    let checkout = match checkout {
+        Ok(c) => c,
+        Err(e) => {
+            return LaneRun {
+                domain: String::new(),
+                rungs: [(
+                    Rung::Upgrade,
+                    RungOutcome::unverified(format!("checkout of the base {base}: {e}"), 0.0),
+                )]
+                .into(),
+                checks: Vec::new(),
+                teardown: TeardownReport::default(),
+                secs: start.elapsed().as_secs_f64(),
+            };
+        }
+    };
+    let (app, label) = app_ref(ctx.plan, abra);
+    let checks = Checks::default();
+    let (outcome, teardown) = with_app(
+        ctx.platform,
+        &ctx.progress,
+        "upgrade",
+        &app,
+        || upgrade::run(ctx, &app, &label, &checkout, &base, &checks),
+        |why| RungOutcome::unverified(why, 0.0),
+    );
+    LaneRun {
+        domain: app.domain,
+        rungs: [(Rung::Upgrade, outcome)].into(),
+        checks: checks.into_vec(),
+        teardown,
+        secs: start.elapsed().as_secs_f64(),
+    }
+}
+
+fn lint_step(
+    ctx: &RunCtx<'_>,
+    inp: &RunInputs<'_>,
+    prepared: &Prepared,
+) -> (RungOutcome, Vec<CheckResult>, String) {
+    if let Some(reason) = ctx.plan.skip.get(&Rung::Lint) {
+        return (RungOutcome::skip(reason.clone()), Vec::new(), String::new());
+    }
+    if !ctx.plan.lint {
+        return (
+            RungOutcome::skip("lint is off in the plan"),
+            Vec::new(),
+            String::new(),
+        );
+    }
+    let start = Instant::now();
+    // Its own clone: lint must not touch a checkout a lane is deploying from.
+    let abra = inp.work_dir.join("lint");
+    let timeout = Duration::from_secs(ctx.plan.timeouts.http_secs.max(120));
+    let prepared_dir = fetch::prepare_abra_dir(&abra, &PathBuf::from(ctx.plan.abra_dir.as_str()))
+        .and_then(|()| {
+            fetch::clone_local(
+                &prepared.fresh,
+                &abra,
+                ctx.plan.recipe.as_str(),
+                &ctx.head,
+                timeout,
+            )
+        });
+    if let Err(e) = prepared_dir {
+        return (
+            RungOutcome::unverified(e.to_string(), 0.0),
+            Vec::new(),
+            String::new(),
+        );
+    }
+    ctx.progress.line("lint", "abra recipe lint");
+    let text = match ctx.platform.lint(&abra, ctx.plan.recipe.as_str()) {
+        Ok(t) => lint::strip_ansi(&t),
+        Err(e) => {
+            return (
+                RungOutcome::unverified(
+                    format!("abra recipe lint: {e}"),
+                    start.elapsed().as_secs_f64(),
+                ),
+                Vec::new(),
+                e.to_string(),
+            );
+        }
+    };
+    let rules = lint::parse_lint_table(&text);
+    let secs = start.elapsed().as_secs_f64();
+    let checks: Vec<CheckResult> = rules
+        .iter()
+        .map(|r| CheckResult {
+            rung: Rung::Lint,
+            lane: Lane::Fresh,
+            name: format!("{} {}", r.id, r.rule),
+            status: if r.skipped {
+                Status::Skip
+            } else if r.satisfied {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+            detail: r.severity.clone(),
+            duration_secs: 0.0,
+        })
+        .collect();
+    let outcome = if rules.is_empty() {
+        RungOutcome::unverified("no rule table in abra's lint output", secs)
+    } else {
+        let bad = lint::unsatisfied(&rules);
+        let errors: Vec<String> = bad
+            .iter()
+            .filter(|r| r.severity.starts_with("err"))
+            .map(|r| format!("{} {}", r.id, r.rule))
+            .collect();
+        if errors.is_empty() {
+            RungOutcome::pass(secs)
+        } else {
+            RungOutcome::fail(format!("unsatisfied: {}", errors.join(", ")), secs)
+        }
+    };
+    (outcome, checks, text)
+}
+
+fn lane_status(rungs: &BTreeMap<Rung, RungOutcome>) -> (Status, String) {
+    let find = |s: Status| rungs.iter().find(|(_, o)| o.status == s);
+    if let Some((r, o)) = find(Status::Fail) {
+        return (Status::Fail, format!("{}: {}", r.as_str(), o.reason));
+    }
+    if let Some((r, o)) = find(Status::Unverified) {
+        return (Status::Unverified, format!("{}: {}", r.as_str(), o.reason));
+    }
+    if find(Status::Pass).is_some() {
+        return (Status::Pass, String::new());
+    }
+    let reason = rungs
+        .values()
+        .next()
+        .map(|o| o.reason.clone())
+        .unwrap_or_default();
+    (Status::Skip, reason)
+}
+
+/// Perform one run. Never panics on bad input; everything that goes wrong
+/// ends up in the results.
+pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
+    let wall = Instant::now();
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let plan = inp.plan;
+    inp.progress.line(
+        "run",
+        &format!(
+            "{} @ {} from {} (run {})",
+            plan.recipe, inp.git_ref, inp.src, inp.run_id
+        ),
+    );
+
+    let mut rungs: BTreeMap<Rung, RungOutcome> = BTreeMap::new();
+    let mut lanes = BTreeMap::new();
+    let mut checks = Vec::new();
+    let mut teardown = Vec::new();
+    let mut lint_text = String::new();
+
+    inp.progress.line("run", "fetching the recipe");
+    match prepare(inp) {
+        Err(e) => {
+            inp.progress.line("run", &e);
+            for r in Rung::ALL {
+                rungs.insert(r, RungOutcome::unverified(e.clone(), 0.0));
+            }
+        }
+        Ok(prepared) => {
+            let ctx = RunCtx {
+                plan,
+                platform: inp.platform,
+                probe: inp.probe.clone(),
+                progress: inp.progress.clone(),
+                run_id: inp.run_id.clone(),
+                head: inp.git_ref.to_ascii_lowercase(),
+                poll: inp.poll,
+                backup_attempts: inp.backup_attempts,
+                recipe_tests: prepared.tests.clone(),
+                backup: prepared.backup.clone(),
+            };
+            if let BaseChoice::Base(b) = &prepared.base {
+                inp.progress.line("run", &format!("upgrade base: {b}"));
+            }
+            let (fresh, upgrade, lint_res) = match inp.lanes {
+                LaneMode::Concurrent => std::thread::scope(|s| {
+                    let u = s.spawn(|| upgrade_lane(&ctx, inp, &prepared));
+                    let l = s.spawn(|| lint_step(&ctx, inp, &prepared));
+                    let f = fresh_lane(&ctx, &prepared.fresh);
+                    (f, join_lane(u.join(), "upgrade"), join_lint(l.join()))
+                }),
+                LaneMode::Sequential => {
+                    let f = fresh_lane(&ctx, &prepared.fresh);
+                    let u = upgrade_lane(&ctx, inp, &prepared);
+                    (f, u, lint_step(&ctx, inp, &prepared))
+                }
+            };
+            for (lane, run) in [(Lane::Fresh, fresh), (Lane::Upgrade, upgrade)] {
+                let (status, reason) = lane_status(&run.rungs);
+                lanes.insert(
+                    lane,
+                    LaneResult {
+                        status,
+                        domain: run.domain,
+                        reason,
+                        duration_secs: run.secs,
+                    },
+                );
+                rungs.extend(run.rungs);
+                checks.extend(run.checks);
+                teardown.extend(run.teardown.problems);
+            }
+            rungs.insert(Rung::Lint, lint_res.0);
+            checks.extend(lint_res.1);
+            lint_text = lint_res.2;
+        }
+    }
+    // Nothing of the run's clones is needed any more; the artifacts live elsewhere.
+    let _ = std::fs::remove_dir_all(&inp.work_dir);
+
+    let green = rungs::is_green(&rungs, &teardown);
+    let level = rungs::level(&rungs);
+    for r in Rung::ALL {
+        if let Some(o) = rungs.get(&r) {
+            let reason = if o.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", o.reason)
+            };
+            inp.progress.line(
+                "result",
+                &format!(
+                    "{} {}{}",
+                    r.as_str(),
+                    super::report::status_word(o.status),
+                    reason
+                ),
+            );
+        }
+    }
+    inp.progress.line(
+        "result",
+        &format!(
+            "level {} · {}",
+            level.map_or("none", |l| l.as_str()),
+            if green { "green" } else { "red" }
+        ),
+    );
+    let results = ResultsV1 {
+        schema: RESULTS_SCHEMA,
+        recipe: plan.recipe.clone(),
+        git_ref: inp.git_ref.clone(),
+        src: inp.src.clone(),
+        pr: inp.pr,
+        run_id: inp.run_id.clone(),
+        started_at: super::report::rfc3339_utc(started),
+        duration_secs: wall.elapsed().as_secs_f64(),
+        level,
+        green,
+        rungs: rungs.iter().map(|(r, o)| (*r, o.to_result())).collect(),
+        lanes,
+        checks,
+        teardown,
+    };
+    RunOutput { results, lint_text }
+}
+
+fn join_lane(r: std::thread::Result<LaneRun>, scope: &str) -> LaneRun {
+    // with_app already catches panics in the lane body; this only fires for a
+    // panic outside it, where no app exists yet.
+    r.unwrap_or_else(|_| LaneRun {
+        domain: String::new(),
+        rungs: [(
+            Rung::Upgrade,
+            RungOutcome::unverified(format!("internal error in the {scope} lane"), 0.0),
+        )]
+        .into(),
+        checks: Vec::new(),
+        teardown: TeardownReport::default(),
+        secs: 0.0,
+    })
+}
+
+fn join_lint(
+    r: std::thread::Result<(RungOutcome, Vec<CheckResult>, String)>,
+) -> (RungOutcome, Vec<CheckResult>, String) {
+    r.unwrap_or_else(|_| {
+        (
+            RungOutcome::unverified("internal error in lint", 0.0),
+            Vec::new(),
+            String::new(),
+        )
+    })
+}

@@ -1,0 +1,23 @@
+//! `ccci run`: deploy one recipe at one commit, prove it, report it.
+//!
+//! The pure parts (naming, versions, rungs, markers, lint, reports) are small
+//! modules tested on their own; `lanes` orchestrates them over the
+//! [`platform::Platform`] seam, behind which abra and docker are driven.
+
+pub mod abra_platform;
+pub mod child;
+pub mod cli;
+pub mod fetch;
+pub mod fresh;
+pub mod lanes;
+pub mod lint;
+pub mod marker;
+pub mod naming;
+pub mod platform;
+pub mod probe;
+pub mod progress;
+pub mod report;
+pub mod rungs;
+pub mod steps;
+pub mod upgrade;
+pub mod version;

@@ -1,0 +1,108 @@
+//! The seam between the run's decisions and the tools that act on the swarm.
+//!
+//! `lanes` decides what to do and judges the answers; a [`Platform`] performs
+//! one operation per call (abra and docker in production, see `abra_platform`).
+//! Teardown is one call, [`Platform::teardown`], that the lanes make exactly
+//! once per app whatever happened before; its safety features (verification,
+//! janitor, locks, signals) live behind that call.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One run app as the tools see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRef {
+    /// This lane's abra directory (`ABRA_DIR`).
+    pub abra_dir: PathBuf,
+    pub server: String,
+    pub recipe: String,
+    pub domain: String,
+    pub stack: String,
+}
+
+impl AppRef {
+    /// abra's env file of the app.
+    pub fn env_file(&self) -> PathBuf {
+        self.abra_dir
+            .join("servers")
+            .join(&self.server)
+            .join(format!("{}.env", self.domain))
+    }
+}
+
+/// One swarm service of the app's stack.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceState {
+    /// The full service name, `<stack>_<service>`.
+    pub name: String,
+    pub running: u32,
+    pub desired: u32,
+    pub labels: BTreeMap<String, String>,
+    /// Docker's `UpdateStatus.State` (`updating`, `completed`,
+    /// `rollback_started`, `rollback_completed`, …), if any update happened.
+    pub update_state: Option<String>,
+}
+
+impl ServiceState {
+    pub fn converged(&self) -> bool {
+        self.running == self.desired
+    }
+
+    pub fn rolled_back(&self) -> bool {
+        self.update_state
+            .as_deref()
+            .is_some_and(|s| s.starts_with("rollback"))
+    }
+}
+
+/// A tool call that did not do what was asked. `Infra` means the platform
+/// itself misbehaved (the result is unverified, not the recipe's fault).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("{what} did not finish within {secs} s")]
+    Timeout { what: String, secs: u64 },
+    #[error("infrastructure: {0}")]
+    Infra(String),
+}
+
+/// What teardown found. Empty `problems` means nothing of the app is left.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TeardownReport {
+    pub problems: Vec<String>,
+}
+
+/// Everything a lane asks of abra and docker.
+pub trait Platform: Send + Sync {
+    /// `abra app new <recipe> -s <server> -D <domain> -S -n -C -o` from the
+    /// lane's current checkout (chaos: never a checkout of a tag).
+    fn app_new(&self, app: &AppRef) -> Result<(), OpError>;
+    /// Set env keys in the app's env file (replace, never duplicate).
+    fn set_env(&self, app: &AppRef, edits: &[(String, String)]) -> Result<(), OpError>;
+    /// `abra app secret generate --all -m`, output kept out of every log.
+    fn secret_generate(&self, app: &AppRef) -> Result<(), OpError>;
+    /// `abra app deploy -C -o -c -n` (and `-f` when `redeploy`): the current
+    /// checkout, no converge checks (the run waits itself).
+    fn deploy(&self, app: &AppRef, redeploy: bool) -> Result<(), OpError>;
+    /// The stack's services with replica state, labels and update state.
+    fn services(&self, app: &AppRef) -> Result<Vec<ServiceState>, OpError>;
+    /// Replica counts only (labels may be empty): the cheap question asked
+    /// on every poll while waiting for convergence.
+    fn replicas(&self, app: &AppRef) -> Result<Vec<ServiceState>, OpError> {
+        self.services(app)
+    }
+    /// `sh -c <script>` inside a running container of `<stack>_<service>`; stdout.
+    fn exec(&self, app: &AppRef, service: &str, script: &str) -> Result<String, OpError>;
+    /// `abra app backup create` under a pseudo-terminal.
+    fn backup_create(&self, app: &AppRef) -> Result<(), OpError>;
+    /// Whether the newest backup's content holds `needle`.
+    fn backup_holds(&self, app: &AppRef, needle: &str) -> Result<bool, OpError>;
+    /// `abra app restore` under a pseudo-terminal.
+    fn restore(&self, app: &AppRef) -> Result<(), OpError>;
+    /// `abra recipe lint <recipe>` under a pseudo-terminal; its whole output.
+    fn lint(&self, abra_dir: &std::path::Path, recipe: &str) -> Result<String, OpError>;
+    /// Remove the app completely (undeploy, volumes, secrets, env file). Called
+    /// once per app, always, even after a failure or panic in the lane.
+    fn teardown(&self, app: &AppRef) -> TeardownReport;
+}

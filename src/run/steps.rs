@@ -1,0 +1,301 @@
+//! Steps both lanes use: bring an app up, wait until it is healthy, write and
+//! read data markers, record checks. Each step returns a verdict; the lanes
+//! turn verdicts into rung outcomes.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::marker::{self, MarkerRead, MarkerValue};
+use super::platform::{AppRef, OpError, Platform, ServiceState};
+use super::probe::{self, AppProbe, ProbeConfig};
+use super::progress::Progress;
+use crate::plan::PlanV1;
+use crate::registry::{Marker, Rung};
+use crate::results::{CheckResult, Lane, Status};
+
+/// What every step of a run shares.
+pub struct RunCtx<'a> {
+    pub plan: &'a PlanV1,
+    pub platform: &'a dyn Platform,
+    pub probe: ProbeConfig,
+    pub progress: Progress,
+    pub run_id: String,
+    /// The commit under test, 40 hex.
+    pub head: String,
+    /// How often the run looks at the app while waiting.
+    pub poll: Duration,
+    /// How many times a backup is redone when it does not hold the marker.
+    pub backup_attempts: u32,
+    /// The recipe's `tests/`, snapshotted right after checkout.
+    pub recipe_tests: Option<PathBuf>,
+    /// Whether the backup rung applies, or why not.
+    pub backup: Result<(), String>,
+}
+
+/// Checks recorded by one lane.
+#[derive(Default)]
+pub struct Checks(Mutex<Vec<CheckResult>>);
+
+impl Checks {
+    pub fn record(
+        &self,
+        rung: Rung,
+        lane: Lane,
+        name: &str,
+        status: Status,
+        detail: &str,
+        since: Instant,
+    ) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(CheckResult {
+                rung,
+                lane,
+                name: name.to_owned(),
+                status,
+                detail: detail.to_owned(),
+                duration_secs: since.elapsed().as_secs_f64(),
+            });
+        }
+    }
+
+    /// Record a verdict as pass or fail and hand it back.
+    pub fn verdict(
+        &self,
+        rung: Rung,
+        lane: Lane,
+        name: &str,
+        since: Instant,
+        v: Result<String, String>,
+    ) -> Result<String, String> {
+        match &v {
+            Ok(d) => self.record(rung, lane, name, Status::Pass, d, since),
+            Err(e) => self.record(rung, lane, name, Status::Fail, e, since),
+        }
+        v
+    }
+
+    pub fn into_vec(self) -> Vec<CheckResult> {
+        self.0.into_inner().unwrap_or_default()
+    }
+}
+
+/// The env edits every deploy gets: the plan's env, env computed from the run
+/// domain, and `LETS_ENCRYPT_ENV` forced empty last so nothing overrides it
+/// (Traefik would otherwise try ACME for a test app).
+pub fn env_edits(plan: &PlanV1, label: &str) -> Vec<(String, String)> {
+    let mut edits: Vec<(String, String)> = plan
+        .env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    for (k, template) in &plan.env_from_domain {
+        edits.push((
+            k.to_string(),
+            crate::registry::fill_domain_template(template, label, &plan.ci_domain),
+        ));
+    }
+    edits.retain(|(k, _)| k != "LETS_ENCRYPT_ENV");
+    edits.push(("LETS_ENCRYPT_ENV".into(), String::new()));
+    edits
+}
+
+/// `app new`, env edits, secrets, deploy: the app exists afterwards even when
+/// a later step failed, so the caller always tears it down.
+pub fn create_and_deploy(
+    ctx: &RunCtx<'_>,
+    app: &AppRef,
+    label: &str,
+    scope: &str,
+) -> Result<(), OpError> {
+    ctx.progress
+        .line(scope, &format!("creating app {}", app.domain));
+    ctx.platform.app_new(app)?;
+    ctx.platform.set_env(app, &env_edits(ctx.plan, label))?;
+    ctx.platform.secret_generate(app)?;
+    ctx.progress.line(scope, "deploying");
+    ctx.platform.deploy(app, false)
+}
+
+fn timeout_label(services: &[ServiceState], stack: &str) -> Option<u64> {
+    let key = format!("coop-cloud.{stack}.timeout");
+    services
+        .iter()
+        .filter_map(|s| s.labels.get(&key))
+        .filter_map(|v| v.trim().parse::<u64>().ok())
+        .max()
+}
+
+fn convergence(services: &[ServiceState]) -> Result<(), String> {
+    if services.is_empty() {
+        return Err("no service of the stack exists".into());
+    }
+    let waiting: Vec<String> = services
+        .iter()
+        .filter(|s| !s.converged())
+        .map(|s| format!("{} {}/{}", s.name, s.running, s.desired))
+        .collect();
+    if waiting.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("not converged: {}", waiting.join(", ")))
+    }
+}
+
+/// Wait until every service converged and the floor and the health path
+/// pass; the budget is the plan's deploy timeout, or the recipe's
+/// `coop-cloud.<stack>.timeout` label when that is longer.
+pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &AppProbe) -> Result<String, String> {
+    let start = Instant::now();
+    let mut budget = Duration::from_secs(ctx.plan.timeouts.deploy_secs);
+    let mut last: String;
+    // The full listing (labels) once, for the recipe's timeout label; then
+    // only replica counts until everything converged.
+    let mut labels_seen = false;
+    loop {
+        let listing = if labels_seen {
+            ctx.platform.replicas(app)
+        } else {
+            ctx.platform.services(app)
+        };
+        match listing {
+            Ok(services) => {
+                if !labels_seen && !services.is_empty() {
+                    labels_seen = true;
+                    if let Some(secs) = timeout_label(&services, &app.stack) {
+                        budget = budget.max(Duration::from_secs(secs));
+                    }
+                }
+                match convergence(&services)
+                    .and_then(|()| probe::floor(probe))
+                    .and_then(|floor| {
+                        probe::health(probe, &ctx.plan.health)
+                            .map(|h| format!("converged; {floor}; {h}"))
+                    }) {
+                    Ok(detail) => {
+                        return Ok(format!(
+                            "{detail} (after {:.1} s)",
+                            start.elapsed().as_secs_f64()
+                        ));
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            Err(e) => last = format!("cannot list services: {e}"),
+        }
+        if start.elapsed() >= budget {
+            return Err(format!("not healthy within {} s: {last}", budget.as_secs()));
+        }
+        std::thread::sleep(ctx.poll);
+    }
+}
+
+/// Read a marker back: the raw text the app returned.
+pub fn read_marker(
+    ctx: &RunCtx<'_>,
+    app: &AppRef,
+    probe: &AppProbe,
+    m: &Marker,
+) -> Result<String, String> {
+    match marker::read_plan(m) {
+        MarkerRead::Exec(s) => ctx
+            .platform
+            .exec(app, &s.service, &s.script)
+            .map_err(|e| format!("reading the marker in {}: {e}", s.service)),
+        MarkerRead::Https { path } => {
+            let a = probe.get(&path).map_err(|e| format!("GET {path}: {e}"))?;
+            if a.status != 200 {
+                return Err(format!("GET {path}: status {}", a.status));
+            }
+            Ok(a.body)
+        }
+    }
+}
+
+/// Write a marker and read it back once, so a later "lost" really means lost.
+pub fn write_marker(
+    ctx: &RunCtx<'_>,
+    app: &AppRef,
+    probe: &AppProbe,
+    m: &Marker,
+    value: &MarkerValue,
+) -> Result<(), String> {
+    let w = marker::write_script(m, value);
+    ctx.platform
+        .exec(app, &w.service, &w.script)
+        .map_err(|e| format!("writing the marker in {}: {e}", w.service))?;
+    let got = read_marker(ctx, app, probe, m)?;
+    if marker::holds(&got, value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the marker {} did not read back right after writing it (read {:?})",
+            value.as_str(),
+            short(&got)
+        ))
+    }
+}
+
+/// At most 80 characters of a text, for reasons.
+pub fn short(s: &str) -> String {
+    let t = s.trim();
+    if t.chars().count() <= 80 {
+        t.to_owned()
+    } else {
+        let mut out: String = t.chars().take(77).collect();
+        out.push_str("...");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lets_encrypt_env_is_forced_empty_and_last() {
+        let plan_json = include_str!("../../tests/fixtures/plans/minimal.json");
+        let mut plan = PlanV1::from_json("t", plan_json).unwrap();
+        plan.env
+            .insert("LETS_ENCRYPT_ENV".parse().unwrap(), "production".into());
+        plan.env.insert("FOO".parse().unwrap(), "bar".into());
+        plan.env_from_domain.insert(
+            "SANDBOX_DOMAIN".parse().unwrap(),
+            "{label}-sandbox.{ci_domain}".into(),
+        );
+        let edits = env_edits(&plan, "cryp-000001");
+        assert_eq!(
+            edits.last(),
+            Some(&("LETS_ENCRYPT_ENV".to_owned(), String::new()))
+        );
+        assert_eq!(
+            edits
+                .iter()
+                .filter(|(k, _)| k == "LETS_ENCRYPT_ENV")
+                .count(),
+            1
+        );
+        assert!(edits.contains(&(
+            "SANDBOX_DOMAIN".into(),
+            "cryp-000001-sandbox.ci.example.org".into()
+        )));
+        assert!(edits.contains(&("FOO".into(), "bar".into())));
+    }
+
+    #[test]
+    fn convergence_needs_every_service_at_its_replicas() {
+        let s = |n: &str, r, d| ServiceState {
+            name: n.into(),
+            running: r,
+            desired: d,
+            ..Default::default()
+        };
+        assert!(convergence(&[]).is_err());
+        assert!(
+            convergence(&[s("a", 1, 1), s("b", 0, 1)])
+                .unwrap_err()
+                .contains("b 0/1")
+        );
+        assert!(convergence(&[s("a", 1, 1), s("b", 2, 2)]).is_ok());
+    }
+}

@@ -1,0 +1,277 @@
+//! A complete world for `ccci run` tests: the fake abra/docker host, a real
+//! HTTPS gateway that routes run domains to the fake host's services (like
+//! Traefik and nginx, reading the fake's state), and real git repositories
+//! with release tags and a `refs/pull/1/head` the PR commit is only reachable
+//! through.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ccci::plan::PlanV1;
+use ccci::run::abra_platform::AbraPlatform;
+use ccci::run::probe::ProbeConfig;
+use serde_json::Value;
+
+use super::fake_tools::{FakeHost, git};
+use super::https_app::HttpsGateway;
+
+pub const CI: &str = "ci.example.org";
+pub const REPO: &str = "coop-cloud/custom-html";
+pub const HTML: &str = "/usr/share/nginx/html";
+
+/// A compose file as the recipe writes it; `volume` and `host_rule` vary in
+/// the known-bad recipes.
+pub fn compose(version: &str, volume: &str, host_var: &str) -> String {
+    format!(
+        r#"version: "3.8"
+services:
+  app:
+    image: nginx:1.25
+    volumes:
+      - {volume}:{HTML}
+    networks:
+      - proxy
+    deploy:
+      update_config:
+        failure_action: rollback
+        order: start-first
+      labels:
+        - "traefik.enable=true"
+        - "traefik.http.routers.${{STACK_NAME}}.rule=Host(`${{{host_var}}}`)"
+        - "traefik.http.routers.${{STACK_NAME}}.entrypoints=web-secure"
+        - "coop-cloud.${{STACK_NAME}}.version={version}"
+        - "coop-cloud.${{STACK_NAME}}.timeout=5"
+        - "backupbot.backup=true"
+volumes:
+  {volume}:
+networks:
+  proxy:
+    external: true
+"#
+    )
+}
+
+pub const ENV_SAMPLE: &str = "TYPE=custom-html\nDOMAIN=custom-html.example.com\n## Domain aliases\n#EXTRA_DOMAINS=', `www.custom-html.example.com`'\nLETS_ENCRYPT_ENV=production";
+
+pub const SMOKE_TEST: &str = "#!/bin/sh\n# The recipe's own test: the run must hand it the app.\ntest -n \"$CCCI_BASE_URL\" && test -n \"$CCCI_APP_DOMAIN\" && test -n \"$CCCI_STACK\" || { echo 'missing CCCI_* environment' >&2; exit 1; }\ncase \"$CCCI_BASE_URL\" in https://*.ci.example.org) ;; *) echo \"bad base url $CCCI_BASE_URL\" >&2; exit 1;; esac\n";
+
+/// One commit of the recipe: files to write, and a tag (releases) or not (the PR).
+pub struct Commit {
+    pub files: Vec<(String, String)>,
+    pub tag: Option<String>,
+}
+
+pub fn release(version: &str) -> Commit {
+    Commit {
+        files: vec![
+            ("compose.yml".into(), compose(version, "content", "DOMAIN")),
+            (".env.sample".into(), ENV_SAMPLE.into()),
+        ],
+        tag: Some(version.into()),
+    }
+}
+
+/// The PR head: a new version, the recipe's tests, and whatever `compose` says.
+pub fn pr_head(compose_text: String) -> Commit {
+    Commit {
+        files: vec![
+            ("compose.yml".into(), compose_text),
+            ("tests/smoke.sh".into(), SMOKE_TEST.into()),
+        ],
+        tag: None,
+    }
+}
+
+pub struct World {
+    pub host: FakeHost,
+    pub gateway: HttpsGateway,
+    pub git_base: String,
+    pub head: String,
+    pub out: PathBuf,
+    pub plan_path: PathBuf,
+    pub plan: PlanV1,
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The gateway's view of the fake host: a router exists when a running
+/// service of the domain's stack carries a Host rule naming the domain; `/`
+/// is the app's page, other paths come from the volume nginx serves.
+fn backend(state: PathBuf) -> super::https_app::Backend {
+    Arc::new(move |host: &str, path: &str| {
+        let text = std::fs::read_to_string(state.join("state.json")).ok()?;
+        let s: Value = serde_json::from_str(&text).ok()?;
+        let stack = host.replace('.', "_");
+        let rule = format!("Host(`{host}`)");
+        let svc = s["services"].as_object()?.values().find(|v| {
+            let running = v["running"].as_u64().unwrap_or(0) > 0
+                && v["ready_at"].as_f64().is_none_or(|t| now() >= t);
+            v["stack"] == stack.as_str()
+                && running
+                && v["labels"].as_object().is_some_and(|l| {
+                    l.values()
+                        .any(|x| x.as_str().is_some_and(|x| x.contains(&rule)))
+                })
+        })?;
+        if path == "/" {
+            return Some((200, "<html><body>custom-html</body></html>".into()));
+        }
+        let vol = svc["mounts"][HTML].as_str()?;
+        let rel = path.trim_start_matches('/');
+        match s["volumes"][vol]["files"][rel].as_str() {
+            Some(body) => Some((200, body.to_owned())),
+            None => Some((404, "<html><body>nginx: 404 Not Found</body></html>".into())),
+        }
+    })
+}
+
+impl World {
+    /// A host with an active swarm, the proxy network, the local server, and
+    /// the recipe's repository with `releases` and the PR commit.
+    pub fn new(releases: Vec<Commit>, pr: Commit) -> World {
+        let host = FakeHost::new();
+        assert!(
+            host.run(
+                "docker",
+                &["swarm", "init", "--advertise-addr", "127.0.0.1"]
+            )
+            .status
+            .success()
+        );
+        assert!(
+            host.run(
+                "docker",
+                &[
+                    "network",
+                    "create",
+                    "--driver",
+                    "overlay",
+                    "--attachable",
+                    "proxy"
+                ]
+            )
+            .status
+            .success()
+        );
+        assert!(
+            host.run("abra", &["server", "add", "--local", "-n"])
+                .status
+                .success()
+        );
+        host.clear_calls();
+        let gateway = HttpsGateway::start_with_backend(CI, Some(backend(host.state.clone())));
+
+        let work = host.root.join("work-repo");
+        std::fs::create_dir_all(&work).unwrap();
+        git(&work, &["init", "-q", "-b", "main"]);
+        let mut head = String::new();
+        for (i, c) in releases.iter().chain(std::iter::once(&pr)).enumerate() {
+            for (path, content) in &c.files {
+                let p = work.join(path);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(&p, content).unwrap();
+                if path.starts_with("tests/") {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+                }
+            }
+            git(&work, &["add", "-A"]);
+            git(&work, &["commit", "-q", "-m", &format!("commit {i}")]);
+            if let Some(t) = &c.tag {
+                git(&work, &["tag", t]);
+            }
+            head = git(&work, &["rev-parse", "HEAD"]);
+        }
+        let git_root = host.root.join("git");
+        let bare = git_root.join(format!("{REPO}.git"));
+        std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+        git(&git_root, &["init", "-q", "--bare", bare.to_str().unwrap()]);
+        // main stops at the last release; the PR commit is only on refs/pull/1/head.
+        git(
+            &work,
+            &[
+                "push",
+                "-q",
+                bare.to_str().unwrap(),
+                "HEAD~1:refs/heads/main",
+                "--tags",
+            ],
+        );
+        git(
+            &work,
+            &[
+                "push",
+                "-q",
+                bare.to_str().unwrap(),
+                "HEAD:refs/pull/1/head",
+            ],
+        );
+
+        let out = host.root.join("out");
+        let mut plan: Value =
+            serde_json::from_str(include_str!("../fixtures/plans/minimal.json")).unwrap();
+        plan["repo"] = REPO.into();
+        plan["abra_dir"] = host.abra_dir.to_str().unwrap().into();
+        plan["runs_dir"] = host.root.join("runs").to_str().unwrap().into();
+        plan["token_file"] = host.root.join("no-token").to_str().unwrap().into();
+        plan["timeouts"]["deploy_secs"] = 20.into();
+        plan["timeouts"]["http_secs"] = 5.into();
+        plan["marker"] = serde_json::json!({
+            "kind": "http-file", "service": "app",
+            "path": format!("{HTML}/ccci-marker.txt"), "url_path": "/ccci-marker.txt"
+        });
+        plan["checks"] = serde_json::json!([
+            {"name": "home page", "path": "/", "statuses": [200], "body_contains": "custom-html", "json_key": null}
+        ]);
+        let plan_path = host.root.join("custom-html.json");
+        std::fs::write(&plan_path, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+        let plan = PlanV1::read(&plan_path).unwrap();
+        World {
+            git_base: format!("file://{}", git_root.display()),
+            host,
+            gateway,
+            head,
+            out,
+            plan_path,
+            plan,
+        }
+    }
+
+    pub fn platform(&self) -> AbraPlatform {
+        AbraPlatform::new(
+            self.host.abra_program(),
+            ccci::tools::pty::script_program(),
+            self.host.docker(),
+            ccci::tools::Program::new("tar", Duration::from_secs(30)),
+            Duration::from_secs(60),
+        )
+    }
+
+    pub fn probe(&self) -> ProbeConfig {
+        ProbeConfig {
+            connect: self.gateway.addr,
+            extra_ca_pem: Some(self.gateway.ca_pem.clone().into_bytes()),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub fn ca_file(&self) -> PathBuf {
+        let p = self.host.root.join("ca.pem");
+        std::fs::write(&p, &self.gateway.ca_pem).unwrap();
+        p
+    }
+
+    pub fn state(&self) -> Value {
+        self.host.host()
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.host.root
+    }
+}
