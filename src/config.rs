@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::contract::{Contract, ContractError};
 use crate::header::JsonHeader;
 use crate::registry::values::{
     AbsPath, Domain, HttpUrl, RecipeName, RepoSlug, UserName, Version, Word,
@@ -148,54 +149,21 @@ pub struct BackupbotConfigV1 {
     pub restic_password_secret: Word,
 }
 
+/// The service config contract.
+pub const CONFIG: Contract = Contract {
+    what: "config",
+    schema: CONFIG_SCHEMA,
+    remedy: "regenerate with ccci-gen",
+};
+
 /// Why a config could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{path}: cannot read the config: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: not a valid config: {source}")]
-    Parse {
-        path: String,
-        source: serde_json::Error,
-    },
-    #[error(
-        "{path}: config schema {found}, this ccci reads schema {CONFIG_SCHEMA}; regenerate with ccci-gen"
-    )]
-    Schema { path: String, found: u32 },
-}
+pub type ConfigError = ContractError;
 
 /// Read any of the configs above, checking its schema first.
 pub fn read_config<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: shown.clone(),
-        source,
-    })?;
-    parse_config(&shown, &text)
+    CONFIG.read(path)
 }
 
 pub fn parse_config<T: DeserializeOwned>(shown: &str, text: &str) -> Result<T, ConfigError> {
-    #[derive(Deserialize)]
-    struct SchemaOnly {
-        schema: u32,
-    }
-    let found = serde_json::from_str::<SchemaOnly>(text)
-        .map_err(|source| ConfigError::Parse {
-            path: shown.to_owned(),
-            source,
-        })?
-        .schema;
-    if found != CONFIG_SCHEMA {
-        return Err(ConfigError::Schema {
-            path: shown.to_owned(),
-            found,
-        });
-    }
-    serde_json::from_str(text).map_err(|source| ConfigError::Parse {
-        path: shown.to_owned(),
-        source,
-    })
+    CONFIG.parse(shown, text)
 }

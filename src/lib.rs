@@ -5,6 +5,7 @@
 
 pub mod bridge;
 pub mod config;
+pub mod contract;
 pub mod envfile;
 pub mod forge;
 pub mod generate;

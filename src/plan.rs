@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::{Contract, ContractError};
 use crate::header::JsonHeader;
 use crate::registry::values::{
     AbsPath, Domain, EnvKey, HttpUrl, RecipeName, RepoSlug, Version, Word,
@@ -68,57 +69,23 @@ pub struct Timeouts {
     pub janitor_max_age_secs: u64,
 }
 
+/// The runner plan contract.
+pub const PLAN: Contract = Contract {
+    what: "runner plan",
+    schema: PLAN_SCHEMA,
+    remedy: "regenerate with ccci-gen",
+};
+
 /// Why a plan could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    #[error("{path}: cannot read the plan: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: not a valid runner plan: {source}")]
-    Parse {
-        path: String,
-        source: serde_json::Error,
-    },
-    #[error(
-        "{path}: plan schema {found}, this ccci reads schema {PLAN_SCHEMA}; regenerate with ccci-gen"
-    )]
-    Schema { path: String, found: u32 },
-}
+pub type PlanError = ContractError;
 
 impl PlanV1 {
     /// Read and check a plan file.
     pub fn read(path: &Path) -> Result<Self, PlanError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        Self::from_json(&shown, &text)
+        PLAN.read(path)
     }
 
     pub fn from_json(shown: &str, text: &str) -> Result<Self, PlanError> {
-        // Look at the schema first so an old plan says "regenerate", not "unknown field".
-        #[derive(Deserialize)]
-        struct SchemaOnly {
-            schema: u32,
-        }
-        let found = serde_json::from_str::<SchemaOnly>(text)
-            .map_err(|source| PlanError::Parse {
-                path: shown.to_owned(),
-                source,
-            })?
-            .schema;
-        if found != PLAN_SCHEMA {
-            return Err(PlanError::Schema {
-                path: shown.to_owned(),
-                found,
-            });
-        }
-        serde_json::from_str(text).map_err(|source| PlanError::Parse {
-            path: shown.to_owned(),
-            source,
-        })
+        PLAN.parse(shown, text)
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::{Contract, ContractError};
 use crate::registry::Rung;
 use crate::registry::values::{RecipeName, RepoSlug};
 
@@ -93,46 +94,18 @@ pub struct CheckResult {
     pub duration_secs: f64,
 }
 
+/// The results contract.
+pub const RESULTS: Contract = Contract {
+    what: "results",
+    schema: RESULTS_SCHEMA,
+    remedy: "the run was made by a different ccci version",
+};
+
 /// Why results could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ResultsError {
-    #[error("{path}: cannot read the results: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: not valid results: {source}")]
-    Parse {
-        path: String,
-        source: serde_json::Error,
-    },
-    #[error("{path}: results schema {found}, this ccci reads schema {RESULTS_SCHEMA}")]
-    Schema { path: String, found: u32 },
-}
+pub type ResultsError = ContractError;
 
 impl ResultsV1 {
     pub fn read(path: &Path) -> Result<Self, ResultsError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        #[derive(Deserialize)]
-        struct SchemaOnly {
-            schema: u32,
-        }
-        let found = serde_json::from_str::<SchemaOnly>(&text)
-            .map_err(|source| ResultsError::Parse {
-                path: shown.clone(),
-                source,
-            })?
-            .schema;
-        if found != RESULTS_SCHEMA {
-            return Err(ResultsError::Schema { path: shown, found });
-        }
-        serde_json::from_str(&text).map_err(|source| ResultsError::Parse {
-            path: shown,
-            source,
-        })
+        RESULTS.read(path)
     }
 }
