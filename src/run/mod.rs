@@ -18,6 +18,7 @@ pub mod probe;
 pub mod progress;
 pub mod report;
 pub mod rungs;
+pub mod secrets;
 pub mod steps;
 pub mod upgrade;
 pub mod version;
