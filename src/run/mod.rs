@@ -10,7 +10,6 @@ pub mod cli;
 pub mod fetch;
 pub mod fresh;
 pub mod lanes;
-pub mod lint;
 pub mod marker;
 pub mod naming;
 pub mod platform;

@@ -10,6 +10,7 @@
 pub mod abra;
 pub mod docker;
 pub mod git;
+pub mod lint;
 pub mod pty;
 
 use std::ffi::OsString;
