@@ -157,16 +157,9 @@ impl Git {
 
     /// The repository's tags.
     pub fn tags(&self, dir: &Path) -> Result<Vec<String>, ToolError> {
-        Ok(self
-            .in_dir(dir)
-            .args(["tag", "--list"])
-            .run()?
-            .stdout
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect())
+        Ok(super::listed(
+            &self.in_dir(dir).args(["tag", "--list"]).run()?.stdout,
+        ))
     }
 
     /// The newest tag reachable from HEAD (`git describe --tags --abbrev=0`).

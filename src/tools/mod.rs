@@ -294,6 +294,16 @@ impl Call {
     }
 }
 
+/// The non-empty, trimmed lines of a listing (`git tag`, `docker … ls`).
+pub(crate) fn listed(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Default timeouts, chosen for a CI host: quick queries vs. deploys.
 pub const QUICK: Duration = Duration::from_secs(60);
 pub const SLOW: Duration = Duration::from_secs(1200);
