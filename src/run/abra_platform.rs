@@ -84,6 +84,16 @@ impl Platform for AbraPlatform {
         self.abra(app).secret_generate_all(&app.domain).map_err(op)
     }
 
+    fn secret_generate_one(&self, app: &AppRef, name: &str, version: &str) -> Result<(), OpError> {
+        self.abra(app)
+            .secret_generate(&app.domain, name, version)
+            .map_err(op)
+    }
+
+    fn secrets(&self, app: &AppRef) -> Result<Vec<String>, OpError> {
+        self.docker.secrets(&format!("{}_", app.stack)).map_err(op)
+    }
+
     fn deploy(&self, app: &AppRef, redeploy: bool) -> Result<(), OpError> {
         self.abra(app)
             .app_deploy(&app.domain, redeploy)

@@ -15,7 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::child::{WaitError, wait_with_deadline};
+use crate::tools::ToolError;
+use crate::tools::git::Git;
 
 /// Why a fetch failed. Messages never carry the token.
 #[derive(Debug, thiserror::Error)]
@@ -30,10 +31,12 @@ pub enum FetchError {
         path: String,
         source: std::io::Error,
     },
-    #[error("git {what} failed: {stderr}")]
-    Git { what: String, stderr: String },
-    #[error("git {what} did not finish within {secs} s")]
-    Timeout { what: String, secs: u64 },
+    #[error("git {what}: {source}")]
+    Git {
+        what: &'static str,
+        #[source]
+        source: ToolError,
+    },
     #[error("after checkout HEAD is {found}, expected {expected}")]
     WrongHead { expected: String, found: String },
     #[error("{0:?} is not a full 40-hex commit id")]
@@ -87,64 +90,9 @@ fn is_full_sha(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A git invocation with a deadline and, when a token is given, the auth
-/// header passed through the environment.
-struct Git<'a> {
-    dir: Option<&'a Path>,
-    token: Option<String>,
-    timeout: Duration,
-}
-
-impl Git<'_> {
-    fn run(&self, what: &str, args: &[&str]) -> Result<String, FetchError> {
-        let mut cmd = std::process::Command::new(git_program());
-        if let Some(d) = self.dir {
-            cmd.arg("-C").arg(d);
-        }
-        cmd.args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            // Never prompt for credentials on a CI host: fail instead.
-            .env("GIT_TERMINAL_PROMPT", "0");
-        if let Some(token) = &self.token {
-            cmd.env("GIT_CONFIG_COUNT", "1")
-                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-                .env(
-                    "GIT_CONFIG_VALUE_0",
-                    format!("Authorization: token {token}"),
-                );
-        }
-        let child = cmd.spawn().map_err(|e| FetchError::Git {
-            what: what.to_owned(),
-            stderr: e.to_string(),
-        })?;
-        let output = wait_with_deadline(child, self.timeout).map_err(|e| match e {
-            WaitError::Timeout => FetchError::Timeout {
-                what: what.to_owned(),
-                secs: self.timeout.as_secs(),
-            },
-            WaitError::Io(e) => FetchError::Git {
-                what: what.to_owned(),
-                stderr: e.to_string(),
-            },
-        })?;
-        if !output.status.success() {
-            let mut stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-            if let Some(t) = &self.token {
-                stderr = stderr.replace(t.as_str(), "***");
-            }
-            return Err(FetchError::Git {
-                what: what.to_owned(),
-                stderr,
-            });
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    }
-}
-
-fn git_program() -> std::ffi::OsString {
-    std::env::var_os("CCCI_GIT").unwrap_or_else(|| "git".into())
+/// A `crate::tools::git` call failed while doing `what`.
+fn git_err(what: &'static str) -> impl FnOnce(ToolError) -> FetchError {
+    move |source| FetchError::Git { what, source }
 }
 
 fn read_token(path: &Path) -> Result<Option<String>, FetchError> {
@@ -175,43 +123,27 @@ pub fn fetch(spec: &FetchSpec, abra_dir: &Path) -> Result<Checkout, FetchError> 
     if recipe_dir.exists() {
         std::fs::remove_dir_all(&recipe_dir).map_err(io_err(&recipe_dir))?;
     }
-    let top = Git {
-        dir: None,
-        token: token.clone(),
-        timeout: spec.timeout,
-    };
-    let dir_str = recipe_dir.to_string_lossy().into_owned();
-    top.run(
-        "clone",
-        &["clone", "--quiet", "--no-checkout", &spec.src_url, &dir_str],
-    )?;
-    let git = Git {
-        dir: Some(&recipe_dir),
-        token,
-        timeout: spec.timeout,
-    };
+    let git = Git::new().with_timeout(spec.timeout);
+    let token = token.as_deref();
+    git.clone_no_checkout(&spec.src_url, &recipe_dir, token)
+        .map_err(git_err("clone"))?;
     if spec.src_url != spec.upstream_url {
         // Release tags live in the recipe's own repository, not in a fork.
-        git.run(
-            "fetch tags",
-            &["fetch", "--quiet", "--tags", &spec.upstream_url],
-        )?;
+        git.fetch_tags(&recipe_dir, &spec.upstream_url, token)
+            .map_err(git_err("fetch tags"))?;
     }
     if let Some(pr) = spec.pr {
         let refspec = format!("refs/pull/{pr}/head:refs/ccci/pr-head");
-        git.run(
-            "fetch PR head",
-            &["fetch", "--quiet", &spec.upstream_url, &refspec],
-        )?;
+        git.fetch(&recipe_dir, &spec.upstream_url, &[&refspec], token)
+            .map_err(git_err("fetch PR head"))?;
     }
     let have = git
-        .run(
-            "cat-file",
-            &["cat-file", "-e", &format!("{}^{{commit}}", spec.git_ref)],
-        )
-        .is_ok();
+        .resolve(&recipe_dir, &spec.git_ref)
+        .map_err(git_err("rev-parse"))?
+        .is_some();
     if !have {
-        git.run("fetch ref", &["fetch", "--quiet", "origin", &spec.git_ref])?;
+        git.fetch(&recipe_dir, "origin", &[&spec.git_ref], token)
+            .map_err(git_err("fetch ref"))?;
     }
     checkout(&recipe_dir, &spec.git_ref, spec.timeout)?;
     Ok(Checkout {
@@ -232,17 +164,10 @@ pub fn clone_local(
     if recipe_dir.exists() {
         std::fs::remove_dir_all(&recipe_dir).map_err(io_err(&recipe_dir))?;
     }
-    let git = Git {
-        dir: None,
-        token: None,
-        timeout,
-    };
-    let from_s = from.recipe_dir.to_string_lossy().into_owned();
-    let to_s = recipe_dir.to_string_lossy().into_owned();
-    git.run(
-        "local clone",
-        &["clone", "--quiet", "--no-checkout", &from_s, &to_s],
-    )?;
+    Git::new()
+        .with_timeout(timeout)
+        .clone_no_checkout(&from.recipe_dir.to_string_lossy(), &recipe_dir, None)
+        .map_err(git_err("local clone"))?;
     checkout(&recipe_dir, rev, timeout)?;
     Ok(Checkout {
         abra_dir: abra_dir.to_owned(),
@@ -253,26 +178,10 @@ pub fn clone_local(
 /// `checkout -f` a revision and return HEAD; when `rev` is a full commit id,
 /// HEAD must be exactly it.
 pub fn checkout(recipe_dir: &Path, rev: &str, timeout: Duration) -> Result<String, FetchError> {
-    let git = Git {
-        dir: Some(recipe_dir),
-        token: None,
-        timeout,
-    };
-    git.run(
-        "checkout",
-        &[
-            "-c",
-            "advice.detachedHead=false",
-            "checkout",
-            "--quiet",
-            "-f",
-            rev,
-        ],
-    )?;
-    let head = git
-        .run("rev-parse", &["rev-parse", "HEAD"])?
-        .trim()
-        .to_owned();
+    let git = Git::new().with_timeout(timeout);
+    git.checkout_force(recipe_dir, rev)
+        .map_err(git_err("checkout"))?;
+    let head = git.head(recipe_dir).map_err(git_err("rev-parse"))?;
     if is_full_sha(rev) && !head.eq_ignore_ascii_case(rev) {
         return Err(FetchError::WrongHead {
             expected: rev.to_owned(),
@@ -284,30 +193,18 @@ pub fn checkout(recipe_dir: &Path, rev: &str, timeout: Duration) -> Result<Strin
 
 /// The repository's tags.
 pub fn tags(recipe_dir: &Path, timeout: Duration) -> Result<Vec<String>, FetchError> {
-    let git = Git {
-        dir: Some(recipe_dir),
-        token: None,
-        timeout,
-    };
-    Ok(git
-        .run("tag", &["tag", "--list"])?
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect())
+    Git::new()
+        .with_timeout(timeout)
+        .tags(recipe_dir)
+        .map_err(git_err("tag"))
 }
 
 /// The newest tag reachable from HEAD, if any.
 pub fn reachable_tag(recipe_dir: &Path, timeout: Duration) -> Option<String> {
-    let git = Git {
-        dir: Some(recipe_dir),
-        token: None,
-        timeout,
-    };
-    git.run("describe", &["describe", "--tags", "--abbrev=0", "HEAD"])
+    Git::new()
+        .with_timeout(timeout)
+        .describe_tag(recipe_dir)
         .ok()
-        .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
 }
 

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::fetch::{self, Checkout, FetchSpec};
-use super::lint;
 use super::naming;
 use super::platform::{AppRef, Platform, TeardownReport};
 use super::probe::ProbeConfig;
@@ -21,6 +20,7 @@ use crate::plan::PlanV1;
 use crate::registry::values::RepoSlug;
 use crate::registry::{BackupMode, LaneMode, Rung};
 use crate::results::{CheckResult, Lane, LaneResult, RESULTS_SCHEMA, ResultsV1, Status};
+use crate::tools::lint;
 
 /// Everything one run needs besides the plan.
 pub struct RunInputs<'a> {

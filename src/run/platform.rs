@@ -82,6 +82,12 @@ pub trait Platform: Send + Sync {
     fn set_env(&self, app: &AppRef, edits: &[(String, String)]) -> Result<(), OpError>;
     /// `abra app secret generate --all -m`, output kept out of every log.
     fn secret_generate(&self, app: &AppRef) -> Result<(), OpError>;
+    /// `abra app secret generate <domain> <name> <version> -m`, output kept
+    /// out of every log: one secret the app's checkout added.
+    fn secret_generate_one(&self, app: &AppRef, name: &str, version: &str) -> Result<(), OpError>;
+    /// The docker secrets of the app's stack (`docker secret ls`): the only
+    /// trustworthy answer to whether a secret exists (DOMAIN.md §3).
+    fn secrets(&self, app: &AppRef) -> Result<Vec<String>, OpError>;
     /// `abra app deploy -C -o -c -n` (and `-f` when `redeploy`): the current
     /// checkout, no converge checks (the run waits itself).
     fn deploy(&self, app: &AppRef, redeploy: bool) -> Result<(), OpError>;

@@ -1,28 +1,52 @@
 //! Live progress: one line per step with the elapsed time, on stdout. CI logs
-//! are not terminals, so there is no spinner and no cursor movement here; a
-//! line is written whole so the two lanes' lines never interleave mid-line.
+//! are not terminals, so there the output is exactly those lines, no cursor
+//! movement; only when stdout is a terminal does a spinner redraw a status
+//! line below them. A line is written whole so the two lanes' lines never
+//! interleave mid-line.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
+/// Erase the current terminal line (the spinner's) before writing over it.
+const CLEAR: &str = "\r\x1b[2K";
 
 /// Where progress lines go; cloned into each lane.
 #[derive(Clone)]
 pub struct Progress {
     start: Instant,
     sink: Arc<Mutex<Box<dyn Write + Send>>>,
+    spinner: bool,
 }
 
 impl Progress {
+    /// Lines on stdout, with a spinner only when stdout is a terminal.
     pub fn stdout() -> Self {
-        Self::to(Box::new(std::io::stdout()))
+        let out = std::io::stdout();
+        let tty = out.is_terminal();
+        Self::new(Box::new(out), tty)
     }
 
+    /// Plain lines into `sink` (no spinner): what a CI log gets.
     pub fn to(sink: Box<dyn Write + Send>) -> Self {
-        Progress {
+        Self::new(sink, false)
+    }
+
+    /// Lines into `sink`, with a spinner redrawn below them when `spinner`.
+    /// The spinner's thread ends once every clone of this `Progress` is gone.
+    pub fn new(sink: Box<dyn Write + Send>, spinner: bool) -> Self {
+        let p = Progress {
             start: Instant::now(),
             sink: Arc::new(Mutex::new(sink)),
+            spinner,
+        };
+        if spinner {
+            let weak = Arc::downgrade(&p.sink);
+            let start = p.start;
+            std::thread::spawn(move || spin(&weak, start));
         }
+        p
     }
 
     /// A sink that drops everything (library callers that want no output).
@@ -37,11 +61,29 @@ impl Progress {
     /// `[  12.3s] <scope>: <message>`
     pub fn line(&self, scope: &str, message: &str) {
         let secs = self.start.elapsed().as_secs_f64();
-        let text = format!("[{secs:7.1}s] {scope}: {message}\n");
+        let text = if self.spinner {
+            format!("{CLEAR}[{secs:7.1}s] {scope}: {message}\n")
+        } else {
+            format!("[{secs:7.1}s] {scope}: {message}\n")
+        };
         if let Ok(mut sink) = self.sink.lock() {
             // Progress is best effort: a closed stdout must not fail the run.
             let _ = sink.write_all(text.as_bytes());
             let _ = sink.flush();
+        }
+    }
+}
+
+/// Redraw `<frame> <elapsed>` on the terminal's last line until the sink is
+/// dropped; best effort like every progress write.
+fn spin(sink: &Weak<Mutex<Box<dyn Write + Send>>>, start: Instant) {
+    for frame in FRAMES.iter().cycle() {
+        std::thread::sleep(Duration::from_millis(120));
+        let Some(sink) = sink.upgrade() else { return };
+        let secs = start.elapsed().as_secs_f64();
+        if let Ok(mut w) = sink.lock() {
+            let _ = write!(w, "{CLEAR}{frame} {secs:.1}s");
+            let _ = w.flush();
         }
     }
 }
@@ -72,5 +114,40 @@ mod tests {
             text.starts_with("[    0.0s] fresh: deploying\n"),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn without_a_terminal_each_step_is_exactly_one_plain_line() {
+        let buf = Buf::default();
+        let p = Progress::to(Box::new(buf.clone()));
+        for i in 0..3 {
+            p.line("upgrade", &format!("step {i}"));
+            // Long enough for a spinner, were there one, to draw.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text:?}");
+        assert!(text.ends_with('\n'));
+        assert!(!text.contains(['\r', '\x1b']), "{text:?}");
+        for (i, l) in lines.iter().enumerate() {
+            assert!(l.ends_with(&format!("] upgrade: step {i}")), "{l:?}");
+        }
+    }
+
+    #[test]
+    fn on_a_terminal_a_spinner_redraws_below_the_lines() {
+        let buf = Buf::default();
+        let p = Progress::new(Box::new(buf.clone()), true);
+        p.line("fresh", "deploying");
+        std::thread::sleep(Duration::from_millis(400));
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.starts_with("\r\x1b[2K[    0.0s] fresh: deploying\n"),
+            "{text:?}"
+        );
+        let after = &text[text.find('\n').unwrap() + 1..];
+        assert!(after.starts_with("\r\x1b[2K"), "{after:?}");
+        assert!(FRAMES.iter().any(|f| after.contains(*f)), "{after:?}");
     }
 }

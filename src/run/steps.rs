@@ -117,6 +117,30 @@ pub fn create_and_deploy(
     ctx.platform.deploy(app, false)
 }
 
+/// Generate the secrets the app's checkout declares that docker does not
+/// have (a PR that adds a secret, deployed over the base release's app).
+/// Returns the names generated; their values never leave abra.
+pub fn generate_missing_secrets(
+    ctx: &RunCtx<'_>,
+    app: &AppRef,
+    recipe_dir: &std::path::Path,
+    scope: &str,
+) -> Result<Vec<String>, OpError> {
+    let env =
+        crate::envfile::read_file(&app.env_file()).map_err(|e| OpError::Failed(e.to_string()))?;
+    let declared = super::secrets::declared(recipe_dir, &env).map_err(OpError::Failed)?;
+    let existing = ctx.platform.secrets(app)?;
+    let missing = super::secrets::missing(&declared, &app.stack, &existing);
+    for d in &missing {
+        ctx.progress.line(
+            scope,
+            &format!("generating the new secret {} ({})", d.name, d.version),
+        );
+        ctx.platform.secret_generate_one(app, &d.name, &d.version)?;
+    }
+    Ok(missing.into_iter().map(|d| d.name).collect())
+}
+
 fn timeout_label(services: &[ServiceState], stack: &str) -> Option<u64> {
     let key = format!("coop-cloud.{stack}.timeout");
     services

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::fetch;
 use super::marker::{self, MarkerValue};
-use super::platform::{AppRef, ServiceState};
+use super::platform::{AppRef, OpError, ServiceState};
 use super::probe::AppProbe;
 use super::rungs::RungOutcome;
 use super::steps::{self, Checks, RunCtx, short};
@@ -136,6 +136,23 @@ pub fn run(
     let timeout = Duration::from_secs(ctx.plan.timeouts.http_secs.max(60));
     if let Err(e) = fetch::checkout(&checkout.recipe_dir, &ctx.head, timeout) {
         return RungOutcome::unverified(format!("checkout of the head: {e}"), secs());
+    }
+    if let Err(e) = steps::generate_missing_secrets(ctx, app, &checkout.recipe_dir, SCOPE) {
+        checks.record(
+            R,
+            L,
+            "secrets the head adds",
+            Status::Fail,
+            &e.to_string(),
+            t,
+        );
+        let why = format!("cannot generate the secrets the head adds: {e}");
+        // A compose file abra cannot use is the PR's; a swarm that does not
+        // answer is not.
+        return match e {
+            OpError::Infra(_) => RungOutcome::unverified(why, secs()),
+            _ => RungOutcome::fail(why, secs()),
+        };
     }
     if let Err(e) = ctx.platform.deploy(app, true) {
         checks.record(

@@ -56,20 +56,12 @@ pub struct AppListing {
     pub chaos_version: String,
 }
 
-/// One rule row of `abra recipe lint`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LintRule {
-    /// `R001` … `R016`.
-    pub id: String,
-    pub satisfied: bool,
-}
-
 /// `abra recipe lint` output: its exit code signals only fatal errors, so the
 /// rule table is parsed to know what passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LintReport {
     pub output: String,
-    pub rules: Vec<LintRule>,
+    pub rules: Vec<super::lint::LintRule>,
 }
 
 /// Options of `abra app new`.
@@ -273,7 +265,7 @@ impl Abra {
             .timeout(super::QUICK)
             .run()?;
         Ok(LintReport {
-            rules: parse_lint(&out.stdout),
+            rules: super::lint::parse_lint_table(&out.stdout),
             output: out.stdout,
         })
     }
@@ -305,27 +297,6 @@ pub fn parse_app_ls(stdout: &str) -> Result<Vec<AppListing>, String> {
         .collect())
 }
 
-/// Rows of the lint table that name a rule `Rnnn`; satisfied when the row
-/// shows ✅ (abra's mark) and no ❌.
-pub fn parse_lint(output: &str) -> Vec<LintRule> {
-    let mut rules = Vec::new();
-    for line in output.lines() {
-        let Some(id) = line.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| {
-            w.len() == 4 && w.starts_with('R') && w[1..].bytes().all(|b| b.is_ascii_digit())
-        }) else {
-            continue;
-        };
-        if rules.iter().any(|r: &LintRule| r.id == id) {
-            continue;
-        }
-        rules.push(LintRule {
-            id: id.to_owned(),
-            satisfied: line.contains('✅') && !line.contains('❌'),
-        });
-    }
-    rules
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,15 +308,6 @@ mod tests {
         assert_eq!(apps.len(), 1);
         assert_eq!(apps[0].server, "default");
         assert_eq!(apps[0].status, "deployed");
-    }
-
-    #[test]
-    fn lint_rows_are_parsed() {
-        let out = "│ R001 │ x │ ✅ │\n│ R002 │ y │ ❌ │\nnoise\n";
-        let rules = parse_lint(out);
-        assert_eq!(rules.len(), 2);
-        assert!(rules[0].satisfied);
-        assert!(!rules[1].satisfied);
     }
 
     #[test]

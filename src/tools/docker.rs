@@ -250,13 +250,7 @@ impl Docker {
             c = c.args(["--filter", &f]);
         }
         let out = c.args(["--format", "{{.Name}}"]).run()?;
-        Ok(out
-            .stdout
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect())
+        Ok(super::listed(&out.stdout))
     }
 
     fn json_rows<T: serde::de::DeserializeOwned>(&self, c: Call) -> Result<Vec<T>, ToolError> {

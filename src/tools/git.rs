@@ -1,5 +1,5 @@
 //! `git` for recipe checkouts: which commit is checked out, moving it to a
-//! tag, cloning. A token for a private mirror is handed to git through
+//! tag, cloning, fetching PR heads and tags. A token for a private mirror is handed to git through
 //! `GIT_CONFIG_*` environment variables (an `http.extraHeader` for this one
 //! command), never on argv or in a git config file (DOMAIN.md §9 bug 4).
 
@@ -22,6 +22,12 @@ impl Git {
 
     pub fn with_program(program: Program) -> Git {
         Git { program }
+    }
+
+    /// The same git with another default timeout per call.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Git {
+        self.program.timeout = timeout;
+        self
     }
 
     fn in_dir(&self, dir: &Path) -> Call {
@@ -77,7 +83,14 @@ impl Git {
     /// `git checkout -q -f <rev>`: discard local changes, detach at `rev`.
     pub fn checkout_force(&self, dir: &Path, rev: &str) -> Result<(), ToolError> {
         self.in_dir(dir)
-            .args(["checkout", "-q", "-f", rev])
+            .args([
+                "-c",
+                "advice.detachedHead=false",
+                "checkout",
+                "-q",
+                "-f",
+                rev,
+            ])
             .run()
             .map(drop)
     }
@@ -96,18 +109,100 @@ impl Git {
     /// `git clone -q <url> <dir>`, with an optional token sent as an
     /// `Authorization` header for this command only.
     pub fn clone(&self, url: &str, dir: &Path, token: Option<&str>) -> Result<(), ToolError> {
-        let mut c = Call::new(&self.program)
-            .args(["clone", "-q", url])
-            .arg(dir)
-            .env("GIT_TERMINAL_PROMPT", "0");
-        if let Some(t) = token {
-            c = c
-                .env("GIT_CONFIG_COUNT", "1")
-                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-                .env("GIT_CONFIG_VALUE_0", format!("Authorization: token {t}"));
-        }
-        c.timeout(super::SLOW).run().map(drop)
+        let c = Call::new(&self.program).args(["clone", "-q", url]).arg(dir);
+        run_authed(c.timeout(super::SLOW), token).map(drop)
     }
+
+    /// `git clone -q --no-checkout <url> <dir>` within this git's timeout:
+    /// the caller checks out the exact commit it wants afterwards.
+    pub fn clone_no_checkout(
+        &self,
+        url: &str,
+        dir: &Path,
+        token: Option<&str>,
+    ) -> Result<(), ToolError> {
+        let c = Call::new(&self.program)
+            .args(["clone", "-q", "--no-checkout", url])
+            .arg(dir);
+        run_authed(c, token).map(drop)
+    }
+
+    /// `git fetch -q <remote> <refspec>…` in `dir` (a PR head is
+    /// `refs/pull/N/head:<local ref>`, a bare commit id works too).
+    pub fn fetch(
+        &self,
+        dir: &Path,
+        remote: &str,
+        refspecs: &[&str],
+        token: Option<&str>,
+    ) -> Result<(), ToolError> {
+        let c = self
+            .in_dir(dir)
+            .args(["fetch", "-q", remote])
+            .args(refspecs);
+        run_authed(c, token).map(drop)
+    }
+
+    /// `git fetch -q --tags <remote>` in `dir`: release tags of the recipe's
+    /// own repository when the commit comes from a fork.
+    pub fn fetch_tags(
+        &self,
+        dir: &Path,
+        remote: &str,
+        token: Option<&str>,
+    ) -> Result<(), ToolError> {
+        let c = self.in_dir(dir).args(["fetch", "-q", "--tags", remote]);
+        run_authed(c, token).map(drop)
+    }
+
+    /// The repository's tags.
+    pub fn tags(&self, dir: &Path) -> Result<Vec<String>, ToolError> {
+        Ok(super::listed(
+            &self.in_dir(dir).args(["tag", "--list"]).run()?.stdout,
+        ))
+    }
+
+    /// The newest tag reachable from HEAD (`git describe --tags --abbrev=0`).
+    pub fn describe_tag(&self, dir: &Path) -> Result<String, ToolError> {
+        Ok(self
+            .in_dir(dir)
+            .args(["describe", "--tags", "--abbrev=0", "HEAD"])
+            .run()?
+            .stdout
+            .trim()
+            .to_owned())
+    }
+}
+
+/// Run a network git command: never prompt for credentials (a CI host has no
+/// one to answer), and when a token is given pass it as an `http.extraHeader`
+/// through the environment for this command only; git's stderr is scrubbed
+/// of it in case a remote echoes the header back.
+fn run_authed(mut c: Call, token: Option<&str>) -> Result<super::Output, ToolError> {
+    c = c.env("GIT_TERMINAL_PROMPT", "0");
+    if let Some(t) = token {
+        c = c
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env("GIT_CONFIG_VALUE_0", format!("Authorization: token {t}"));
+    }
+    c.run().map_err(|e| match (e, token) {
+        (
+            ToolError::Failed {
+                command,
+                status,
+                stderr,
+                stdout,
+            },
+            Some(t),
+        ) => ToolError::Failed {
+            command,
+            status,
+            stderr: stderr.replace(t, "***"),
+            stdout: stdout.replace(t, "***"),
+        },
+        (e, _) => e,
+    })
 }
 
 impl Default for Git {

@@ -10,6 +10,7 @@
 pub mod abra;
 pub mod docker;
 pub mod git;
+pub mod lint;
 pub mod pty;
 
 use std::ffi::OsString;
@@ -291,6 +292,16 @@ impl Call {
         }
         Ok(Output { stdout, stderr })
     }
+}
+
+/// The non-empty, trimmed lines of a listing (`git tag`, `docker … ls`).
+pub(crate) fn listed(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Default timeouts, chosen for a CI host: quick queries vs. deploys.
