@@ -20,7 +20,6 @@
 //! ```
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
@@ -87,10 +86,8 @@ struct Inner {
 
 /// The fake server. Cheap accessors lock the shared state briefly.
 pub struct FakeDrone {
-    addr: SocketAddr,
+    server: super::serve::Served,
     state: Arc<Mutex<Inner>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 const NOW: i64 = 1_748_772_000;
@@ -105,42 +102,16 @@ impl FakeDrone {
             next_id: 100,
             ..Inner::default()
         }));
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let shared = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("fake drone runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind fake drone");
-                addr_tx
-                    .send(listener.local_addr().expect("local addr"))
-                    .expect("send addr");
-                let app = axum::Router::new().fallback(handle).with_state(shared);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .expect("serve fake drone");
-            });
-        });
-        let addr = addr_rx.recv().expect("fake drone address");
-        FakeDrone {
-            addr,
-            state,
-            shutdown: Some(stop_tx),
-            thread: Some(thread),
-        }
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let server = super::serve::serve("fake drone", app);
+        FakeDrone { server, state }
     }
 
     /// `http://127.0.0.1:<port>` (no trailing slash, no `/api`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     pub fn token(&self) -> String {
@@ -251,17 +222,6 @@ impl FakeDrone {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panicking handler must not hide the state from the test's asserts.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Drop for FakeDrone {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

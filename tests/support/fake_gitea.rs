@@ -19,7 +19,6 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
@@ -110,10 +109,8 @@ struct Inner {
 }
 
 pub struct FakeGitea {
-    addr: SocketAddr,
+    server: super::serve::Served,
     state: Arc<Mutex<Inner>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 pub fn now_secs() -> i64 {
@@ -144,37 +141,11 @@ impl FakeGitea {
             .expect("fresh lock")
             .members
             .insert(bot.to_owned());
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let shared = state.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("fake gitea runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind fake gitea");
-                addr_tx
-                    .send(listener.local_addr().expect("local addr"))
-                    .expect("send addr");
-                let app = axum::Router::new().fallback(handle).with_state(shared);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .expect("serve fake gitea");
-            });
-        });
-        let addr = addr_rx.recv().expect("fake gitea address");
-        FakeGitea {
-            addr,
-            state,
-            shutdown: Some(stop_tx),
-            thread: Some(thread),
-        }
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let server = super::serve::serve("fake gitea", app);
+        FakeGitea { server, state }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -182,7 +153,7 @@ impl FakeGitea {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     pub fn add_member(&self, user: &str) {
@@ -349,17 +320,6 @@ impl FakeGitea {
             status,
             path_contains: path_contains.to_owned(),
         });
-    }
-}
-
-impl Drop for FakeGitea {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -7,3 +7,4 @@ pub mod fake_drone;
 pub mod fake_gitea;
 pub mod fake_tools;
 pub mod infra;
+pub mod serve;
