@@ -66,10 +66,8 @@ pub fn run_app(recipe: &RecipeName, nonce: u32, ci_domain: &Domain) -> AppNames 
     }
 }
 
-/// abra's stack name for an app domain: dots become underscores, hyphens stay.
-pub fn stack_name(domain: &str) -> String {
-    domain.replace('.', "_")
-}
+/// abra's stack name for an app domain (one rule, kept with abra's other names).
+pub use crate::tools::abra::stack_name;
 
 /// If `domain` is a run app under `ci_domain` (as [`run_app`] makes them),
 /// its label. Used by the janitor to recognise leftovers.
@@ -113,7 +111,7 @@ pub fn service_name(stack: &str, service: &str) -> Result<String, NameTooLong> {
 pub fn object_name(stack: &str, name: &str, version: &str) -> Result<String, NameTooLong> {
     bounded(
         "config or secret",
-        format!("{stack}_{name}_{version}"),
+        crate::tools::abra::stack_object_name(stack, name, version),
         DOCKER_OBJECT_NAME_MAX,
     )
 }

@@ -23,10 +23,7 @@ pub struct AppRef {
 impl AppRef {
     /// abra's env file of the app.
     pub fn env_file(&self) -> PathBuf {
-        self.abra_dir
-            .join("servers")
-            .join(&self.server)
-            .join(format!("{}.env", self.domain))
+        crate::tools::abra::env_file(&self.abra_dir, &self.server, &self.domain)
     }
 }
 

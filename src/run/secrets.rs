@@ -68,7 +68,7 @@ pub fn missing(declared: &[Declared], stack: &str, existing: &[String]) -> Vec<D
     declared
         .iter()
         .filter(|d| {
-            let full = format!("{stack}_{}_{}", d.name, d.version);
+            let full = crate::tools::abra::stack_object_name(stack, &d.name, &d.version);
             !existing.contains(&full)
         })
         .cloned()

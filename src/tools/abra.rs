@@ -32,7 +32,12 @@ pub fn recipe_dir(abra_dir: &Path, recipe: &str) -> PathBuf {
 
 /// The docker secret name abra gives a recipe secret at a version.
 pub fn secret_name(domain: &str, secret: &str, version: &str) -> String {
-    format!("{}_{secret}_{version}", stack_name(domain))
+    stack_object_name(&stack_name(domain), secret, version)
+}
+
+/// A versioned swarm secret or config of a stack, `<stack>_<name>_<version>`.
+pub fn stack_object_name(stack: &str, name: &str, version: &str) -> String {
+    format!("{stack}_{name}_{version}")
 }
 
 /// One app of `abra app ls -S -m`.
