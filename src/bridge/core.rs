@@ -288,11 +288,7 @@ pub fn build_params(
     head_repo: Option<&str>,
     c: &CommentRef,
 ) -> Option<BuildParams> {
-    let sha_ok = head_sha.len() == 40
-        && head_sha
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !sha_ok {
+    if !crate::registry::values::is_commit_id(head_sha) {
         return None;
     }
     // A deleted fork leaves no head repository: the commit is still reachable in

@@ -364,6 +364,14 @@ string_newtype!(
     check_word
 );
 
+/// Whether `s` is a full commit id as git prints it: 40 lowercase hex digits
+/// (the same rule the recipe-ci pipeline checks with grep).
+pub fn is_commit_id(s: &str) -> bool {
+    s.len() == 40
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// A length of time written as in `"90s"`, `"10m"`, `"2h"` or `"1h30m"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -54,8 +54,7 @@ pub struct Finished {
 /// Perform `ccci run`. `Err` only for usage and plan errors.
 pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
     let plan = PlanV1::read(&args.plan)?;
-    let ok_ref = args.git_ref.len() == 40 && args.git_ref.bytes().all(|b| b.is_ascii_hexdigit());
-    if !ok_ref {
+    if !crate::registry::values::is_commit_id(&args.git_ref) {
         return Err(UsageError::Ref(args.git_ref.clone()));
     }
     let src: RepoSlug = args
