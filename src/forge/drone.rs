@@ -2,7 +2,7 @@
 //! repository activation and settings, cron jobs, and custom builds.
 //!
 //! Shapes and status codes follow Drone 2.25's handlers (see
-//! `shared/api/gitea-drone.md`, Part B). The token is a [`DroneToken`] whose
+//! docs/drone.md, "Custom builds and their parameters"). The token is a [`DroneToken`] whose
 //! `Debug`/`Display` never show the value, so it cannot leak through logs or
 //! error messages.
 

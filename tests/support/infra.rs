@@ -111,8 +111,9 @@ secrets:
     name: ${STACK_NAME}_restic_password_${SECRET_RESTIC_PASSWORD_VERSION}
 "#;
 
-/// Ends in a comment without a final newline: DOMAIN.md §9 bug 1 glued
-/// `RESTIC_REPOSITORY=…` onto exactly such a line.
+/// Ends in a comment without a final newline: a naive append glued
+/// `RESTIC_REPOSITORY=…` onto exactly such a line
+/// (docs/abra.md, "The missing final newline").
 pub const BACKUP_SAMPLE_LAST_LINE: &str = "# restic keeps snapshots in RESTIC_REPOSITORY";
 const BACKUP_SAMPLE: &str = "TYPE=backup-bot-two\nDOMAIN=backup-bot-two.example.com\nSECRET_RESTIC_PASSWORD_VERSION=v1\n# restic keeps snapshots in RESTIC_REPOSITORY";
 
