@@ -6,7 +6,7 @@
 //!
 //! Redirects are never followed: the membership endpoint answers 303 when the
 //! bot cannot see concealed members, and a client that follows it silently turns
-//! "cannot tell" into "not a member".
+//! "cannot tell" into "not a member" (docs/gitea.md, "Membership and the redirect").
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -149,7 +149,8 @@ pub struct Activity {
     pub created: String,
 }
 
-/// The body prefix Gitea stores in a comment action.
+/// The body prefix Gitea stores in a comment action (docs/gitea.md,
+/// "The activity feed truncates comments").
 pub const FEED_CONTENT_LIMIT: usize = 200;
 
 /// `PRBranchInfo`.
