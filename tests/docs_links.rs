@@ -319,7 +319,7 @@ fn citations_stay_inside_the_repository() {
             }
             if cites_an_issue(&p.text) {
                 problems.push(format!(
-                    "{at}: cites an issue; cite a docs/ page or a source file instead: {}",
+                    "{at}: reads as a citation of a work item (\"the … issue\", \"issue N\"): cite a docs/ page or a source file, or say \"problem\" if a problem is meant: {}",
                     p.text.trim()
                 ));
             }
