@@ -113,7 +113,7 @@ fn a_changed_branch_or_a_disabled_cron_is_patched_in_place() {
         },
     };
     let moved = [cron("keycloak", "0 4 * * 1", "main", false)];
-    assert_eq!(plan_crons(&api.crons, &moved), [patch.clone()]);
+    assert_eq!(plan_crons(&api.crons, &moved), std::slice::from_ref(&patch));
     let disabled = [cron("keycloak", "0 4 * * 1", "next", true)];
     assert_eq!(plan_crons(&api.crons, &disabled), [patch]);
 }
