@@ -201,6 +201,33 @@ fn a_lost_state_file_reinserts_secrets_as_new_versions_once() {
     assert_eq!(i.mutations(), Vec::<String>::new());
 }
 
+#[test]
+fn a_deploy_that_keeps_failing_inserts_each_secret_once() {
+    let i = MemInfra::with_swarm();
+    i.host()
+        .fail
+        .insert("app deploy".into(), "FATA deploy failed".into());
+    for _ in 0..3 {
+        let err = i.reconcile("proxy", &i.proxy_config()).unwrap_err();
+        assert!(err.to_string().contains("deploy failed"), "{err}");
+    }
+    i.host().fail.clear();
+    done(i.reconcile("proxy", &i.proxy_config()));
+    let inserts: Vec<String> = i
+        .mutations()
+        .into_iter()
+        .filter(|l| l.contains("secret insert"))
+        .collect();
+    assert_eq!(inserts.len(), 2, "{inserts:?}");
+    assert!(inserts.iter().all(|l| l.contains(" v1 ")), "{inserts:?}");
+    assert_eq!(i.deploys().len(), 4);
+    assert!(
+        i.env_text(PROXY_DOMAIN)
+            .lines()
+            .any(|l| l == "SECRET_WILDCARD_CERT_VERSION=v1")
+    );
+}
+
 /// Through `ccci`, the fake abra/docker and real recipe repos: the flags
 /// abra needs (`-C -o` or it resets the recipe), the certificate passed as
 /// a file (`the_certificate_is_inserted_from_the_file_not_from_argv` is part

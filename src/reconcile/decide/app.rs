@@ -269,6 +269,12 @@ pub fn converge(
 
     let fp = fingerprint(app.recipe.as_str(), app.version.as_str(), &env_after);
     if !seen.deployed || st.deployed.as_deref() != Some(fp.as_str()) {
+        // Record the inserted secrets before deploying: a failed deploy
+        // leaves them in docker, and without a record each retry would
+        // insert the files again as a new version (v2, v3 …).
+        if st != seen.state {
+            plan.actions.push(AppAction::SaveState(st.clone()));
+        }
         plan.actions.push(AppAction::Deploy {
             redeploy: seen.deployed,
         });

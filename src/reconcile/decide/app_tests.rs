@@ -132,14 +132,40 @@ fn a_first_reconcile_sets_the_env_inserts_the_secrets_and_deploys() {
     );
     assert_eq!(kinds[1], &insert("ssl_cert", "v1", "/certs/cert.pem"));
     assert_eq!(kinds[2], &insert("ssl_key", "v1", "/certs/key.pem"));
-    assert_eq!(kinds[3], &AppAction::Deploy { redeploy: false });
-    let AppAction::SaveState(st) = kinds[4] else {
+    let AppAction::SaveState(before_deploy) = kinds[3] else {
+        panic!("{kinds:?}")
+    };
+    assert_eq!(before_deploy.secrets["ssl_cert"].version, "v1");
+    assert_eq!(before_deploy.deployed, None);
+    assert_eq!(kinds[4], &AppAction::Deploy { redeploy: false });
+    let AppAction::SaveState(st) = kinds[5] else {
         panic!("{kinds:?}")
     };
     assert_eq!(st.secrets["ssl_cert"].version, "v1");
     assert_eq!(st.secrets["ssl_cert"].sha256, digest(b"cert-1"));
     assert!(st.deployed.is_some());
-    assert_eq!(plan.actions.len(), 5);
+    assert_eq!(plan.actions.len(), 6);
+}
+
+#[test]
+fn a_failed_deploy_retried_keeps_the_inserted_secret_versions() {
+    let app = proxy();
+    let first = plan_for(&app, "cert-1", &fresh());
+    // Everything up to the deploy happened; the deploy failed.
+    let upto = first
+        .actions
+        .iter()
+        .position(|a| matches!(a, AppAction::Deploy { .. }))
+        .unwrap();
+    let failed = AppPlan {
+        notes: vec![],
+        actions: first.actions[..upto].to_vec(),
+    };
+    let seen = apply(&app, fresh(), &failed);
+    let retry = plan_for(&app, "cert-1", &seen);
+    assert!(retry.notes.is_empty(), "{:?}", retry.notes);
+    assert!(inserts(&retry).is_empty(), "{retry:?}");
+    assert_eq!(deploys(&retry), [false]);
 }
 
 #[test]
