@@ -7,13 +7,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Duration;
 
 use ccci::config::parse_config;
 use ccci::reconcile::memory::{MemoryHost, MemoryWorld, Recipe};
-use ccci::reconcile::{self, ReconcileError, Report, Tools, drone::Waits};
+use ccci::reconcile::{self, ReconcileError, Report, drone::Waits};
 use ccci::tools::docker::{NetworkRow, SwarmState};
-use ccci::tools::git::Git;
 use serde_json::{Value, json};
 
 use super::fake_tools::FakeHost;
@@ -221,16 +219,6 @@ impl Infra {
             .arg(&path)
             .output()
             .expect("run ccci")
-    }
-
-    /// The tools wired to this host, for in-process calls.
-    pub fn tools(&self) -> Tools {
-        Tools {
-            abra: self.host.abra_program(),
-            script: ccci::tools::pty::script_program(),
-            docker: self.host.docker(),
-            git: Git::with_program(ccci::tools::Program::new("git", Duration::from_secs(30))),
-        }
     }
 
     pub fn env_file(&self, domain: &str) -> PathBuf {
