@@ -269,7 +269,7 @@ mod through_the_fakes {
     fn a_missing_token_file_fails_naming_the_path_and_touches_nothing() {
         let drone = FakeDrone::start();
         drone.add_repo(super::CI_REPO, false);
-        let i = Infra::with_swarm();
+        let i = Infra::bare();
         let cfg = i.drone_config(&drone.url());
         std::fs::remove_file(i.secrets.join("drone_token")).unwrap();
         let out = i.reconcile("drone", &cfg);

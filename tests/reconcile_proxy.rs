@@ -284,7 +284,7 @@ mod through_the_fakes {
 
     #[test]
     fn a_missing_certificate_file_fails_naming_the_path_and_touches_nothing() {
-        let i = Infra::with_swarm();
+        let i = Infra::bare();
         std::fs::remove_file(i.certs.join("privkey.pem")).unwrap();
         let out = i.reconcile("proxy", &i.proxy_config());
         assert_eq!(out.status.code(), Some(1));

@@ -70,7 +70,7 @@ mod through_the_fakes {
 
     #[test]
     fn first_reconcile_inits_the_swarm_and_creates_the_network() {
-        let i = Infra::new();
+        let i = Infra::bare();
         let out = ok(&i.reconcile("swarm", &i.swarm_config()));
         assert_eq!(
             i.mutations(),
@@ -87,7 +87,7 @@ mod through_the_fakes {
 
     #[test]
     fn second_reconcile_performs_no_mutating_call() {
-        let i = Infra::new();
+        let i = Infra::bare();
         ok(&i.reconcile("swarm", &i.swarm_config()));
         i.host.clear_calls();
         let out = ok(&i.reconcile("swarm", &i.swarm_config()));
@@ -97,7 +97,7 @@ mod through_the_fakes {
 
     #[test]
     fn a_bad_config_exits_2_naming_the_file() {
-        let i = Infra::new();
+        let i = Infra::bare();
         let mut cfg = i.swarm_config();
         cfg["schema"] = 7.into();
         let out = i.reconcile("swarm", &cfg);
