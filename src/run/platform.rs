@@ -77,6 +77,8 @@ pub trait Platform: Send + Sync {
     fn app_new(&self, app: &AppRef) -> Result<(), OpError>;
     /// Set env keys in the app's env file (replace, never duplicate).
     fn set_env(&self, app: &AppRef, edits: &[(String, String)]) -> Result<(), OpError>;
+    /// The app's env file as it is now.
+    fn env(&self, app: &AppRef) -> Result<crate::envfile::EnvFile, OpError>;
     /// `abra app secret generate --all -m`, output kept out of every log.
     fn secret_generate(&self, app: &AppRef) -> Result<(), OpError>;
     /// `abra app secret generate <domain> <name> <version> -m`, output kept
