@@ -469,3 +469,51 @@ fn abra_inserted_secrets_carry_no_stack_label_so_they_are_found_by_name() {
     assert!(String::from_utf8_lossy(&by_label.stdout).trim().is_empty());
     assert_eq!(h.docker().secrets(&format!("{STACK}_")).unwrap().len(), 1);
 }
+
+#[test]
+fn platform_env_edit_replaces_in_place_after_a_sample_without_final_newline() {
+    use ccci::run::platform::{AppRef, Platform};
+    // abra copies the sample as it is: no final newline after
+    // LETS_ENCRYPT_ENV=production. The run's edit must replace that line,
+    // never glue a new assignment onto it.
+    let h = FakeHost::new();
+    let sample = "TYPE=custom-html\nDOMAIN=custom-html.example.com\nLETS_ENCRYPT_ENV=production";
+    let files: &[(&str, &str)] = &[("compose.yml", COMPOSE), (".env.sample", sample)];
+    h.upstream_recipe("custom-html", &[("1.0.0+1.25", files)]);
+    h.fetch_recipe("custom-html");
+    h.abra().server_add_local().unwrap();
+    let p = ccci::run::abra_platform::AbraPlatform::new(
+        h.abra_program(),
+        ccci::tools::pty::script_program(),
+        h.docker(),
+        Program::new("tar", Duration::from_secs(30)),
+        Duration::from_secs(60),
+    );
+    let app = AppRef {
+        abra_dir: h.abra_dir.clone(),
+        server: "default".into(),
+        recipe: "custom-html".into(),
+        domain: DOMAIN.into(),
+        stack: STACK.into(),
+    };
+    p.app_new(&app).unwrap();
+    let edits = [
+        ("LETS_ENCRYPT_ENV".to_owned(), String::new()),
+        ("FOO".to_owned(), "bar".to_owned()),
+    ];
+    p.set_env(&app, &edits).unwrap();
+    let text = std::fs::read_to_string(app.env_file()).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "RECIPE=custom-html",
+            &format!("DOMAIN={DOMAIN}"),
+            "LETS_ENCRYPT_ENV=",
+            "FOO=bar"
+        ],
+        "{text:?}"
+    );
+    let env = p.env(&app).unwrap();
+    assert_eq!(env.get("LETS_ENCRYPT_ENV").as_deref(), Some(""));
+    assert_eq!(env.get("RECIPE").as_deref(), Some("custom-html"));
+}
