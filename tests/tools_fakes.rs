@@ -470,9 +470,49 @@ fn abra_inserted_secrets_carry_no_stack_label_so_they_are_found_by_name() {
     assert_eq!(h.docker().secrets(&format!("{STACK}_")).unwrap().len(), 1);
 }
 
+fn abra_platform(h: &FakeHost) -> ccci::run::abra_platform::AbraPlatform {
+    ccci::run::abra_platform::AbraPlatform::new(
+        h.abra_program(),
+        ccci::tools::pty::script_program(),
+        h.docker(),
+        Program::new("tar", Duration::from_secs(30)),
+        Duration::from_secs(60),
+    )
+}
+
+fn app_ref(h: &FakeHost) -> ccci::run::platform::AppRef {
+    ccci::run::platform::AppRef {
+        abra_dir: h.abra_dir.clone(),
+        server: "default".into(),
+        recipe: "custom-html".into(),
+        domain: DOMAIN.into(),
+        stack: STACK.into(),
+    }
+}
+
+#[test]
+fn platform_teardown_retries_a_volume_a_stopping_task_still_holds() {
+    use ccci::run::platform::Platform;
+    let h = host();
+    new_app(&h);
+    h.abra().secret_generate(DOMAIN, "api_key", "v1").unwrap();
+    h.abra().app_deploy(DOMAIN, false).unwrap();
+    // The first two removals fail "volume is in use", as while a task stops.
+    h.set_control(json!({ "volume_busy": { format!("{STACK}_content"): 2 } }));
+    let app = app_ref(&h);
+    let report = abra_platform(&h).teardown(&app);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(argv_of(&h, &["app", "volume", "remove"]).len(), 3);
+    let d = h.docker();
+    assert!(d.services(Some(STACK)).unwrap().is_empty());
+    assert!(d.volumes(Some(STACK)).unwrap().is_empty());
+    assert!(d.secrets(&format!("{STACK}_")).unwrap().is_empty());
+    assert!(!app.env_file().exists());
+}
+
 #[test]
 fn platform_env_edit_replaces_in_place_after_a_sample_without_final_newline() {
-    use ccci::run::platform::{AppRef, Platform};
+    use ccci::run::platform::Platform;
     // abra copies the sample as it is: no final newline after
     // LETS_ENCRYPT_ENV=production. The run's edit must replace that line,
     // never glue a new assignment onto it.
@@ -482,20 +522,8 @@ fn platform_env_edit_replaces_in_place_after_a_sample_without_final_newline() {
     h.upstream_recipe("custom-html", &[("1.0.0+1.25", files)]);
     h.fetch_recipe("custom-html");
     h.abra().server_add_local().unwrap();
-    let p = ccci::run::abra_platform::AbraPlatform::new(
-        h.abra_program(),
-        ccci::tools::pty::script_program(),
-        h.docker(),
-        Program::new("tar", Duration::from_secs(30)),
-        Duration::from_secs(60),
-    );
-    let app = AppRef {
-        abra_dir: h.abra_dir.clone(),
-        server: "default".into(),
-        recipe: "custom-html".into(),
-        domain: DOMAIN.into(),
-        stack: STACK.into(),
-    };
+    let p = abra_platform(&h);
+    let app = app_ref(&h);
     p.app_new(&app).unwrap();
     let edits = [
         ("LETS_ENCRYPT_ENV".to_owned(), String::new()),

@@ -96,6 +96,9 @@ pub type TestBehaviour = Box<dyn Fn(&ChildRun<'_>) -> ChildEnd + Send + Sync>;
 
 /// Faults and behaviours, one knob per scenario the fakes' control file
 /// supports. Stack lists take patterns with `*` (app names are random).
+/// Two controls have no knob because they are argv traps, not host
+/// behaviour: `starting` (a deploy without `-c`) and `volume_busy` (the
+/// production teardown's retries); tests/tools_fakes.rs covers both.
 #[derive(Default)]
 pub struct Knobs {
     /// Deploys of these stacks never converge (0 of N running).
@@ -187,11 +190,6 @@ impl MemWorld {
         self.state().calls.clone()
     }
 
-    fn record(&self, s: &mut State, call: Call) {
-        let _ = self;
-        s.calls.push(call);
-    }
-
     /// Add a repository at `url`.
     pub fn add_repo(&self, url: &str, repo: Repo) {
         self.state().repos.insert(url.to_owned(), repo);
@@ -248,14 +246,10 @@ impl Clock for MemWorld {
 
 impl Processes for MemWorld {
     fn run(&self, child: &ChildRun<'_>) -> ChildEnd {
-        {
-            let mut s = self.state();
-            let call = Call::Child {
-                program: child.program.to_owned(),
-                env: child.env.clone(),
-            };
-            self.record(&mut s, call);
-        }
+        self.state().calls.push(Call::Child {
+            program: child.program.to_owned(),
+            env: child.env.clone(),
+        });
         let name = child
             .program
             .file_name()
