@@ -58,7 +58,7 @@ fn clone_url(base: &str, repo: &RepoSlug) -> String {
     format!("{}/{}.git", base.trim_end_matches('/'), repo)
 }
 
-pub(super) struct Prepared {
+struct Prepared {
     fresh: Checkout,
     tests: Option<PathBuf>,
     base: BaseChoice,

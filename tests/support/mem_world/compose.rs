@@ -152,3 +152,33 @@ pub fn merge(files: Vec<Compose>) -> Compose {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_variables_become_empty_and_set_ones_their_value() {
+        let vars: BTreeMap<String, String> = [("STACK_NAME".to_owned(), "st".to_owned())].into();
+        assert_eq!(
+            substitute("Host(`${DOMAIN}`) on ${STACK_NAME}_x", &vars),
+            "Host(``) on st_x"
+        );
+        assert_eq!(substitute("no ${ end", &vars), "no ${ end");
+    }
+
+    #[test]
+    fn services_mounts_labels_and_top_level_names_are_read() {
+        let text = "services:\n  app:\n    volumes:\n      - content:/srv\n      - /host:/h\n    deploy:\n      labels:\n        - \"a=1\"\n        - \"b=x=y\"\n  db:\n    deploy:\n      labels:\n        c: true\nvolumes:\n  content:\nsecrets:\n  api_key:\n    external: true\n";
+        let c = parse(text, &BTreeMap::new()).unwrap();
+        let app = &c.services["app"];
+        assert_eq!(
+            app.mounts,
+            [("/srv".to_owned(), "content".to_owned())].into()
+        );
+        assert_eq!(app.labels["b"], "x=y");
+        assert_eq!(c.services["db"].labels["c"], "true");
+        assert_eq!(c.volumes, ["content"]);
+        assert_eq!(c.secrets, ["api_key"]);
+    }
+}

@@ -329,3 +329,26 @@ impl Git for MemWorld {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_carry_their_parents_tree_and_tags_resolve() {
+        let mut r = Repo::default();
+        let a = r.commit(None, &[("compose.yml".into(), "a".into())]);
+        let b = r.commit(Some(&a), &[("tests/t.sh".into(), "exit 0".into())]);
+        r.tags.insert("1.0.0".into(), a.clone());
+        assert_eq!(b.len(), 40);
+        assert_ne!(a, b);
+        assert!(r.commits[&b].files.contains_key("compose.yml"));
+        assert!(r.commits[&b].files["tests/t.sh"].1, "tests are executable");
+        assert_eq!(r.resolve("refs/tags/1.0.0"), Some(a.clone()));
+        assert_eq!(r.resolve(&b.to_ascii_uppercase()), Some(b.clone()));
+        assert_eq!(r.resolve("nope"), None);
+        let only_a = r.reaching(std::slice::from_ref(&a));
+        assert!(!only_a.commits.contains_key(&b));
+        assert_eq!(only_a.tags.len(), 1);
+    }
+}
