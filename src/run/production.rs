@@ -151,3 +151,59 @@ impl Clock for SystemClock {
             .map_or(0, |d| d.as_secs())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(script: &str, budget: Duration) -> ChildEnd {
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("t.sh");
+        std::fs::write(&program, format!("#!/bin/sh\n{script}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        RealProcesses.run(&ChildRun {
+            program: &program,
+            dir: dir.path(),
+            env: vec![("CCCI_X".into(), "given".into())],
+            budget,
+        })
+    }
+
+    #[test]
+    fn a_child_gets_its_env_and_its_exit_and_stderr_come_back() {
+        let end = run(
+            "test \"$CCCI_X\" = given || exit 9; echo broken >&2; exit 3",
+            Duration::from_secs(10),
+        );
+        assert_eq!(
+            end,
+            ChildEnd::Exited {
+                success: false,
+                status: "exit status: 3".into(),
+                stderr: "broken\n".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_child_past_its_budget_is_killed() {
+        let start = Instant::now();
+        assert_eq!(
+            run("sleep 30", Duration::from_millis(200)),
+            ChildEnd::TimedOut
+        );
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_program_that_cannot_start_is_a_failure() {
+        let end = RealProcesses.run(&ChildRun {
+            program: Path::new("/nonexistent/test"),
+            dir: Path::new("/"),
+            env: Vec::new(),
+            budget: Duration::from_secs(1),
+        });
+        assert!(matches!(end, ChildEnd::Failed(e) if e.starts_with("cannot start")));
+    }
+}
