@@ -59,10 +59,9 @@ fn host() -> FakeHost {
         &[("1.0.0+1.25", files), ("1.1.0+1.27", files2)],
     );
     h.fetch_recipe("custom-html");
-    let d = h.docker();
-    d.swarm_init("127.0.0.1").unwrap();
-    d.create_attachable_overlay("proxy").unwrap();
-    h.abra().server_add_local().unwrap();
+    // swarm_state_and_network_creation_go_through_docker and
+    // server_add_makes_the_local_server test the calls this stands for.
+    h.seed_swarm();
     h
 }
 
@@ -392,6 +391,17 @@ fn recipe_lint_runs_under_a_terminal_and_reports_rules() {
 }
 
 #[test]
+fn server_add_makes_the_local_server() {
+    let h = FakeHost::new();
+    h.abra().server_add_local().unwrap();
+    assert!(h.abra_dir.join("servers/default").is_dir());
+    assert_eq!(
+        argv_of(&h, &["server", "add"]),
+        [["server", "add", "--local", "-n"]]
+    );
+}
+
+#[test]
 fn every_abra_call_gets_the_abra_dir() {
     let h = host();
     new_app(&h);
@@ -521,7 +531,7 @@ fn platform_env_edit_replaces_in_place_after_a_sample_without_final_newline() {
     let files: &[(&str, &str)] = &[("compose.yml", COMPOSE), (".env.sample", sample)];
     h.upstream_recipe("custom-html", &[("1.0.0+1.25", files)]);
     h.fetch_recipe("custom-html");
-    h.abra().server_add_local().unwrap();
+    h.seed_swarm();
     let p = abra_platform(&h);
     let app = app_ref(&h);
     p.app_new(&app).unwrap();
