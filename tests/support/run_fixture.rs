@@ -71,34 +71,9 @@ impl World {
     /// the recipe's repository with `releases` and the PR commit.
     pub fn new(releases: Vec<Commit>, pr: Commit) -> World {
         let host = FakeHost::new();
-        assert!(
-            host.run(
-                "docker",
-                &["swarm", "init", "--advertise-addr", "127.0.0.1"]
-            )
-            .status
-            .success()
-        );
-        assert!(
-            host.run(
-                "docker",
-                &[
-                    "network",
-                    "create",
-                    "--driver",
-                    "overlay",
-                    "--attachable",
-                    "proxy"
-                ]
-            )
-            .status
-            .success()
-        );
-        assert!(
-            host.run("abra", &["server", "add", "--local", "-n"])
-                .status
-                .success()
-        );
+        // What swarm init, the proxy network and server add leave behind
+        // (tests/tools_fakes.rs tests those calls).
+        host.seed_swarm();
         host.clear_calls();
         let gateway = HttpsGateway::start_with_backend(CI, Some(backend(host.state.clone())));
 
