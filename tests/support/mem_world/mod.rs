@@ -22,6 +22,7 @@
 #![allow(dead_code)]
 
 mod compose;
+mod container;
 mod git;
 mod swarm;
 mod web;
