@@ -80,6 +80,10 @@ impl Platform for AbraPlatform {
             .map_err(|e| OpError::Failed(e.to_string()))
     }
 
+    fn env(&self, app: &AppRef) -> Result<crate::envfile::EnvFile, OpError> {
+        crate::envfile::read_file(&app.env_file()).map_err(|e| OpError::Failed(e.to_string()))
+    }
+
     fn secret_generate(&self, app: &AppRef) -> Result<(), OpError> {
         self.abra(app).secret_generate_all(&app.domain).map_err(op)
     }

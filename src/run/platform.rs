@@ -1,7 +1,8 @@
-//! The seam between the run's decisions and the tools that act on the swarm.
+//! The abra-and-docker part of the run's world (`super::world::World`).
 //!
 //! `lanes` decides what to do and judges the answers; a [`Platform`] performs
-//! one operation per call (abra and docker in production, see `abra_platform`).
+//! one operation per call (abra and docker in production, see `abra_platform`;
+//! an in-memory model in tests/support/mem_world).
 //! Teardown is one call, [`Platform::teardown`], that the lanes make exactly
 //! once per app whatever happened before; its safety features (verification,
 //! janitor, locks, signals) live behind that call.
@@ -77,6 +78,8 @@ pub trait Platform: Send + Sync {
     fn app_new(&self, app: &AppRef) -> Result<(), OpError>;
     /// Set env keys in the app's env file (replace, never duplicate).
     fn set_env(&self, app: &AppRef, edits: &[(String, String)]) -> Result<(), OpError>;
+    /// The app's env file as it is now.
+    fn env(&self, app: &AppRef) -> Result<crate::envfile::EnvFile, OpError>;
     /// `abra app secret generate --all -m`, output kept out of every log.
     fn secret_generate(&self, app: &AppRef) -> Result<(), OpError>;
     /// `abra app secret generate <domain> <name> <version> -m`, output kept
