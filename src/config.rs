@@ -32,6 +32,8 @@ pub struct BridgeConfigV1 {
     pub drone_url: HttpUrl,
     /// The repository whose builds run recipe CI.
     pub ci_repo: RepoSlug,
+    /// The branch of `ci_repo` builds are created on (its `.drone.yml` runs them).
+    pub ci_branch: Word,
     /// Enrolled repository → recipe. Only comments on these repos are considered.
     pub repos: BTreeMap<RepoSlug, RecipeName>,
     pub trigger: Word,

@@ -10,6 +10,7 @@ pub mod envfile;
 pub mod forge;
 pub mod generate;
 pub mod header;
+pub mod names;
 pub mod plan;
 pub mod reconcile;
 pub mod registry;

@@ -814,7 +814,7 @@ impl Bridge {
             state,
             target_url: target_url.to_owned(),
             description: description.chars().take(140).collect(),
-            context: report::status_context(&params.recipe),
+            context: crate::names::host::status_context(&params.recipe),
         };
         self.gitea
             .set_status(repo, &params.git_ref, &status)
@@ -980,7 +980,7 @@ impl Bridge {
 /// `<runs_dir>/<build number>/`.
 pub fn final_report(runs_dir: &Path, f: &Follow, drone_status: &str) -> report::FinalReport {
     let dir = runs_dir.join(f.build.number.to_string());
-    match ResultsV1::read(&dir.join("results.json")) {
+    match ResultsV1::read(&dir.join(crate::names::files::RESULTS_FILE)) {
         Ok(r) if r.git_ref != f.params.git_ref => report::infrastructure_error(
             &f.params,
             &f.build,

@@ -7,13 +7,7 @@
 use crate::bridge::ledger::{BuildParams, BuildRef};
 use crate::forge::gitea::StatusState;
 use crate::registry::Rung;
-use crate::registry::values::RecipeName;
 use crate::results::{ResultsV1, Status};
-
-/// The commit status context of a recipe: the one naming rule for it.
-pub fn status_context(recipe: &RecipeName) -> String {
-    format!("ccci/{recipe}")
-}
 
 /// The hidden marker of the report comment of a build.
 pub fn build_marker(build: u64) -> String {
@@ -211,14 +205,6 @@ mod tests {
             number: 57,
             link: "https://drone.example.org/coop-cloud/ccci/57".into(),
         }
-    }
-
-    #[test]
-    fn the_status_context_is_ccci_slash_recipe() {
-        assert_eq!(
-            status_context(&"keycloak".parse().expect("r")),
-            "ccci/keycloak"
-        );
     }
 
     #[test]

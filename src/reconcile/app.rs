@@ -12,7 +12,8 @@ use super::state::{self, SecretState};
 use super::{ReconcileError, Report, Tools, read_required};
 use crate::config::{AbraApp, FileSecret};
 use crate::envfile;
-use crate::tools::abra::{self, NewApp};
+use crate::names;
+use crate::tools::abra::NewApp;
 
 /// A secret abra generates (random) when docker does not have it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,11 +34,7 @@ pub fn version_key(secret: &FileSecret) -> String {
     secret
         .version_key
         .clone()
-        .unwrap_or_else(|| conventional_version_key(secret.name.as_str()))
-}
-
-pub fn conventional_version_key(name: &str) -> String {
-    format!("SECRET_{}_VERSION", name.to_ascii_uppercase())
+        .unwrap_or_else(|| names::stack::secret_version_key(secret.name.as_str()))
 }
 
 /// `v1` → `v2`; anything not ending in digits gets `2` appended.
@@ -72,12 +69,12 @@ pub fn converge(
     let server = app.server.as_str();
     let recipe = app.recipe.as_str();
     let version = app.version.as_str();
-    let stack = abra::stack_name(domain);
+    let stack = names::stack::stack_name(domain);
 
-    if !abra_dir.join("servers").join(server).is_dir() {
+    if !names::abra::server_dir(&abra_dir, server).is_dir() {
         abra.server_add_local()?;
         report.did(format!("{label}: added the local abra server"));
-        if !abra_dir.join("servers").join(server).is_dir() {
+        if !names::abra::server_dir(&abra_dir, server).is_dir() {
             return Err(ReconcileError::Precondition(format!(
                 "abra server add --local did not create {}/servers/{server}: the config's server name must be abra's local server name",
                 abra_dir.display()
@@ -85,7 +82,7 @@ pub fn converge(
         }
     }
 
-    let recipe_dir = abra::recipe_dir(&abra_dir, recipe);
+    let recipe_dir = names::abra::recipe_dir(&abra_dir, recipe);
     if !recipe_dir.is_dir() {
         abra.recipe_fetch(recipe)?;
         report.did(format!("{label}: fetched recipe {recipe}"));
@@ -102,7 +99,7 @@ pub fn converge(
         report.did(format!("{label}: checked out {recipe} {version}"));
     }
 
-    let env_path = abra::env_file(&abra_dir, server, domain);
+    let env_path = names::abra::env_file(&abra_dir, server, domain);
     if !env_path.is_file() {
         abra.app_new(
             recipe,
@@ -135,7 +132,7 @@ pub fn converge(
             .get(&key)
             .cloned()
             .or_else(|| env_now.get(&key))
-            .unwrap_or_else(|| "v1".to_owned());
+            .unwrap_or_else(|| names::stack::DEFAULT_SECRET_VERSION.to_owned());
         let digest = &digests[name];
         let version = match st.secrets.get(name) {
             Some(rec) if &rec.sha256 != digest => {
@@ -147,7 +144,7 @@ pub fn converge(
             // No record but docker has the secret (state lost, or inserted by
             // hand): its content cannot be read back, so insert the file as
             // a new version rather than trust it.
-            None if existing.contains(&abra::secret_name(domain, name, &current)) => {
+            None if existing.contains(&names::stack::secret_name(domain, name, &current)) => {
                 let v = next_version(&current);
                 report.did(format!(
                     "{label}: secret {name} {current} has no recorded digest, inserting {} as {v}",
@@ -166,7 +163,7 @@ pub fn converge(
 
     for (s, version) in &inserts {
         let name = s.name.as_str();
-        let full = abra::secret_name(domain, name, version);
+        let full = names::stack::secret_name(domain, name, version);
         if !existing.contains(&full) {
             abra.secret_insert_file(domain, name, version, s.file.as_str().as_ref())?;
             report.did(format!(
@@ -185,9 +182,9 @@ pub fn converge(
     let env_after = envfile::read_file(&env_path)?;
     for g in secrets.generated {
         let version = env_after
-            .get(&conventional_version_key(&g.name))
-            .unwrap_or_else(|| "v1".to_owned());
-        let full = abra::secret_name(domain, &g.name, &version);
+            .get(&names::stack::secret_version_key(&g.name))
+            .unwrap_or_else(|| names::stack::DEFAULT_SECRET_VERSION.to_owned());
+        let full = names::stack::secret_name(domain, &g.name, &version);
         if !existing.contains(&full) {
             abra.secret_generate(domain, &g.name, &version)?;
             report.did(format!("{label}: generated secret {} {version}", g.name));

@@ -159,7 +159,7 @@ impl Platform for AbraPlatform {
         // every archive: a truncated dump or an empty volume does not hold it.
         let dir = ScratchDir::new(
             app.abra_dir
-                .join(format!("backup-{:06x}", super::naming::fresh_nonce())),
+                .join(format!("backup-{:06x}", crate::names::run::fresh_nonce())),
         )?;
         Call::new(&self.abra)
             .env("ABRA_DIR", &app.abra_dir)

@@ -117,7 +117,7 @@ pub fn fetch(spec: &FetchSpec, abra_dir: &Path) -> Result<Checkout, FetchError> 
         Some(p) => read_token(p)?,
         None => None,
     };
-    let recipe_dir = abra_dir.join("recipes").join(&spec.recipe);
+    let recipe_dir = crate::names::abra::recipe_dir(abra_dir, &spec.recipe);
     // A leftover clone (no tags, another remote) once poisoned version
     // resolution: always start from an empty directory.
     if recipe_dir.exists() {
@@ -160,7 +160,7 @@ pub fn clone_local(
     rev: &str,
     timeout: Duration,
 ) -> Result<Checkout, FetchError> {
-    let recipe_dir = abra_dir.join("recipes").join(recipe);
+    let recipe_dir = crate::names::abra::recipe_dir(abra_dir, recipe);
     if recipe_dir.exists() {
         std::fs::remove_dir_all(&recipe_dir).map_err(io_err(&recipe_dir))?;
     }

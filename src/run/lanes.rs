@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::fetch::{self, Checkout, FetchSpec};
-use super::naming;
 use super::platform::{AppRef, Platform, TeardownReport};
 use super::probe::ProbeConfig;
 use super::progress::Progress;
@@ -16,6 +15,7 @@ use super::rungs::{self, RungOutcome};
 use super::steps::{Checks, RunCtx};
 use super::version::{self, BaseChoice};
 use super::{fresh, upgrade};
+use crate::names::run as naming;
 use crate::plan::PlanV1;
 use crate::registry::values::RepoSlug;
 use crate::registry::{BackupMode, LaneMode, Rung};

@@ -11,7 +11,6 @@ pub mod fetch;
 pub mod fresh;
 pub mod lanes;
 pub mod marker;
-pub mod naming;
 pub mod platform;
 pub mod probe;
 pub mod progress;
