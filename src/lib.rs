@@ -14,6 +14,7 @@ pub mod names;
 pub mod plan;
 pub mod reconcile;
 pub mod registry;
+pub mod report;
 pub mod results;
 pub mod run;
 pub mod tools;

@@ -903,7 +903,7 @@ impl Bridge {
             &repo,
             &f.params,
             StatusState::Error,
-            "superseded by a newer !testme",
+            &report::superseded_description(&self.settings.rules.trigger),
             &f.build.link,
         )
         .await?;
@@ -912,7 +912,7 @@ impl Bridge {
             .edit_comment(
                 &repo,
                 f.report_comment,
-                &report::superseded(&f.params, &f.build),
+                &report::superseded(&f.params, &f.build, &self.settings.rules.trigger),
             )
             .await
         {
@@ -987,10 +987,7 @@ pub fn final_report(runs_dir: &Path, f: &Follow, drone_status: &str) -> report::
             drone_status,
             "the results are for another commit",
         ),
-        Ok(r) => {
-            let summary = std::fs::read_to_string(dir.join("summary.md")).ok();
-            report::finished(&f.params, &f.build, &r, summary.as_deref())
-        }
+        Ok(r) => report::finished(&f.params, &f.build, &r),
         Err(e) => {
             tracing::warn!(build = f.build.number, error = %e, "no usable results");
             report::infrastructure_error(&f.params, &f.build, drone_status, "no results.json")

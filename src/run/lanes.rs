@@ -454,7 +454,7 @@ pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
                 &format!(
                     "{} {}{}",
                     r.as_str(),
-                    super::report::status_word(o.status),
+                    crate::report::status_word(o.status),
                     reason
                 ),
             );
