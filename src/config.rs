@@ -1,7 +1,9 @@
 //! The service configs ccci-gen renders into `modules-gen/etc/` and `ccci bridge`
 //! / `ccci reconcile` read: one serde type per file, each with a schema version.
 //! Every decision (env values, secret names, cron jobs) is made by the generator;
-//! the runtime only converges to what the config says.
+//! the runtime only converges to what the config says. The file names are
+//! [`crate::names::files::ServiceConfig`]'s; `tests/contract_snapshots.rs`
+//! shows each shape.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
