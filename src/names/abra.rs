@@ -6,9 +6,15 @@ use std::path::{Path, PathBuf};
 /// abra's name for the local server (`abra server add --local`).
 pub const SERVER: &str = "default";
 
+/// The subdirectories of an `ABRA_DIR`: server configs with the apps' env
+/// files, recipe checkouts, and the recipe catalogue.
+pub const SERVERS: &str = "servers";
+pub const RECIPES: &str = "recipes";
+pub const CATALOGUE: &str = "catalogue";
+
 /// The directory of one server's apps.
 pub fn server_dir(abra_dir: &Path, server: &str) -> PathBuf {
-    abra_dir.join("servers").join(server)
+    abra_dir.join(SERVERS).join(server)
 }
 
 /// Where abra keeps an app's env file.
@@ -18,7 +24,7 @@ pub fn env_file(abra_dir: &Path, server: &str, domain: &str) -> PathBuf {
 
 /// Where abra keeps a recipe's checkout.
 pub fn recipe_dir(abra_dir: &Path, recipe: &str) -> PathBuf {
-    abra_dir.join("recipes").join(recipe)
+    abra_dir.join(RECIPES).join(recipe)
 }
 
 #[cfg(test)]

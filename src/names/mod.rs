@@ -8,12 +8,13 @@
 //! | run app domain | `<label>.<ci domain>` | [`run::run_app`] |
 //! | janitor's reading of a run domain | inverse of the above | [`run::parse_run_domain`] |
 //! | abra stack of an app | domain with `.` → `_` | [`stack::stack_name`] |
+//! | prefix of the stack's objects | `<stack>_` | [`stack::stack_prefix`] |
 //! | swarm service | `<stack>_<service>`, ≤ 63 chars | [`stack::service_name`] |
 //! | versioned docker secret/config | `<stack>_<name>_<version>`, ≤ 64 chars | [`stack::object_name`], [`stack::secret_name`] |
 //! | stack volume | `<stack>_<volume>` | [`stack::volume_name`] |
 //! | secret version key in an env file | `SECRET_<NAME>_VERSION` (default `v1`) | [`stack::secret_version_key`], [`stack::DEFAULT_SECRET_VERSION`] |
 //! | abra's local server | `default` | [`abra::SERVER`] |
-//! | abra server dir, env file, recipe checkout | `$ABRA_DIR/servers/<server>/<domain>.env`, `$ABRA_DIR/recipes/<recipe>` | [`abra::server_dir`], [`abra::env_file`], [`abra::recipe_dir`] |
+//! | abra server dir, env file, recipe checkout | `$ABRA_DIR/servers/<server>/<domain>.env`, `$ABRA_DIR/recipes/<recipe>` | [`abra::server_dir`], [`abra::env_file`], [`abra::recipe_dir`], [`abra::SERVERS`] and neighbours |
 //! | generated files | `modules-gen/`, `.drone.yml`, `secrets/secrets.example.yaml`, `docs/registry-keys.md` | [`files`] |
 //! | service config files | `modules-gen/etc/{bridge,reconcile-<piece>}.json` | [`files::ServiceConfig`] |
 //! | runner plan | `runners/<recipe>.json` | [`files::runner_plan_path`], [`files::runner_plan_file`] |

@@ -15,6 +15,12 @@ pub fn stack_name(domain: &str) -> String {
     domain.replace('.', "_")
 }
 
+/// What every object of the stack (service, volume, secret, config) starts
+/// with, `<stack>_`: a listing filtered by it holds the stack's objects only.
+pub fn stack_prefix(stack: &str) -> String {
+    format!("{stack}_")
+}
+
 /// A name Docker would refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} name {name:?} is {len} characters, Docker allows at most {max}")]
@@ -29,7 +35,7 @@ pub struct NameTooLong {
 pub fn service_name(stack: &str, service: &str) -> Result<String, NameTooLong> {
     bounded(
         "service",
-        format!("{stack}_{service}"),
+        format!("{}{service}", stack_prefix(stack)),
         DOCKER_SERVICE_NAME_MAX,
     )
 }
@@ -37,7 +43,7 @@ pub fn service_name(stack: &str, service: &str) -> Result<String, NameTooLong> {
 /// A versioned swarm secret or config of a stack, `<stack>_<name>_<version>`,
 /// as abra creates them. Unchecked: for comparing with what exists.
 pub fn versioned_name(stack: &str, name: &str, version: &str) -> String {
-    format!("{stack}_{name}_{version}")
+    format!("{}{name}_{version}", stack_prefix(stack))
 }
 
 /// [`versioned_name`], refused when Docker would refuse it.
@@ -56,7 +62,7 @@ pub fn secret_name(domain: &str, secret: &str, version: &str) -> String {
 
 /// A volume of the stack, `<stack>_<volume>`.
 pub fn volume_name(stack: &str, volume: &str) -> String {
-    format!("{stack}_{volume}")
+    format!("{}{volume}", stack_prefix(stack))
 }
 
 /// The env-file key holding a recipe secret's version, abra's convention
@@ -120,6 +126,7 @@ mod tests {
     #[test]
     fn volumes_are_prefixed_with_the_stack() {
         assert_eq!(volume_name("st", "data"), "st_data");
+        assert!(volume_name("st", "data").starts_with(&stack_prefix("st")));
     }
 
     #[test]

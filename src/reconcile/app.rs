@@ -119,7 +119,7 @@ pub fn converge(
     let before = state::load(&state_path)?;
     let mut st = before.clone();
 
-    let existing = tools.docker.secrets(&format!("{stack}_"))?;
+    let existing = tools.docker.secrets(&names::stack::stack_prefix(&stack))?;
 
     // Secret versions the env file must carry, bumped for rotated files.
     let env_now = envfile::read_file(&env_path)?;

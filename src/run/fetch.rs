@@ -75,8 +75,9 @@ pub struct Checkout {
 /// Make a fresh abra directory at `dir`: `servers/` and `catalogue/` linked to
 /// the shared directory's, `recipes/` new and empty.
 pub fn prepare_abra_dir(dir: &Path, shared: &Path) -> Result<(), FetchError> {
-    std::fs::create_dir_all(dir.join("recipes")).map_err(io_err(dir))?;
-    for sub in ["servers", "catalogue"] {
+    use crate::names::abra::{CATALOGUE, RECIPES, SERVERS};
+    std::fs::create_dir_all(dir.join(RECIPES)).map_err(io_err(dir))?;
+    for sub in [SERVERS, CATALOGUE] {
         let target = shared.join(sub);
         let link = dir.join(sub);
         if target.exists() && !link.exists() {
