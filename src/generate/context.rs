@@ -110,6 +110,9 @@ pub struct BridgeModule {
     pub header: &'static str,
     /// systemd unit name, without `.service`.
     pub unit: String,
+    /// The word a comment must carry, as the config sets it.
+    pub trigger: String,
+    pub description: String,
     pub config: String,
     pub state_directory: String,
     /// (credential name, sops secret name)
@@ -291,6 +294,11 @@ pub fn bridge_module(reg: &Registry) -> BridgeModule {
         header: GENERATED,
         config: ServiceConfig::Bridge.module_relative_path(),
         unit: host::BRIDGE_UNIT.to_owned(),
+        trigger: reg.host.bridge.trigger.to_string(),
+        description: format!(
+            "ccci bridge: {} comments to Drone builds and PR reports",
+            reg.host.bridge.trigger
+        ),
         state_directory: host::BRIDGE_UNIT.to_owned(),
         credentials,
         runs_dir: reg.host.runs_dir.to_string(),
