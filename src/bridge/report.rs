@@ -194,6 +194,37 @@ mod tests {
         assert!(s.contains(&build_marker(57)));
     }
 
+    fn results(rungs: BTreeMap<Rung, RungResult>) -> ResultsV1 {
+        ResultsV1 {
+            schema: 1,
+            recipe: "custom-html".parse().expect("r"),
+            git_ref: params().git_ref,
+            src: params().src,
+            pr: Some(42),
+            run_id: "x".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            duration_secs: 61.0,
+            level: Some(Rung::Upgrade),
+            green: true,
+            rungs,
+            lanes: BTreeMap::new(),
+            checks: vec![],
+            teardown: vec![],
+        }
+    }
+
+    #[test]
+    fn an_oversized_report_is_cut_and_keeps_its_marker() {
+        let mut r = results(BTreeMap::new());
+        r.green = false;
+        r.teardown = vec!["é".repeat(100); 1_000];
+        let f = finished(&params(), &build(), &r);
+        assert!(f.body.len() < DETAILS_MAX + 1_000, "{}", f.body.len());
+        assert!(f.body.contains("cut short"));
+        assert!(f.body.ends_with(&build_marker(57)));
+        assert_eq!(f.state, StatusState::Failure);
+    }
+
     #[test]
     fn a_green_run_reports_success_with_the_level_and_a_stage_table() {
         let mut rungs = BTreeMap::new();
@@ -213,22 +244,7 @@ mod tests {
                 duration_secs: 0.0,
             },
         );
-        let r = ResultsV1 {
-            schema: 1,
-            recipe: "custom-html".parse().expect("r"),
-            git_ref: params().git_ref,
-            src: params().src,
-            pr: Some(42),
-            run_id: "x".into(),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            duration_secs: 61.0,
-            level: Some(Rung::Upgrade),
-            green: true,
-            rungs,
-            lanes: BTreeMap::new(),
-            checks: vec![],
-            teardown: vec![],
-        };
+        let r = results(rungs);
         let f = finished(&params(), &build(), &r);
         assert_eq!(f.state, StatusState::Success);
         assert_eq!(f.description, "level: upgrade");
