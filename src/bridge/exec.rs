@@ -979,7 +979,7 @@ impl Bridge {
 /// The report of a finished build from the run's artifacts in
 /// `<runs_dir>/<build number>/`.
 pub fn final_report(runs_dir: &Path, f: &Follow, drone_status: &str) -> report::FinalReport {
-    let dir = runs_dir.join(f.build.number.to_string());
+    let dir = crate::names::files::build_output_dir(runs_dir, f.build.number);
     match ResultsV1::read(&dir.join(crate::names::files::RESULTS_FILE)) {
         Ok(r) if r.git_ref != f.params.git_ref => report::infrastructure_error(
             &f.params,

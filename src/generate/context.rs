@@ -412,8 +412,9 @@ pub fn drone_yml(reg: &Registry) -> Result<DroneYml, Unrepresentable> {
                 name: "run".into(),
                 environment: home.clone(),
                 commands: vec![format!(
-                    "ccci run --plan \"{plan}\" --ref \"$REF\" --src \"$SRC\" --pr \"$PR\" --out {runs}/\"$DRONE_BUILD_NUMBER\"",
+                    "ccci run --plan \"{plan}\" --ref \"$REF\" --src \"$SRC\" --pr \"$PR\" --out {out}",
                     plan = files::runner_plan_file("$RECIPE"),
+                    out = files::build_output_dir_sh(&runs),
                 )],
             },
         ],
@@ -451,9 +452,10 @@ pub fn drone_yml(reg: &Registry) -> Result<DroneYml, Unrepresentable> {
                     format!("REF=$(git ls-remote {} HEAD | cut -f1)", sh_quote(&url)?),
                     "printf '%s' \"$REF\" | grep -Eqxz '[0-9a-f]{40}' || { echo \"cannot resolve the default branch head\" >&2; exit 2; }".into(),
                     format!(
-                        "ccci run --plan {} --ref \"$REF\" --src {} --out {runs}/\"$DRONE_BUILD_NUMBER\"",
+                        "ccci run --plan {} --ref \"$REF\" --src {} --out {}",
                         sh_quote(&files::runner_plan_path(&recipe.name))?,
-                        sh_quote(recipe.repo.as_str())?
+                        sh_quote(recipe.repo.as_str())?,
+                        files::build_output_dir_sh(&runs),
                     ),
                 ],
             }],

@@ -1,6 +1,8 @@
 //! File names: what ccci-gen writes into the repository and what `ccci run`
 //! leaves in a run's output directory.
 
+use std::path::{Path, PathBuf};
+
 use crate::registry::values::RecipeName;
 
 /// Directory of the generated NixOS modules, relative to the repository root.
@@ -90,8 +92,27 @@ impl ServiceConfig {
     }
 }
 
-/// The artifacts of a run in its output directory; the bridge reads the
-/// first two back.
+/// Where a Drone build leaves its run's artifacts, `<runs_dir>/<build number>`:
+/// the pipelines pass it to `ccci run --out` ([`build_output_dir_sh`]) and the
+/// bridge reads the results back from it.
+pub fn build_output_dir(runs_dir: &Path, build: u64) -> PathBuf {
+    runs_dir.join(build.to_string())
+}
+
+/// [`build_output_dir`] as a pipeline step writes it: `runs_dir_sh` already
+/// shell-quoted, the build number Drone's `$DRONE_BUILD_NUMBER`.
+pub fn build_output_dir_sh(runs_dir_sh: &str) -> String {
+    format!("{runs_dir_sh}/\"$DRONE_BUILD_NUMBER\"")
+}
+
+/// Where `ccci run` without `--out` leaves its artifacts,
+/// `<runs_dir>/<recipe>/<run id>`.
+pub fn run_output_dir(runs_dir: &Path, recipe: &str, run_id: &str) -> PathBuf {
+    runs_dir.join(recipe).join(run_id)
+}
+
+/// The artifacts of a run in its output directory; the bridge reads
+/// `results.json` back.
 pub const RESULTS_FILE: &str = "results.json";
 pub const SUMMARY_FILE: &str = "summary.md";
 pub const JUNIT_FILE: &str = "junit.xml";
@@ -130,6 +151,23 @@ mod tests {
         }
         assert_eq!(ServiceConfig::from_file_name("keycloak.json"), None);
         assert_eq!(ServiceConfig::of_piece("bridge"), None);
+    }
+
+    #[test]
+    fn a_build_leaves_its_artifacts_under_its_number() {
+        let runs = Path::new("/var/lib/ccci/runs");
+        assert_eq!(
+            build_output_dir(runs, 57),
+            Path::new("/var/lib/ccci/runs/57")
+        );
+        assert_eq!(
+            build_output_dir_sh("/var/lib/ccci/runs"),
+            "/var/lib/ccci/runs/\"$DRONE_BUILD_NUMBER\""
+        );
+        assert_eq!(
+            run_output_dir(runs, "keycloak", "3fa9c10c11e5"),
+            Path::new("/var/lib/ccci/runs/keycloak/3fa9c10c11e5")
+        );
     }
 
     #[test]

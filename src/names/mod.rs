@@ -18,6 +18,7 @@
 //! | generated files | `modules-gen/`, `.drone.yml`, `secrets/secrets.example.yaml`, `docs/registry-keys.md` | [`files`] |
 //! | service config files | `modules-gen/etc/{bridge,reconcile-<piece>}.json` | [`files::ServiceConfig`] |
 //! | runner plan | `runners/<recipe>.json` | [`files::runner_plan_path`], [`files::runner_plan_file`] |
+//! | run output directory | `<runs_dir>/<build number>` from Drone, else `<runs_dir>/<recipe>/<run id>` | [`files::build_output_dir`], [`files::build_output_dir_sh`], [`files::run_output_dir`] |
 //! | run artifacts | `results.json`, `summary.md`, `junit.xml`, `lint.txt` | [`files::RESULTS_FILE`] and neighbours |
 //! | systemd units | `swarm-init`, `ccci-reconcile-<piece>`, `ccci-bridge` | [`host::SWARM_UNIT`], [`host::reconcile_unit`], [`host::BRIDGE_UNIT`] |
 //! | sops secrets | `/run/secrets/<name>` | [`host::secret`] |
