@@ -1,5 +1,5 @@
 //! The typed tool wrappers against the fake `abra`/`docker`: the flags they
-//! build in, and the traps of DOMAIN.md §3/§10 the fakes reproduce when those
+//! build in, and the traps of docs/abra.md the fakes reproduce when those
 //! flags are missing.
 
 mod support;

@@ -98,8 +98,8 @@ fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks) -> Rung
             failed.push(format!("{}: {e}", c.name));
         }
     }
-    // Browser checks plug in here (their own issue); until a browser runner
-    // exists they are listed as skipped, never as passed.
+    // Browser checks plug in here (docs/architecture.md, "Not built yet"); until a
+    // browser runner exists they are listed as skipped, never as passed.
     for b in &ctx.plan.browser {
         checks.record(
             Rung::Install,

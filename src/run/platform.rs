@@ -83,7 +83,8 @@ pub trait Platform: Send + Sync {
     /// out of every log: one secret the app's checkout added.
     fn secret_generate_one(&self, app: &AppRef, name: &str, version: &str) -> Result<(), OpError>;
     /// The docker secrets of the app's stack (`docker secret ls`): the only
-    /// trustworthy answer to whether a secret exists (DOMAIN.md §3).
+    /// trustworthy answer to whether a secret exists
+    /// (docs/abra.md, "Whether a secret exists").
     fn secrets(&self, app: &AppRef) -> Result<Vec<String>, OpError>;
     /// `abra app deploy -C -o -c -n` (and `-f` when `redeploy`): the current
     /// checkout, no converge checks (the run waits itself).

@@ -1,5 +1,6 @@
 //! The upgrade lane: a new app at the base release, a data marker, then the
-//! PR head deployed over it with chaos (DOMAIN.md §10) and proven: the
+//! PR head deployed over it with chaos and proven (docs/abra.md,
+//! "Chaos deploys and the chaos-version label"): the
 //! deployed chaos-version label is the head commit, no service rolled back,
 //! the app is healthy, the marker survived. Its rung: upgrade.
 
