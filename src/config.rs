@@ -1,7 +1,9 @@
 //! The service configs ccci-gen renders into `modules-gen/etc/` and `ccci bridge`
 //! / `ccci reconcile` read: one serde type per file, each with a schema version.
 //! Every decision (env values, secret names, cron jobs) is made by the generator;
-//! the runtime only converges to what the config says.
+//! the runtime only converges to what the config says. The file names are
+//! [`crate::names::files::ServiceConfig`]'s; `tests/contract_snapshots.rs`
+//! shows each shape.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -32,6 +34,8 @@ pub struct BridgeConfigV1 {
     pub drone_url: HttpUrl,
     /// The repository whose builds run recipe CI.
     pub ci_repo: RepoSlug,
+    /// The branch of `ci_repo` builds are created on (its `.drone.yml` runs them).
+    pub ci_branch: Word,
     /// Enrolled repository → recipe. Only comments on these repos are considered.
     pub repos: BTreeMap<RepoSlug, RecipeName>,
     pub trigger: Word,

@@ -2,6 +2,10 @@
 //! service configs (written by ccci-gen) and `results.json` (written by
 //! `ccci run`). Each carries a `schema` number, checked before the rest so an
 //! old file says "regenerate" instead of failing on an unknown field.
+//!
+//! A canonical example of each, per schema version, is an insta snapshot in
+//! `tests/contract_snapshots.rs`: any change to a contract's shape shows there
+//! as a diff to review (and a schema bump as new snapshot names).
 
 use std::path::Path;
 

@@ -1,6 +1,7 @@
 //! The runner plan: everything `ccci run` needs to test one recipe, fully
 //! resolved by ccci-gen into `runners/<recipe>.json`. One type, written by the
-//! generator and read by the runtime; a round-trip test holds them together.
+//! generator and read by the runtime; a round-trip test holds them together
+//! and `tests/contract_snapshots.rs` shows its shape.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! `results.json`: what one `ccci run` proved. Written by `ccci run` into the
 //! run's output directory, read by `ccci bridge` to report on the PR. One type,
-//! both sides, with a schema version.
+//! both sides, with a schema version; `tests/contract_snapshots.rs` shows its
+//! shape, and [`crate::report`] renders it for people.
 
 use std::collections::BTreeMap;
 use std::path::Path;

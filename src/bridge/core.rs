@@ -333,12 +333,12 @@ pub fn after_trigger(result: &TriggerResult, rules: &Rules) -> Option<Effect> {
     match result {
         TriggerResult::Created => None,
         TriggerResult::NoPipeline => Some(Effect::Reply {
-            text: report::no_pipeline(),
+            text: report::no_pipeline(&rules.trigger),
             outcome: Outcome::NoPipeline,
         }),
         TriggerResult::Failed { attempts } if *attempts >= rules.max_trigger_attempts => {
             Some(Effect::Reply {
-                text: report::drone_unreachable(*attempts),
+                text: report::drone_unreachable(&rules.trigger, *attempts),
                 outcome: Outcome::DroneFailed,
             })
         }

@@ -814,7 +814,7 @@ impl Bridge {
             state,
             target_url: target_url.to_owned(),
             description: description.chars().take(140).collect(),
-            context: report::status_context(&params.recipe),
+            context: crate::names::host::status_context(&params.recipe),
         };
         self.gitea
             .set_status(repo, &params.git_ref, &status)
@@ -903,7 +903,7 @@ impl Bridge {
             &repo,
             &f.params,
             StatusState::Error,
-            "superseded by a newer !testme",
+            &report::superseded_description(&self.settings.rules.trigger),
             &f.build.link,
         )
         .await?;
@@ -912,7 +912,7 @@ impl Bridge {
             .edit_comment(
                 &repo,
                 f.report_comment,
-                &report::superseded(&f.params, &f.build),
+                &report::superseded(&f.params, &f.build, &self.settings.rules.trigger),
             )
             .await
         {
@@ -979,18 +979,15 @@ impl Bridge {
 /// The report of a finished build from the run's artifacts in
 /// `<runs_dir>/<build number>/`.
 pub fn final_report(runs_dir: &Path, f: &Follow, drone_status: &str) -> report::FinalReport {
-    let dir = runs_dir.join(f.build.number.to_string());
-    match ResultsV1::read(&dir.join("results.json")) {
+    let dir = crate::names::files::build_output_dir(runs_dir, f.build.number);
+    match ResultsV1::read(&dir.join(crate::names::files::RESULTS_FILE)) {
         Ok(r) if r.git_ref != f.params.git_ref => report::infrastructure_error(
             &f.params,
             &f.build,
             drone_status,
             "the results are for another commit",
         ),
-        Ok(r) => {
-            let summary = std::fs::read_to_string(dir.join("summary.md")).ok();
-            report::finished(&f.params, &f.build, &r, summary.as_deref())
-        }
+        Ok(r) => report::finished(&f.params, &f.build, &r),
         Err(e) => {
             tracing::warn!(build = f.build.number, error = %e, "no usable results");
             report::infrastructure_error(&f.params, &f.build, drone_status, "no results.json")

@@ -74,9 +74,6 @@ pub struct Settings {
     pub tuning: Tuning,
 }
 
-/// The branch of the CI repository whose `.drone.yml` runs recipe CI.
-pub const CI_BRANCH: &str = "main";
-
 impl Settings {
     pub fn from_config(c: &BridgeConfigV1, state_dir: &Path) -> Self {
         let tuning = Tuning::from_config(c);
@@ -93,7 +90,7 @@ impl Settings {
             gitea_url: c.gitea_url.trimmed().to_owned(),
             drone_url: c.drone_url.trimmed().to_owned(),
             ci_repo: c.ci_repo.clone(),
-            ci_branch: CI_BRANCH.to_owned(),
+            ci_branch: c.ci_branch.to_string(),
             runs_dir: PathBuf::from(c.runs_dir.as_str()),
             state_dir: state_dir.to_owned(),
             tuning,

@@ -1,19 +1,14 @@
-//! What the bridge writes on a PR: the commit status context, the short
-//! replies, the "started" comment and the final report it is edited into
-//! (verdict, level, stage table, durations, build link). Pure text functions;
-//! every comment the bridge posts carries a hidden marker so that, after a
-//! crash, it can find what it already posted instead of posting it twice.
+//! What the bridge writes on a PR: the short replies, the "started" comment
+//! and the final report it is edited into (verdict, level and build link, then
+//! the rung table and details [`crate::report`] renders for `summary.md` too).
+//! Pure text functions; every comment the bridge posts carries a hidden marker
+//! so that, after a crash, it can find what it already posted instead of
+//! posting it twice. Replies name the trigger word the config sets.
 
 use crate::bridge::ledger::{BuildParams, BuildRef};
 use crate::forge::gitea::StatusState;
-use crate::registry::Rung;
-use crate::registry::values::RecipeName;
-use crate::results::{ResultsV1, Status};
-
-/// The commit status context of a recipe: the one naming rule for it.
-pub fn status_context(recipe: &RecipeName) -> String {
-    format!("ccci/{recipe}")
-}
+use crate::report::{cell, details, duration, level, short_sha as short, verdict};
+use crate::results::ResultsV1;
 
 /// The hidden marker of the report comment of a build.
 pub fn build_marker(build: u64) -> String {
@@ -28,10 +23,6 @@ pub fn reply_marker(comment: u64) -> String {
 /// The reaction the bot leaves on every comment it handled.
 pub const REACTION: &str = "eyes";
 
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
-}
-
 pub fn refusal(user: &str, why: &str, trigger: &str) -> String {
     format!(
         "@{user} `{trigger}` was not run: {user} {why}. Ask a maintainer to comment `{trigger}`."
@@ -44,13 +35,15 @@ pub fn pushed_after(trigger: &str) -> String {
     )
 }
 
-pub fn no_pipeline() -> String {
-    "⚠️ `!testme` failed: Drone accepted the request but created no build (no pipeline matched the custom event). This is a CI configuration error, not a verdict on the PR.".to_owned()
+pub fn no_pipeline(trigger: &str) -> String {
+    format!(
+        "⚠️ `{trigger}` failed: Drone accepted the request but created no build (no pipeline matched the custom event). This is a CI configuration error, not a verdict on the PR."
+    )
 }
 
-pub fn drone_unreachable(attempts: u32) -> String {
+pub fn drone_unreachable(trigger: &str, attempts: u32) -> String {
     format!(
-        "⚠️ `!testme` failed: Drone could not be reached after {attempts} attempts. This is a CI infrastructure error, not a verdict on the PR; comment again later."
+        "⚠️ `{trigger}` failed: Drone could not be reached after {attempts} attempts. This is a CI infrastructure error, not a verdict on the PR; comment again later."
     )
 }
 
@@ -71,9 +64,14 @@ pub fn started(p: &BuildParams, b: &BuildRef) -> String {
     )
 }
 
-pub fn superseded(p: &BuildParams, b: &BuildRef) -> String {
+/// The commit status of a build a newer trigger replaced.
+pub fn superseded_description(trigger: &str) -> String {
+    format!("superseded by a newer {trigger}")
+}
+
+pub fn superseded(p: &BuildParams, b: &BuildRef, trigger: &str) -> String {
     format!(
-        "⏹️ CI run for **{}** @ `{}` was superseded by a newer `!testme` and cancelled → [build #{}]({})\n\n{}",
+        "⏹️ CI run for **{}** @ `{}` was superseded by a newer `{trigger}` and cancelled → [build #{}]({})\n\n{}",
         p.recipe,
         short(&p.git_ref),
         b.number,
@@ -90,77 +88,36 @@ pub struct FinalReport {
     pub body: String,
 }
 
-/// Most of a comment Gitea will take, with room for the table.
-const SUMMARY_MAX: usize = 30_000;
-
-fn rung_icon(s: Status) -> &'static str {
-    match s {
-        Status::Pass => "✅ pass",
-        Status::Fail => "❌ fail",
-        Status::Skip => "⏭️ skip",
-        Status::Unverified => "❔ unverified",
-    }
-}
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
-fn secs(d: f64) -> String {
-    if d >= 60.0 {
-        format!("{}m {:02}s", (d / 60.0).floor(), (d % 60.0).round() as u64)
-    } else {
-        format!("{d:.0}s")
-    }
-}
+/// Most of a comment Gitea will take, leaving room for the headline.
+const DETAILS_MAX: usize = 60_000;
 
 /// The report of a build that left results.
-pub fn finished(
-    p: &BuildParams,
-    b: &BuildRef,
-    results: &ResultsV1,
-    summary: Option<&str>,
-) -> FinalReport {
-    let level = results.level.map_or("none", Rung::as_str);
-    let (icon, verdict, state) = if results.green {
-        ("✅", "passed", StatusState::Success)
+pub fn finished(p: &BuildParams, b: &BuildRef, results: &ResultsV1) -> FinalReport {
+    let level = level(results);
+    let (icon, word) = verdict(results);
+    let state = if results.green {
+        StatusState::Success
     } else {
-        ("❌", "failed", StatusState::Failure)
+        StatusState::Failure
     };
-    let mut body = format!(
-        "{icon} CI run for **{}** @ `{}` {verdict}, level **{level}** in {} → [build #{}]({})\n\n",
+    let mut details = details(results);
+    if details.len() > DETAILS_MAX {
+        let cut = (0..=DETAILS_MAX)
+            .rev()
+            .find(|&i| details.is_char_boundary(i))
+            .unwrap_or(0);
+        details.truncate(cut);
+        details.push_str("\n\n… (cut short: the build's summary.md has it all)\n");
+    }
+    let body = format!(
+        "{icon} CI run for **{}** @ `{}` {word}, level **{level}** in {} → [build #{}]({})\n\n{details}\n{}",
         p.recipe,
         short(&p.git_ref),
-        secs(results.duration_secs),
+        duration(results.duration_secs),
         b.number,
-        b.link
+        b.link,
+        build_marker(b.number)
     );
-    body.push_str("| stage | result | duration | note |\n|---|---|---|---|\n");
-    for rung in Rung::ALL {
-        if let Some(r) = results.rungs.get(&rung) {
-            body.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                rung.as_str(),
-                rung_icon(r.status),
-                secs(r.duration_secs),
-                cell(&r.reason)
-            ));
-        }
-    }
-    if !results.teardown.is_empty() {
-        body.push_str(&format!(
-            "\n⚠️ teardown left: {}\n",
-            cell(&results.teardown.join(", "))
-        ));
-    }
-    if let Some(s) = summary.filter(|s| !s.trim().is_empty()) {
-        let s: String = s.chars().take(SUMMARY_MAX).collect();
-        body.push_str(&format!(
-            "\n<details><summary>summary</summary>\n\n{s}\n\n</details>\n"
-        ));
-    }
-    body.push('\n');
-    body.push_str(&build_marker(b.number));
     FinalReport {
         state,
         description: format!("level: {level}"),
@@ -194,7 +151,8 @@ pub fn infrastructure_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::RungResult;
+    use crate::registry::Rung;
+    use crate::results::{RungResult, Status};
     use std::collections::BTreeMap;
 
     fn params() -> BuildParams {
@@ -214,11 +172,18 @@ mod tests {
     }
 
     #[test]
-    fn the_status_context_is_ccci_slash_recipe() {
-        assert_eq!(
-            status_context(&"keycloak".parse().expect("r")),
-            "ccci/keycloak"
-        );
+    fn replies_name_the_configured_trigger_word() {
+        for text in [
+            refusal("bob", "is not on this CI's allowlist", "/ci"),
+            pushed_after("/ci"),
+            no_pipeline("/ci"),
+            drone_unreachable("/ci", 3),
+            superseded(&params(), &build(), "/ci"),
+            superseded_description("/ci"),
+        ] {
+            assert!(text.contains("/ci"), "{text}");
+            assert!(!text.contains("!testme"), "{text}");
+        }
     }
 
     #[test]
@@ -227,6 +192,37 @@ mod tests {
         assert!(s.contains("**custom-html** @ `9fc1ad6`"));
         assert!(s.contains("[build #57](https://drone.example.org/coop-cloud/ccci/57)"));
         assert!(s.contains(&build_marker(57)));
+    }
+
+    fn results(rungs: BTreeMap<Rung, RungResult>) -> ResultsV1 {
+        ResultsV1 {
+            schema: 1,
+            recipe: "custom-html".parse().expect("r"),
+            git_ref: params().git_ref,
+            src: params().src,
+            pr: Some(42),
+            run_id: "x".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            duration_secs: 61.0,
+            level: Some(Rung::Upgrade),
+            green: true,
+            rungs,
+            lanes: BTreeMap::new(),
+            checks: vec![],
+            teardown: vec![],
+        }
+    }
+
+    #[test]
+    fn an_oversized_report_is_cut_and_keeps_its_marker() {
+        let mut r = results(BTreeMap::new());
+        r.green = false;
+        r.teardown = vec!["é".repeat(100); 1_000];
+        let f = finished(&params(), &build(), &r);
+        assert!(f.body.len() < DETAILS_MAX + 1_000, "{}", f.body.len());
+        assert!(f.body.contains("cut short"));
+        assert!(f.body.ends_with(&build_marker(57)));
+        assert_eq!(f.state, StatusState::Failure);
     }
 
     #[test]
@@ -248,28 +244,14 @@ mod tests {
                 duration_secs: 0.0,
             },
         );
-        let r = ResultsV1 {
-            schema: 1,
-            recipe: "custom-html".parse().expect("r"),
-            git_ref: params().git_ref,
-            src: params().src,
-            pr: Some(42),
-            run_id: "x".into(),
-            started_at: "2026-01-01T00:00:00Z".into(),
-            duration_secs: 61.0,
-            level: Some(Rung::Upgrade),
-            green: true,
-            rungs,
-            lanes: BTreeMap::new(),
-            checks: vec![],
-            teardown: vec![],
-        };
-        let f = finished(&params(), &build(), &r, Some("all good"));
+        let r = results(rungs);
+        let f = finished(&params(), &build(), &r);
         assert_eq!(f.state, StatusState::Success);
         assert_eq!(f.description, "level: upgrade");
         assert!(f.body.contains("| install | ✅ pass | 12s |  |"));
         assert!(f.body.contains("no earlier release \\| none"));
         assert!(f.body.contains("in 1m 01s"));
-        assert!(f.body.contains("all good"));
+        assert_eq!(f.body.matches("| install |").count(), 1, "the table once");
+        assert!(f.body.ends_with(&build_marker(57)));
     }
 }

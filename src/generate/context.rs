@@ -11,7 +11,8 @@ use crate::header::GENERATED;
 use crate::registry::Registry;
 
 use super::escape::{Unrepresentable, sh_quote};
-use super::names::{self, secret};
+use crate::names::files::{self, ServiceConfig};
+use crate::names::host::{self, secret};
 
 /// A reconcile oneshot (docs/architecture.md, "Reconcile oneshots"): converges
 /// one app on every boot and activation, no run-once sentinel.
@@ -31,27 +32,22 @@ pub struct ReconcileUnit {
 }
 
 impl ReconcileUnit {
-    fn new(app: &str, description: &str, after: &[&str]) -> Self {
-        let mut units = vec![
-            "docker.service".to_owned(),
-            format!("{}.service", names::SWARM_UNIT),
-        ];
-        units.extend(after.iter().map(|u| format!("{u}.service")));
+    fn new(config: ServiceConfig, description: &str, after: &[&str]) -> Self {
+        let app = config.piece().unwrap_or_default();
+        let swarm = config == ServiceConfig::Swarm;
+        let mut units = vec![host::service("docker"), host::service(host::SWARM_UNIT)];
+        units.extend(after.iter().map(|u| host::service(u)));
         Self {
-            name: if app == "swarm" {
-                names::SWARM_UNIT.to_owned()
-            } else {
-                format!("ccci-reconcile-{app}")
-            },
+            name: host::reconcile_unit(app),
             description: description.to_owned(),
             app: app.to_owned(),
-            config: format!("./etc/reconcile-{app}.json"),
-            after: if app == "swarm" {
-                vec!["docker.service".to_owned()]
+            config: config.module_relative_path(),
+            after: if swarm {
+                vec![host::service("docker")]
             } else {
                 units
             },
-            path: if app == "swarm" {
+            path: if swarm {
                 vec!["docker".to_owned()]
             } else {
                 vec![
@@ -98,6 +94,10 @@ pub struct AppModule {
 #[derive(Debug, Serialize)]
 pub struct RunnerModule {
     pub header: &'static str,
+    /// systemd unit name, without `.service`.
+    pub unit: String,
+    /// Units the runner starts after (builds need the swarm).
+    pub after: Vec<String>,
     pub environment: Vec<(String, String)>,
     /// sops template holding `DRONE_RPC_SECRET=`.
     pub env_template: String,
@@ -108,6 +108,11 @@ pub struct RunnerModule {
 #[derive(Debug, Serialize)]
 pub struct BridgeModule {
     pub header: &'static str,
+    /// systemd unit name, without `.service`.
+    pub unit: String,
+    /// The word a comment must carry, as the config sets it.
+    pub trigger: String,
+    pub description: String,
     pub config: String,
     pub state_directory: String,
     /// (credential name, sops secret name)
@@ -193,7 +198,7 @@ pub fn swarm_module() -> SwarmModule {
         prune_flags: vec!["--all".into(), "--filter".into(), "until=24h".into()],
         firewall_ports: vec![80, 443],
         unit: ReconcileUnit::new(
-            "swarm",
+            ServiceConfig::Swarm,
             "ccci: Docker swarm and the proxy overlay network",
             &[],
         ),
@@ -214,7 +219,7 @@ pub fn proxy_module(reg: &Registry) -> AppModule {
     AppModule {
         header: GENERATED,
         unit: ReconcileUnit::new(
-            "proxy",
+            ServiceConfig::Proxy,
             "ccci: Traefik (wildcard certificate, no ACME)",
             &[],
         ),
@@ -227,9 +232,9 @@ pub fn drone_module() -> AppModule {
         header: GENERATED,
         // Drone's API is reached through Traefik, so the proxy comes first.
         unit: ReconcileUnit::new(
-            "drone",
+            ServiceConfig::Drone,
             "ccci: Drone server, CI repository settings and cron jobs",
-            &["ccci-reconcile-proxy"],
+            &[&host::reconcile_unit("proxy")],
         ),
         directories: vec![],
     }
@@ -238,7 +243,7 @@ pub fn drone_module() -> AppModule {
 pub fn backupbot_module() -> AppModule {
     AppModule {
         header: GENERATED,
-        unit: ReconcileUnit::new("backupbot", "ccci: backup-bot-two", &[]),
+        unit: ReconcileUnit::new(ServiceConfig::Backupbot, "ccci: backup-bot-two", &[]),
         directories: vec![],
     }
 }
@@ -247,6 +252,8 @@ pub fn runner_module(reg: &Registry) -> RunnerModule {
     let host = &reg.host;
     RunnerModule {
         header: GENERATED,
+        unit: host::RUNNER_UNIT.to_owned(),
+        after: vec![host::service("docker"), host::service(host::SWARM_UNIT)],
         environment: vec![
             ("DRONE_RPC_PROTO".into(), "https".into()),
             ("DRONE_RPC_HOST".into(), host.drone.domain.to_string()),
@@ -266,7 +273,7 @@ pub fn runner_module(reg: &Registry) -> RunnerModule {
 }
 
 pub fn bridge_module(reg: &Registry) -> BridgeModule {
-    use names::credential;
+    use crate::names::host::credential;
     let mut credentials = vec![
         (
             credential::GITEA_TOKEN.to_owned(),
@@ -285,8 +292,14 @@ pub fn bridge_module(reg: &Registry) -> BridgeModule {
     }
     BridgeModule {
         header: GENERATED,
-        config: "./etc/bridge.json".into(),
-        state_directory: "ccci-bridge".into(),
+        config: ServiceConfig::Bridge.module_relative_path(),
+        unit: host::BRIDGE_UNIT.to_owned(),
+        trigger: reg.host.bridge.trigger.to_string(),
+        description: format!(
+            "ccci bridge: {} comments to Drone builds and PR reports",
+            reg.host.bridge.trigger
+        ),
+        state_directory: host::BRIDGE_UNIT.to_owned(),
         credentials,
         runs_dir: reg.host.runs_dir.to_string(),
     }
@@ -399,7 +412,9 @@ pub fn drone_yml(reg: &Registry) -> Result<DroneYml, Unrepresentable> {
                 name: "run".into(),
                 environment: home.clone(),
                 commands: vec![format!(
-                    "ccci run --plan \"runners/$RECIPE.json\" --ref \"$REF\" --src \"$SRC\" --pr \"$PR\" --out {runs}/\"$DRONE_BUILD_NUMBER\""
+                    "ccci run --plan \"{plan}\" --ref \"$REF\" --src \"$SRC\" --pr \"$PR\" --out {out}",
+                    plan = files::runner_plan_file("$RECIPE"),
+                    out = files::build_output_dir_sh(&runs),
                 )],
             },
         ],
@@ -426,7 +441,7 @@ pub fn drone_yml(reg: &Registry) -> Result<DroneYml, Unrepresentable> {
     for recipe in reg.recipes.values().filter(|r| r.weekly_sweep) {
         let url = format!("{}/{}.git", host.gitea.url.trimmed(), recipe.repo);
         pipelines.push(Pipeline {
-            name: names::sweep_pipeline_name(&recipe.name),
+            name: host::sweep_pipeline_name(&recipe.name),
             events: vec!["cron".into()],
             cron: vec![recipe.name.to_string()],
             concurrency: Some(1),
@@ -437,9 +452,10 @@ pub fn drone_yml(reg: &Registry) -> Result<DroneYml, Unrepresentable> {
                     format!("REF=$(git ls-remote {} HEAD | cut -f1)", sh_quote(&url)?),
                     "printf '%s' \"$REF\" | grep -Eqxz '[0-9a-f]{40}' || { echo \"cannot resolve the default branch head\" >&2; exit 2; }".into(),
                     format!(
-                        "ccci run --plan {} --ref \"$REF\" --src {} --out {runs}/\"$DRONE_BUILD_NUMBER\"",
-                        sh_quote(&names::runner_plan_path(&recipe.name))?,
-                        sh_quote(recipe.repo.as_str())?
+                        "ccci run --plan {} --ref \"$REF\" --src {} --out {}",
+                        sh_quote(&files::runner_plan_path(&recipe.name))?,
+                        sh_quote(recipe.repo.as_str())?,
+                        files::build_output_dir_sh(&runs),
                     ),
                 ],
             }],

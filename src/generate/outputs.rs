@@ -9,11 +9,11 @@ use serde::Serialize;
 use crate::config::{
     BackupbotConfigV1, BridgeConfigV1, DroneConfigV1, ProxyConfigV1, SwarmConfigV1,
 };
+use crate::names::files::{self, ServiceConfig};
 use crate::plan::PlanV1;
 use crate::registry::Registry;
 
 use super::context;
-use super::names;
 use super::plans::{self, BuiltInvalid};
 use super::templates;
 
@@ -72,7 +72,7 @@ pub fn render_all(reg: &Registry) -> Result<Vec<Output>, RenderError> {
             });
             Ok(())
         };
-    let m = |name: &str| format!("{}/{name}.nix", names::MODULES_DIR);
+    let m = files::module_path;
     tpl(
         m("default"),
         "nixos/default.nix.j2",
@@ -108,39 +108,34 @@ pub fn render_all(reg: &Registry) -> Result<Vec<Output>, RenderError> {
         &context::secrets_module(reg),
     )?;
     tpl(
-        names::DRONE_YML.to_owned(),
+        files::DRONE_YML.to_owned(),
         "drone.yml.j2",
         &context::drone_yml(reg)?,
     )?;
     tpl(
-        names::SECRETS_EXAMPLE.to_owned(),
+        files::SECRETS_EXAMPLE.to_owned(),
         "secrets.example.yaml.j2",
         &context::secrets_module(reg),
     )?;
     tpl(
-        names::KEYS_DOC.to_owned(),
+        files::KEYS_DOC.to_owned(),
         "registry-keys.md.j2",
         &context::keys_doc(),
     )?;
 
-    let etc = |name: &str| format!("{}/{name}.json", names::ETC_DIR);
-    out.push(json(etc("bridge"), &plans::bridge_config(reg)?));
-    out.push(json(
-        etc("reconcile-swarm"),
-        &plans::swarm_config(&reg.host)?,
-    ));
-    out.push(json(
-        etc("reconcile-proxy"),
-        &plans::proxy_config(&reg.host)?,
-    ));
-    out.push(json(etc("reconcile-drone"), &plans::drone_config(reg)?));
-    out.push(json(
-        etc("reconcile-backupbot"),
-        &plans::backupbot_config(&reg.host)?,
-    ));
+    for config in ServiceConfig::ALL {
+        let path = config.repo_path();
+        out.push(match config {
+            ServiceConfig::Bridge => json(path, &plans::bridge_config(reg)?),
+            ServiceConfig::Swarm => json(path, &plans::swarm_config(&reg.host)?),
+            ServiceConfig::Proxy => json(path, &plans::proxy_config(&reg.host)?),
+            ServiceConfig::Drone => json(path, &plans::drone_config(reg)?),
+            ServiceConfig::Backupbot => json(path, &plans::backupbot_config(&reg.host)?),
+        });
+    }
     for recipe in reg.recipes.values() {
         out.push(json(
-            names::runner_plan_path(&recipe.name),
+            files::runner_plan_path(&recipe.name),
             &plans::runner_plan(&reg.host, recipe)?,
         ));
     }
@@ -206,17 +201,23 @@ fn read_back(o: &Output) -> Result<(), String> {
     let name = o.path.rsplit('/').next().unwrap_or_default();
     let check = |r: Result<(), crate::config::ConfigError>| r.map_err(|e| e.to_string());
     use crate::config::parse_config;
-    match name {
-        "bridge.json" => check(parse_config::<BridgeConfigV1>(&o.path, &o.text).map(drop)),
-        "reconcile-swarm.json" => check(parse_config::<SwarmConfigV1>(&o.path, &o.text).map(drop)),
-        "reconcile-proxy.json" => check(parse_config::<ProxyConfigV1>(&o.path, &o.text).map(drop)),
-        "reconcile-drone.json" => check(parse_config::<DroneConfigV1>(&o.path, &o.text).map(drop)),
-        "reconcile-backupbot.json" => {
+    match ServiceConfig::from_file_name(name) {
+        Some(ServiceConfig::Bridge) => {
+            check(parse_config::<BridgeConfigV1>(&o.path, &o.text).map(drop))
+        }
+        Some(ServiceConfig::Swarm) => {
+            check(parse_config::<SwarmConfigV1>(&o.path, &o.text).map(drop))
+        }
+        Some(ServiceConfig::Proxy) => {
+            check(parse_config::<ProxyConfigV1>(&o.path, &o.text).map(drop))
+        }
+        Some(ServiceConfig::Drone) => {
+            check(parse_config::<DroneConfigV1>(&o.path, &o.text).map(drop))
+        }
+        Some(ServiceConfig::Backupbot) => {
             check(parse_config::<BackupbotConfigV1>(&o.path, &o.text).map(drop))
         }
-        _ => PlanV1::from_json(&o.path, &o.text)
-            .map(drop)
-            .map_err(|e| e.to_string()),
+        None => check(PlanV1::from_json(&o.path, &o.text).map(drop)),
     }
 }
 

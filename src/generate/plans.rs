@@ -12,7 +12,8 @@ use crate::plan::{PLAN_SCHEMA, PlanV1, Timeouts};
 use crate::registry::values::{AbsPath, HttpUrl, Version, Word};
 use crate::registry::{Host, Recipe, Registry};
 
-use super::names::{self, credential, secret};
+use crate::names::abra;
+use crate::names::host::{self, credential, secret};
 
 /// Values built from validated parts are valid; a failure here is a bug in the
 /// generator, reported as such instead of a panic.
@@ -37,7 +38,7 @@ pub fn runner_plan(host: &Host, recipe: &Recipe) -> Result<PlanV1, BuiltInvalid>
         gitea_url: host.gitea.url.clone(),
         token_file: build("path", secret::path(secret::GITEA_BOT_TOKEN))?,
         ci_domain: host.ci_domain.clone(),
-        server: build("word", names::ABRA_SERVER.to_owned())?,
+        server: build("word", abra::SERVER.to_owned())?,
         abra_dir: host.abra_dir.clone(),
         runs_dir: host.runs_dir.clone(),
         timeouts: Timeouts {
@@ -80,7 +81,7 @@ fn abra_app(
     // Infra apps use the wildcard certificate too: never ACME.
     map.insert("LETS_ENCRYPT_ENV".to_owned(), String::new());
     Ok(AbraApp {
-        server: build("word", names::ABRA_SERVER.to_owned())?,
+        server: build("word", abra::SERVER.to_owned())?,
         abra_dir: host.abra_dir.clone(),
         recipe: build("word", recipe.to_owned())?,
         version: version.clone(),
@@ -106,7 +107,7 @@ pub fn swarm_config(host: &Host) -> Result<SwarmConfigV1, BuiltInvalid> {
         header: JsonHeader,
         schema: CONFIG_SCHEMA,
         advertise_addr: host.advertise_addr,
-        network: build("word", names::PROXY_NETWORK.to_owned())?,
+        network: build("word", host::PROXY_NETWORK.to_owned())?,
     })
 }
 
@@ -168,8 +169,8 @@ pub fn drone_config(reg: &Registry) -> Result<DroneConfigV1, BuiltInvalid> {
         .map(|r| {
             Ok(DroneCron {
                 name: r.name.clone(),
-                expr: names::WEEKLY.to_owned(),
-                branch: build("word", names::CI_BRANCH.to_owned())?,
+                expr: host::WEEKLY.to_owned(),
+                branch: build("word", host::CI_BRANCH.to_owned())?,
             })
         })
         .collect::<Result<Vec<_>, BuiltInvalid>>()?;
@@ -220,6 +221,7 @@ pub fn bridge_config(reg: &Registry) -> Result<BridgeConfigV1, BuiltInvalid> {
         bot_user: host.gitea.bot_user.clone(),
         drone_url: https(&host.drone.domain)?,
         ci_repo: host.drone.ci_repo.clone(),
+        ci_branch: build("word", host::CI_BRANCH.to_owned())?,
         repos: reg
             .recipes
             .values()

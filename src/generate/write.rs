@@ -10,12 +10,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::header::is_generated;
+use crate::names::files;
 
-use super::names;
 use super::outputs::Output;
 
 /// Directories whose every file ccci-gen renders.
-pub const OWNED_DIRS: &[&str] = &[names::MODULES_DIR, names::RUNNERS_DIR];
+pub const OWNED_DIRS: &[&str] = &[files::MODULES_DIR, files::RUNNERS_DIR];
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {

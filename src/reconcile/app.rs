@@ -16,7 +16,7 @@ use super::decide::app::{
 use super::world::World;
 use super::{ReconcileError, Report, read_required};
 use crate::config::{AbraApp, FileSecret};
-use crate::tools::abra;
+use crate::names;
 
 /// A secret abra generates (random) when docker does not have it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,11 +37,7 @@ pub fn version_key(secret: &FileSecret) -> String {
     secret
         .version_key
         .clone()
-        .unwrap_or_else(|| conventional_version_key(secret.name.as_str()))
-}
-
-pub fn conventional_version_key(name: &str) -> String {
-    format!("SECRET_{}_VERSION", name.to_ascii_uppercase())
+        .unwrap_or_else(|| names::stack::secret_version_key(secret.name.as_str()))
 }
 
 /// `v1` → `v2`; anything not ending in digits gets `2` appended.
@@ -107,17 +103,17 @@ impl Place {
         let abra_dir = PathBuf::from(app.abra_dir.as_str());
         let domain = app.domain.as_str();
         Place {
-            recipe_dir: abra::recipe_dir(&abra_dir, app.recipe.as_str()),
-            env: abra::env_file(&abra_dir, app.server.as_str(), domain),
+            recipe_dir: names::abra::recipe_dir(&abra_dir, app.recipe.as_str()),
+            env: names::abra::env_file(&abra_dir, app.server.as_str(), domain),
             state: super::state::path(&abra_dir, domain),
-            stack: abra::stack_name(domain),
+            stack: names::stack::stack_name(domain),
             abra_dir,
         }
     }
 }
 
 fn look_setup(world: &dyn World, app: &AbraApp, at: &Place) -> Result<SetupSeen, ReconcileError> {
-    let server_dir = at.abra_dir.join("servers").join(app.server.as_str());
+    let server_dir = names::abra::server_dir(&at.abra_dir, app.server.as_str());
     let recipe = if world.is_dir(&at.recipe_dir) {
         let (head, wanted) = world.head_and(&at.recipe_dir, app.version.as_str())?;
         RecipeSeen::Fetched { head, wanted }
@@ -166,7 +162,7 @@ fn look(world: &dyn World, at: &Place) -> Result<AppSeen, ReconcileError> {
     Ok(AppSeen {
         state: world.load_state(&at.state)?,
         secrets: world
-            .secrets(&format!("{}_", at.stack))?
+            .secrets(&names::stack::stack_prefix(&at.stack))?
             .into_iter()
             .collect::<BTreeSet<_>>(),
         env: world.read_env(&at.env)?,

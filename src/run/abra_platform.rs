@@ -95,7 +95,9 @@ impl Platform for AbraPlatform {
     }
 
     fn secrets(&self, app: &AppRef) -> Result<Vec<String>, OpError> {
-        self.docker.secrets(&format!("{}_", app.stack)).map_err(op)
+        self.docker
+            .secrets(&crate::names::stack::stack_prefix(&app.stack))
+            .map_err(op)
     }
 
     fn deploy(&self, app: &AppRef, redeploy: bool) -> Result<(), OpError> {
@@ -139,7 +141,8 @@ impl Platform for AbraPlatform {
     }
 
     fn exec(&self, app: &AppRef, service: &str, script: &str) -> Result<String, OpError> {
-        let full = format!("{}_{service}", app.stack);
+        let full = crate::names::stack::service_name(&app.stack, service)
+            .map_err(|e| OpError::Failed(e.to_string()))?;
         let ctr = self
             .docker
             .container_of(&full)
@@ -163,7 +166,7 @@ impl Platform for AbraPlatform {
         // every archive: a truncated dump or an empty volume does not hold it.
         let dir = ScratchDir::new(
             app.abra_dir
-                .join(format!("backup-{:06x}", super::naming::fresh_nonce())),
+                .join(format!("backup-{:06x}", crate::names::run::fresh_nonce())),
         )?;
         Call::new(&self.abra)
             .env("ABRA_DIR", &app.abra_dir)
@@ -269,7 +272,7 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
         }
         let _ = abra.secret_remove_all(&app.domain);
     }
-    let prefix = format!("{}_", app.stack);
+    let prefix = crate::names::stack::stack_prefix(&app.stack);
     match services_left(p) {
         Ok(0) => {
             if env_exists && let Err(e) = std::fs::remove_file(app.env_file()) {

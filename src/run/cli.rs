@@ -67,9 +67,11 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
     };
     let run_id = lanes::new_run_id();
     let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(plan.runs_dir.as_str())
-            .join(plan.recipe.as_str())
-            .join(&run_id)
+        crate::names::files::run_output_dir(
+            std::path::Path::new(plan.runs_dir.as_str()),
+            plan.recipe.as_str(),
+            &run_id,
+        )
     });
     let world = ProductionWorld::from_env(Duration::from_secs(plan.timeouts.deploy_secs.max(60)));
     let inputs = RunInputs {

@@ -75,8 +75,9 @@ pub struct Checkout {
 /// Make a fresh abra directory at `dir`: `servers/` and `catalogue/` linked to
 /// the shared directory's, `recipes/` new and empty.
 pub fn prepare_abra_dir(dir: &Path, shared: &Path) -> Result<(), FetchError> {
-    std::fs::create_dir_all(dir.join("recipes")).map_err(io_err(dir))?;
-    for sub in ["servers", "catalogue"] {
+    use crate::names::abra::{CATALOGUE, RECIPES, SERVERS};
+    std::fs::create_dir_all(dir.join(RECIPES)).map_err(io_err(dir))?;
+    for sub in [SERVERS, CATALOGUE] {
         let target = shared.join(sub);
         let link = dir.join(sub);
         if target.exists() && !link.exists() {
@@ -117,7 +118,7 @@ pub fn fetch(spec: &FetchSpec, abra_dir: &Path) -> Result<Checkout, FetchError> 
         Some(p) => read_token(p)?,
         None => None,
     };
-    let recipe_dir = abra_dir.join("recipes").join(&spec.recipe);
+    let recipe_dir = crate::names::abra::recipe_dir(abra_dir, &spec.recipe);
     // A leftover clone (no tags, another remote) once poisoned version
     // resolution: always start from an empty directory.
     if recipe_dir.exists() {
@@ -160,7 +161,7 @@ pub fn clone_local(
     rev: &str,
     timeout: Duration,
 ) -> Result<Checkout, FetchError> {
-    let recipe_dir = abra_dir.join("recipes").join(recipe);
+    let recipe_dir = crate::names::abra::recipe_dir(abra_dir, recipe);
     if recipe_dir.exists() {
         std::fs::remove_dir_all(&recipe_dir).map_err(io_err(&recipe_dir))?;
     }

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::fetch::{self, Checkout, FetchSpec};
-use super::naming;
 use super::platform::{AppRef, TeardownReport};
 use super::probe::ProbeConfig;
 use super::progress::Progress;
@@ -17,6 +16,7 @@ use super::steps::{Checks, RunCtx};
 use super::version::{self, BaseChoice};
 use super::world::World;
 use super::{fresh, upgrade};
+use crate::names::run as naming;
 use crate::plan::PlanV1;
 use crate::registry::values::RepoSlug;
 use crate::registry::{BackupMode, LaneMode, Rung};
@@ -378,7 +378,7 @@ pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
                 &format!(
                     "{} {}{}",
                     r.as_str(),
-                    super::report::status_word(o.status),
+                    crate::report::status_word(o.status),
                     reason
                 ),
             );

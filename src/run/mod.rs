@@ -13,7 +13,6 @@ pub mod fresh;
 pub mod lanes;
 pub mod lint_rung;
 pub mod marker;
-pub mod naming;
 pub mod platform;
 pub mod probe;
 pub mod production;

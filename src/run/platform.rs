@@ -24,7 +24,7 @@ pub struct AppRef {
 impl AppRef {
     /// abra's env file of the app.
     pub fn env_file(&self) -> PathBuf {
-        crate::tools::abra::env_file(&self.abra_dir, &self.server, &self.domain)
+        crate::names::abra::env_file(&self.abra_dir, &self.server, &self.domain)
     }
 }
 

@@ -1,17 +1,15 @@
 //! The run's artifacts: `results.json`, `junit.xml`, `summary.md`, `lint.txt`.
 //! Everything here is a pure function of [`ResultsV1`] (and the lint text) so
 //! it can be tested without a run; `write_all` is the only effect.
+//! `summary.md` is [`crate::report::summary_md`], the text the PR comment shares.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::names::files::{JUNIT_FILE, LINT_FILE, RESULTS_FILE, SUMMARY_FILE};
 use crate::registry::Rung;
+use crate::report::summary_md;
 use crate::results::{ResultsV1, Status};
-
-pub const RESULTS_FILE: &str = "results.json";
-pub const JUNIT_FILE: &str = "junit.xml";
-pub const SUMMARY_FILE: &str = "summary.md";
-pub const LINT_FILE: &str = "lint.txt";
 
 /// Could not write an artifact.
 #[derive(Debug, thiserror::Error)]
@@ -19,24 +17,6 @@ pub const LINT_FILE: &str = "lint.txt";
 pub struct ReportError {
     pub path: String,
     pub source: std::io::Error,
-}
-
-pub fn status_word(s: Status) -> &'static str {
-    match s {
-        Status::Pass => "pass",
-        Status::Fail => "fail",
-        Status::Skip => "skip",
-        Status::Unverified => "unverified",
-    }
-}
-
-fn status_icon(s: Status) -> &'static str {
-    match s {
-        Status::Pass => "✅",
-        Status::Fail => "❌",
-        Status::Skip => "⏭️",
-        Status::Unverified => "⚠️",
-    }
 }
 
 /// `results.json`, pretty, with a final newline.
@@ -145,73 +125,6 @@ fn testcase(out: &mut String, class: &str, name: &str, status: Status, detail: &
             let _ = writeln!(out, "><error message=\"unverified: {d}\"/></testcase>");
         }
     }
-}
-
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-/// `summary.md`: the table a PR comment shows.
-pub fn summary_md(results: &ResultsV1) -> String {
-    let mut out = String::new();
-    let verdict = if results.green {
-        "✅ passed"
-    } else {
-        "❌ failed"
-    };
-    let short: String = results.git_ref.chars().take(10).collect();
-    let _ = writeln!(
-        out,
-        "### ccci: {} @ `{}` — {}",
-        results.recipe, short, verdict
-    );
-    out.push('\n');
-    let level = results.level.map_or("none", |l| l.as_str());
-    let _ = writeln!(
-        out,
-        "Level: **{level}** · run `{}` · {:.0} s",
-        results.run_id, results.duration_secs
-    );
-    out.push('\n');
-    out.push_str("| rung | status | time | reason |\n|---|---|---|---|\n");
-    for rung in Rung::ALL {
-        let Some(r) = results.rungs.get(&rung) else {
-            continue;
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} {} | {:.0} s | {} |",
-            rung.as_str(),
-            status_icon(r.status),
-            status_word(r.status),
-            r.duration_secs,
-            md_cell(&r.reason)
-        );
-    }
-    let bad: Vec<_> = results
-        .checks
-        .iter()
-        .filter(|c| matches!(c.status, Status::Fail | Status::Unverified) && c.rung != Rung::Lint)
-        .collect();
-    if !bad.is_empty() {
-        out.push_str("\nFailed checks:\n\n");
-        for c in bad {
-            let _ = writeln!(
-                out,
-                "- {} / {}: {}",
-                c.rung.as_str(),
-                md_cell(&c.name),
-                md_cell(&c.detail)
-            );
-        }
-    }
-    if !results.teardown.is_empty() {
-        out.push_str("\nTeardown problems:\n\n");
-        for t in &results.teardown {
-            let _ = writeln!(out, "- {}", md_cell(t));
-        }
-    }
-    out
 }
 
 /// Write every artifact into `dir` (created if needed).

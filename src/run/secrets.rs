@@ -37,12 +37,12 @@ pub fn declared(recipe_dir: &Path, env: &EnvFile) -> Result<Vec<Declared>, Strin
             if out.iter().any(|d| d.name == name) {
                 continue;
             }
-            let key = format!("SECRET_{}_VERSION", name.to_ascii_uppercase());
+            let key = crate::names::stack::secret_version_key(&name);
             let version = env
                 .get(&key)
                 .or_else(|| sample.get(&key))
                 .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| "v1".to_owned());
+                .unwrap_or_else(|| crate::names::stack::DEFAULT_SECRET_VERSION.to_owned());
             out.push(Declared { name, version });
         }
     }
@@ -69,7 +69,7 @@ pub fn missing(declared: &[Declared], stack: &str, existing: &[String]) -> Vec<D
     declared
         .iter()
         .filter(|d| {
-            let full = crate::tools::abra::stack_object_name(stack, &d.name, &d.version);
+            let full = crate::names::stack::versioned_name(stack, &d.name, &d.version);
             !existing.contains(&full)
         })
         .cloned()

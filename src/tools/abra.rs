@@ -12,34 +12,6 @@ use serde::Deserialize;
 
 use super::{Call, Output, Program, ToolError, pty};
 
-/// abra's stack name for an app domain: dots become underscores.
-pub fn stack_name(domain: &str) -> String {
-    domain.replace('.', "_")
-}
-
-/// Where abra keeps an app's env file.
-pub fn env_file(abra_dir: &Path, server: &str, domain: &str) -> PathBuf {
-    abra_dir
-        .join("servers")
-        .join(server)
-        .join(format!("{domain}.env"))
-}
-
-/// Where abra keeps a recipe's checkout.
-pub fn recipe_dir(abra_dir: &Path, recipe: &str) -> PathBuf {
-    abra_dir.join("recipes").join(recipe)
-}
-
-/// The docker secret name abra gives a recipe secret at a version.
-pub fn secret_name(domain: &str, secret: &str, version: &str) -> String {
-    stack_object_name(&stack_name(domain), secret, version)
-}
-
-/// A versioned swarm secret or config of a stack, `<stack>_<name>_<version>`.
-pub fn stack_object_name(stack: &str, name: &str, version: &str) -> String {
-    format!("{stack}_{name}_{version}")
-}
-
 /// One app of `abra app ls -S -m`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct AppListing {
@@ -313,14 +285,5 @@ mod tests {
         assert_eq!(apps.len(), 1);
         assert_eq!(apps[0].server, "default");
         assert_eq!(apps[0].status, "deployed");
-    }
-
-    #[test]
-    fn names_follow_abra() {
-        assert_eq!(
-            stack_name("keyc-3fa9c1.ci.example.org"),
-            "keyc-3fa9c1_ci_example_org"
-        );
-        assert_eq!(secret_name("a.b", "ssl_cert", "v2"), "a_b_ssl_cert_v2");
     }
 }

@@ -123,6 +123,7 @@ impl World {
             bot_user: BOT.parse().expect("bot"),
             drone_url: self.drone.url().parse().expect("drone url"),
             ci_repo: CI_REPO.parse().expect("ci repo"),
+            ci_branch: "main".parse().expect("word"),
             repos: self
                 .repos
                 .iter()

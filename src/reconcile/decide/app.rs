@@ -17,10 +17,10 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{AbraApp, FileSecret};
 use crate::envfile::EnvFile;
+use crate::names;
 use crate::reconcile::ReconcileError;
-use crate::reconcile::app::{GeneratedSecret, conventional_version_key, next_version, version_key};
+use crate::reconcile::app::{GeneratedSecret, next_version, version_key};
 use crate::reconcile::state::{AppState, SecretState};
-use crate::tools::abra;
 
 /// What a look at the app's setup saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub fn setup_step(
     let abra_dir = std::path::Path::new(app.abra_dir.as_str());
     let server = app.server.as_str();
     let recipe = app.recipe.as_str();
-    let recipe_dir = abra::recipe_dir(abra_dir, recipe);
+    let recipe_dir = names::abra::recipe_dir(abra_dir, recipe);
     let next = if !seen.server {
         SetupAction::AddServer
     } else {
@@ -103,7 +103,7 @@ pub fn setup_step(
         ),
         SetupAction::CreateApp => format!(
             "abra app new did not create {}",
-            abra::env_file(abra_dir, server, app.domain.as_str()).display()
+            names::abra::env_file(abra_dir, server, app.domain.as_str()).display()
         ),
     }))
 }
@@ -196,7 +196,7 @@ pub fn converge(
             .get(&key)
             .cloned()
             .or_else(|| seen.env.get(&key))
-            .unwrap_or_else(|| "v1".to_owned());
+            .unwrap_or_else(|| names::stack::DEFAULT_SECRET_VERSION.to_owned());
         let version = match st.secrets.get(name) {
             Some(rec) if rec.sha256 != f.sha256 => {
                 let v = next_version(&rec.version);
@@ -212,7 +212,7 @@ pub fn converge(
             // a new version rather than trust it.
             None if seen
                 .secrets
-                .contains(&abra::secret_name(domain, name, &current)) =>
+                .contains(&names::stack::secret_name(domain, name, &current)) =>
             {
                 let v = next_version(&current);
                 plan.notes.push(format!(
@@ -236,7 +236,7 @@ pub fn converge(
         let name = f.secret.name.as_str();
         if !seen
             .secrets
-            .contains(&abra::secret_name(domain, name, &version))
+            .contains(&names::stack::secret_name(domain, name, &version))
         {
             plan.actions.push(AppAction::InsertSecret {
                 name: name.to_owned(),
@@ -254,11 +254,11 @@ pub fn converge(
     }
     for g in secrets.generated {
         let version = env_after
-            .get(&conventional_version_key(&g.name))
-            .unwrap_or_else(|| "v1".to_owned());
+            .get(&names::stack::secret_version_key(&g.name))
+            .unwrap_or_else(|| names::stack::DEFAULT_SECRET_VERSION.to_owned());
         if !seen
             .secrets
-            .contains(&abra::secret_name(domain, &g.name, &version))
+            .contains(&names::stack::secret_name(domain, &g.name, &version))
         {
             plan.actions.push(AppAction::GenerateSecret {
                 name: g.name.clone(),

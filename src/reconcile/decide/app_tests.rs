@@ -66,8 +66,11 @@ fn apply(app: &AbraApp, mut seen: AppSeen, plan: &AppPlan) -> AppSeen {
             }
             AppAction::InsertSecret { name, version, .. }
             | AppAction::GenerateSecret { name, version } => {
-                seen.secrets
-                    .insert(abra::secret_name(app.domain.as_str(), name, version));
+                seen.secrets.insert(names::stack::secret_name(
+                    app.domain.as_str(),
+                    name,
+                    version,
+                ));
             }
             AppAction::Deploy { .. } => seen.deployed = true,
             AppAction::SaveState(st) => seen.state = st.clone(),

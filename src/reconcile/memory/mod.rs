@@ -17,8 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::envfile::EnvFile;
+use crate::names;
 use crate::tools::ToolError;
-use crate::tools::abra;
 use crate::tools::docker::{NetworkRow, SwarmState};
 
 mod world;
@@ -189,10 +189,10 @@ impl MemoryHost {
         let env = self.env_of(abra_dir, domain, line)?;
         let recipe_name = env.get("RECIPE").unwrap_or_default();
         let recipe_name = recipe_name.split(':').next().unwrap_or_default().to_owned();
-        let stack = abra::stack_name(domain);
+        let stack = names::stack::stack_name(domain);
         let checkout = self
             .checkouts
-            .get(&abra::recipe_dir(abra_dir, &recipe_name))
+            .get(&names::abra::recipe_dir(abra_dir, &recipe_name))
             .ok_or_else(|| failed(line, &format!("FATA unable to find recipe {recipe_name}")))?;
         let recipe = self.upstream.get(&recipe_name).cloned().unwrap_or_default();
         let previous = self.stacks.get(&stack);
@@ -211,7 +211,7 @@ impl MemoryHost {
         }
         for (name, key) in &recipe.secrets {
             let version = env.get(key).unwrap_or_else(|| "v1".to_owned());
-            let full = abra::stack_object_name(&stack, name, &version);
+            let full = names::stack::versioned_name(&stack, name, &version);
             if !self.secrets.contains_key(&full) {
                 return Err(failed(line, &format!("FATA secret not found: {full}")));
             }

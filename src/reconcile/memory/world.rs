@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use super::{Checkout, MemoryWorld, Recipe, Secret, failed};
 use crate::envfile::{EnvFile, EnvFileError};
+use crate::names;
 use crate::reconcile::ReconcileError;
 use crate::reconcile::state::{self, AppState};
 use crate::reconcile::world::{Sleep, World};
 use crate::tools::ToolError;
-use crate::tools::abra;
 use crate::tools::docker::{NetworkRow, SwarmState};
 
 fn d(p: &Path) -> String {
@@ -125,7 +125,7 @@ impl World for MemoryWorld {
         let mut h = self.host();
         let line = format!("abra recipe fetch {recipe} -n");
         h.call(line.clone(), true)?;
-        let dir = abra::recipe_dir(abra_dir, recipe);
+        let dir = names::abra::recipe_dir(abra_dir, recipe);
         if h.checkouts.contains_key(&dir) {
             return Ok(());
         }
@@ -162,7 +162,7 @@ impl World for MemoryWorld {
         h.call(line.clone(), true)?;
         if !h
             .checkouts
-            .contains_key(&abra::recipe_dir(abra_dir, recipe))
+            .contains_key(&names::abra::recipe_dir(abra_dir, recipe))
         {
             return Err(failed(
                 &line,
@@ -175,7 +175,7 @@ impl World for MemoryWorld {
                 &format!("FATA server {server} does not exist"),
             ));
         }
-        let path = abra::env_file(abra_dir, server, domain);
+        let path = names::abra::env_file(abra_dir, server, domain);
         if h.files.contains_key(&path) {
             return Err(failed(&line, &format!("FATA {domain} already exists")));
         }
@@ -208,7 +208,7 @@ impl World for MemoryWorld {
             .get(file)
             .cloned()
             .ok_or_else(|| failed(&line, &format!("FATA open {}: no such file", d(file))))?;
-        let full = abra::secret_name(domain, name, version);
+        let full = names::stack::secret_name(domain, name, version);
         if h.secrets.contains_key(&full) {
             return Err(failed(&line, &format!("FATA secret {full} already exists")));
         }
@@ -232,7 +232,7 @@ impl World for MemoryWorld {
         let line = format!("abra app secret generate {domain} {name} {version} -m -C -o -n");
         h.call(line.clone(), true)?;
         h.env_of(abra_dir, domain, &line)?;
-        let full = abra::secret_name(domain, name, version);
+        let full = names::stack::secret_name(domain, name, version);
         if h.secrets.contains_key(&full) {
             return Err(failed(&line, &format!("FATA secret {full} already exists")));
         }

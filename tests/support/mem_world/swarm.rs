@@ -135,7 +135,7 @@ impl MemWorld {
     }
 
     fn generate(s: &mut State, stack: &str, name: &str, version: &str) -> Result<(), OpError> {
-        let full = ccci::tools::abra::stack_object_name(stack, name, version);
+        let full = ccci::names::stack::versioned_name(stack, name, version);
         if s.secrets.contains_key(&full) {
             return Err(failed(format!("secret {full} already exists")));
         }
@@ -389,7 +389,7 @@ impl Platform for MemWorld {
                 .get(&format!("SECRET_{}_VERSION", sec.to_ascii_uppercase()))
                 .cloned()
                 .unwrap_or_else(|| "v1".into());
-            let full = ccci::tools::abra::stack_object_name(&app.stack, sec, &version);
+            let full = ccci::names::stack::versioned_name(&app.stack, sec, &version);
             if !s.secrets.contains_key(&full) {
                 return Err(failed(format!("secret not found: {full}")));
             }

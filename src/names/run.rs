@@ -1,19 +1,15 @@
-//! Every name a run gives to things on the swarm, computed in one place.
+//! Run apps: `<first 4 chars of recipe>-<6 hex>.<ci domain>`.
 //!
-//! Run apps live at `<first 4 chars of recipe>-<6 hex>.<ci domain>`: short, so
-//! that the names Docker derives from them (`<stack>_<config>_<version>`) stay
-//! within its 64-character limit, and recognisable, so that the janitor can find
-//! leftovers by pattern. The janitor must use [`parse_run_domain`] on names this
-//! module produced; a pattern that matches nothing real once went unnoticed.
+//! Short, so that the names Docker derives from them (`<stack>_<config>_<version>`,
+//! see [`super::stack`]) stay within its 64-character limit, and recognisable, so
+//! that the janitor can find leftovers by pattern. The janitor must use
+//! [`parse_run_domain`] on names [`run_app`] produced; a pattern that matches
+//! nothing real once went unnoticed.
 
 use std::fmt;
 
 use crate::registry::values::{Domain, RecipeName};
 
-/// Docker rejects config and secret names longer than this.
-pub const DOCKER_OBJECT_NAME_MAX: usize = 64;
-/// Service names become DNS labels inside the swarm.
-pub const DOCKER_SERVICE_NAME_MAX: usize = 63;
 /// Characters of the recipe name kept in the run label.
 pub const LABEL_PREFIX_LEN: usize = 4;
 /// Hex digits of randomness in the run label.
@@ -50,7 +46,7 @@ pub struct AppNames {
     pub label: RunLabel,
     /// `<label>.<ci domain>`.
     pub domain: String,
-    /// The domain with `.` replaced by `_`, as abra names the stack.
+    /// abra's stack name of the domain ([`super::stack::stack_name`]).
     pub stack: String,
 }
 
@@ -58,16 +54,13 @@ pub struct AppNames {
 pub fn run_app(recipe: &RecipeName, nonce: u32, ci_domain: &Domain) -> AppNames {
     let label = RunLabel::new(recipe, nonce);
     let domain = format!("{label}.{ci_domain}");
-    let stack = stack_name(&domain);
+    let stack = super::stack::stack_name(&domain);
     AppNames {
         label,
         domain,
         stack,
     }
 }
-
-/// abra's stack name for an app domain (one rule, kept with abra's other names).
-pub use crate::tools::abra::stack_name;
 
 /// If `domain` is a run app under `ci_domain` (as [`run_app`] makes them),
 /// its label. Used by the janitor to recognise leftovers.
@@ -85,53 +78,6 @@ pub fn parse_run_domain(domain: &str, ci_domain: &Domain) -> Option<RunLabel> {
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     (prefix_ok && nonce_ok).then(|| RunLabel(label.to_owned()))
-}
-
-/// A name Docker would refuse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} name {name:?} is {len} characters, Docker allows at most {max}")]
-pub struct NameTooLong {
-    pub kind: &'static str,
-    pub name: String,
-    pub len: usize,
-    pub max: usize,
-}
-
-/// The name of a swarm service of the stack, `<stack>_<service>`.
-pub fn service_name(stack: &str, service: &str) -> Result<String, NameTooLong> {
-    bounded(
-        "service",
-        format!("{stack}_{service}"),
-        DOCKER_SERVICE_NAME_MAX,
-    )
-}
-
-/// The name of a versioned swarm config or secret, `<stack>_<name>_<version>`,
-/// as abra creates them.
-pub fn object_name(stack: &str, name: &str, version: &str) -> Result<String, NameTooLong> {
-    bounded(
-        "config or secret",
-        crate::tools::abra::stack_object_name(stack, name, version),
-        DOCKER_OBJECT_NAME_MAX,
-    )
-}
-
-/// A volume of the stack, `<stack>_<volume>`.
-pub fn volume_name(stack: &str, volume: &str) -> String {
-    format!("{stack}_{volume}")
-}
-
-fn bounded(kind: &'static str, name: String, max: usize) -> Result<String, NameTooLong> {
-    let len = name.len();
-    if len > max {
-        return Err(NameTooLong {
-            kind,
-            name,
-            len,
-            max,
-        });
-    }
-    Ok(name)
 }
 
 /// 24 bits of randomness for a run label. std's `RandomState` is seeded from
@@ -235,38 +181,9 @@ mod tests {
     }
 
     #[test]
-    fn config_name_within_the_64_char_limit_is_accepted() {
-        let app = run_app(&recipe("keycloak"), 0x3fa9c1, &ci());
-        let name = object_name(&app.stack, "entrypoint_conf", "v1").unwrap();
-        assert_eq!(name, "keyc-3fa9c1_ci_example_org_entrypoint_conf_v1");
-        assert!(name.len() <= DOCKER_OBJECT_NAME_MAX);
-    }
-
-    #[test]
-    fn config_name_over_64_chars_is_refused_with_its_length() {
-        let app = run_app(&recipe("keycloak"), 0x3fa9c1, &ci());
-        let err = object_name(&app.stack, &"c".repeat(34), "v12").unwrap_err();
-        assert_eq!(err.len, 64 + 1);
-        assert_eq!(err.max, 64);
-    }
-
-    #[test]
-    fn exactly_64_chars_is_allowed() {
-        let stack = "x".repeat(40);
-        let name = object_name(&stack, &"y".repeat(20), "v1").unwrap();
-        assert_eq!(name.len(), 64);
-    }
-
-    #[test]
     fn a_long_recipe_name_does_not_lengthen_the_stack() {
         let short = run_app(&recipe("abcd"), 1, &ci());
         let long = run_app(&recipe(&"a".repeat(48)), 1, &ci());
         assert_eq!(short.stack.len(), long.stack.len());
-    }
-
-    #[test]
-    fn service_names_are_bounded_by_63() {
-        assert!(service_name(&"s".repeat(60), "app").is_err());
-        assert_eq!(service_name("st", "app").unwrap(), "st_app");
     }
 }

@@ -1,0 +1,170 @@
+//! How a run's results read to people: the verdict, the level and the rung
+//! table, rendered once from [`ResultsV1`] for both `summary.md` (written by
+//! `ccci run`) and the PR comment (edited by `ccci bridge`), so the two never
+//! drift. Pure text functions; Markdown as Gitea renders it.
+
+use std::fmt::Write as _;
+
+use crate::registry::Rung;
+use crate::results::{ResultsV1, Status};
+
+/// Hex digits of a commit shown to people, as `git log --oneline` does.
+pub const SHORT_SHA_LEN: usize = 7;
+
+/// A commit id shortened for display.
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..SHORT_SHA_LEN).unwrap_or(sha)
+}
+
+/// The word of a status, as `results.json` spells it.
+pub fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Skip => "skip",
+        Status::Unverified => "unverified",
+    }
+}
+
+/// The icon of a status.
+pub fn status_icon(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "✅",
+        Status::Fail => "❌",
+        Status::Skip => "⏭️",
+        Status::Unverified => "❔",
+    }
+}
+
+/// The verdict of a run: its icon and word.
+pub fn verdict(results: &ResultsV1) -> (&'static str, &'static str) {
+    if results.green {
+        ("✅", "passed")
+    } else {
+        ("❌", "failed")
+    }
+}
+
+/// The level reached, or `none` when even install did not pass.
+pub fn level(results: &ResultsV1) -> &'static str {
+    results.level.map_or("none", Rung::as_str)
+}
+
+/// A duration to the second: `12s`, `1m 01s`.
+pub fn duration(secs: f64) -> String {
+    let total = if secs.is_finite() && secs > 0.0 {
+        secs.round() as u64
+    } else {
+        0
+    };
+    if total >= 60 {
+        format!("{}m {:02}s", total / 60, total % 60)
+    } else {
+        format!("{total}s")
+    }
+}
+
+/// Text made safe for one Markdown table cell or list item: no column breaks,
+/// no line breaks.
+pub fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// The rung table: one row per rung the run reports, in ladder order.
+pub fn rung_table(results: &ResultsV1) -> String {
+    let mut out = String::from("| rung | result | duration | reason |\n|---|---|---|---|\n");
+    for rung in Rung::ALL {
+        let Some(r) = results.rungs.get(&rung) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} {} | {} | {} |",
+            rung.as_str(),
+            status_icon(r.status),
+            status_word(r.status),
+            duration(r.duration_secs),
+            cell(&r.reason)
+        );
+    }
+    out
+}
+
+/// Everything below the headline: the rung table, then the checks that failed
+/// or could not be decided (lint has its own rung row and `lint.txt`), then
+/// what teardown left behind.
+pub fn details(results: &ResultsV1) -> String {
+    let mut out = rung_table(results);
+    let bad: Vec<_> = results
+        .checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Fail | Status::Unverified) && c.rung != Rung::Lint)
+        .collect();
+    if !bad.is_empty() {
+        out.push_str("\nFailed checks:\n\n");
+        for c in bad {
+            let _ = writeln!(
+                out,
+                "- {} {} / {}: {}",
+                status_icon(c.status),
+                c.rung.as_str(),
+                cell(&c.name),
+                cell(&c.detail)
+            );
+        }
+    }
+    if !results.teardown.is_empty() {
+        out.push_str("\n⚠️ Teardown left:\n\n");
+        for t in &results.teardown {
+            let _ = writeln!(out, "- {}", cell(t));
+        }
+    }
+    out
+}
+
+/// `summary.md`: a headline, the level and the [`details`].
+pub fn summary_md(results: &ResultsV1) -> String {
+    let (icon, word) = verdict(results);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### ccci: {} @ `{}` — {icon} {word}\n",
+        results.recipe,
+        short_sha(&results.git_ref)
+    );
+    let _ = writeln!(
+        out,
+        "Level: **{}** · run `{}` · {}\n",
+        level(results),
+        cell(&results.run_id),
+        duration(results.duration_secs)
+    );
+    out.push_str(&details(results));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_to_the_second_and_carry_into_minutes() {
+        assert_eq!(duration(0.0), "0s");
+        assert_eq!(duration(12.4), "12s");
+        assert_eq!(duration(59.6), "1m 00s");
+        assert_eq!(duration(61.0), "1m 01s");
+        assert_eq!(duration(119.6), "2m 00s");
+        assert_eq!(duration(f64::NAN), "0s");
+    }
+
+    #[test]
+    fn a_short_sha_is_seven_hex_digits() {
+        assert_eq!(short_sha("9fc1ad6ebf12462f3f97"), "9fc1ad6");
+        assert_eq!(short_sha("abc"), "abc");
+    }
+
+    #[test]
+    fn a_cell_cannot_break_the_table() {
+        assert_eq!(cell("a | b\nc\rd"), "a \\| b c d");
+    }
+}
