@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod machine;
 pub mod metrics;
 pub mod report;
+pub mod screen;
 pub mod sources;
 
 use std::path::{Path, PathBuf};

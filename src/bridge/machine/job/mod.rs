@@ -79,6 +79,12 @@ impl JobWork {
     }
 }
 
+mod failure;
+mod supersede;
+
+use failure::{ask_name, failed, postpone, unexpected, waiting_name};
+use supersede::{supersede_edit, supersede_status, superseded};
+
 type Fx = Vec<Effect>;
 
 pub(super) fn step(mut w: JobWork, event: Event, ctx: &Ctx<'_>) -> (JobWork, Fx) {
@@ -404,36 +410,6 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
     }
 }
 
-fn unexpected(w: &mut JobWork, fx: &mut Fx, what: &str, ctx: &Ctx<'_>) {
-    let f = Failure::new(ErrorClass::Fatal, format!("{what}: unexpected answer"));
-    postpone(w, fx, f, ctx);
-}
-
-fn ask_name(ask: Ask) -> &'static str {
-    match ask {
-        Ask::Reactions => "reactions",
-        Ask::Membership => "membership",
-        Ask::Pull => "pull",
-        Ask::Timeline => "timeline",
-    }
-}
-
-fn waiting_name(w: &Waiting) -> &'static str {
-    match w {
-        Waiting::Fact(a) => ask_name(*a),
-        Waiting::React => "react",
-        Waiting::Cancel(_) => "cancel build",
-        Waiting::SupersedeStatus(_) | Waiting::PendingStatus | Waiting::ErrorStatus { .. } => {
-            "set status"
-        }
-        Waiting::SupersedeEdit(_) => "edit comment",
-        Waiting::ReplyEvidence | Waiting::StartedEvidence => "pr comments",
-        Waiting::ReplyPost | Waiting::StartedPost => "post comment",
-        Waiting::BuildEvidence => "builds",
-        Waiting::Create => "create build",
-    }
-}
-
 fn replied(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
     let Stage::Replying { outcome, .. } = &w.job.stage else {
         return;
@@ -513,113 +489,4 @@ fn acked(w: &mut JobWork, fx: &mut Fx, report_comment: u64, ctx: &Ctx<'_>) {
         report_comment,
     }));
     finish(w, fx, Outcome::Triggered { build: number }, ctx);
-}
-
-fn followed<'a>(build: u64, ctx: &Ctx<'a>) -> Option<&'a Follow> {
-    ctx.ledger.following.get(&build)
-}
-
-fn supersede_status(w: &mut JobWork, fx: &mut Fx, build: u64, ctx: &Ctx<'_>) {
-    let Some(f) = followed(build, ctx) else {
-        return advance(w, fx, ctx);
-    };
-    let c = status_call(
-        &f.comment.repo,
-        &f.params,
-        StatusState::Error,
-        "superseded by a newer !testme",
-        &f.build.link,
-    );
-    call(w, fx, Waiting::SupersedeStatus(build), c);
-}
-
-fn supersede_edit(w: &mut JobWork, fx: &mut Fx, build: u64, ctx: &Ctx<'_>) {
-    let Some(f) = followed(build, ctx) else {
-        return advance(w, fx, ctx);
-    };
-    let edit = Call::Edit {
-        repo: f.comment.repo.clone(),
-        comment: f.report_comment,
-        body: report::superseded(&f.params, &f.build),
-    };
-    call(w, fx, Waiting::SupersedeEdit(build), edit);
-}
-
-fn superseded(w: &mut JobWork, fx: &mut Fx, build: u64, ctx: &Ctx<'_>) {
-    fx.push(Effect::Tell(Note::Superseded { build }));
-    fx.push(Effect::Unfollow(build));
-    fx.push(Effect::Save);
-    advance(w, fx, ctx);
-}
-
-fn failed(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, f: Failure, ctx: &Ctx<'_>) {
-    match waiting {
-        // The superseded build or its report is gone already: nothing to undo.
-        Waiting::Cancel(build) if f.class == ErrorClass::Skip => {
-            supersede_status(w, fx, build, ctx);
-        }
-        Waiting::SupersedeEdit(build) if f.class == ErrorClass::Skip => {
-            superseded(w, fx, build, ctx);
-        }
-        Waiting::BuildEvidence | Waiting::Create => drone_failed(w, fx, f, ctx),
-        _ if f.class == ErrorClass::Skip => {
-            // The PR, comment or SHA is gone: nothing left to do for it.
-            fx.push(Effect::Tell(Note::Skipped {
-                comment: w.job.comment.id,
-                message: f.message,
-            }));
-            finish(w, fx, Outcome::Gone, ctx);
-        }
-        _ => postpone(w, fx, f, ctx),
-    }
-}
-
-/// A failed create (or evidence) call: retry later, or report once the
-/// attempts are spent.
-fn drone_failed(w: &mut JobWork, fx: &mut Fx, f: Failure, ctx: &Ctx<'_>) {
-    if f.class != ErrorClass::Retryable {
-        // A CI repository Drone does not know (404) is configuration too.
-        let f = Failure::new(ErrorClass::Fatal, f.message);
-        return postpone(w, fx, f, ctx);
-    }
-    let attempts = w.job.attempts + 1;
-    let reply = core::after_trigger(&TriggerResult::Failed { attempts }, ctx.rules);
-    if reply.is_none() {
-        return postpone(w, fx, f, ctx);
-    }
-    fx.push(Effect::Tell(Note::DroneGaveUp {
-        comment: w.job.comment.id,
-        attempts,
-        message: f.message,
-    }));
-    error_status(
-        w,
-        fx,
-        reply,
-        "CI infrastructure error: Drone unreachable",
-        ctx,
-    );
-}
-
-/// Try the saved stage again later, according to the error's class.
-fn postpone(w: &mut JobWork, fx: &mut Fx, f: Failure, ctx: &Ctx<'_>) {
-    w.job.attempts += 1;
-    let r = ctx.retry;
-    let delay_ms = match f.class {
-        ErrorClass::Retryable => core::backoff_ms(w.job.attempts, r.base_ms, r.cap_ms),
-        ErrorClass::Fatal | ErrorClass::Skip => r.fatal_ms,
-    };
-    w.job.not_before_ms = ctx.now_ms + delay_ms as i64;
-    w.facts = Facts::default();
-    w.plan.clear();
-    w.decided = false;
-    w.waiting = None;
-    fx.push(Effect::Tell(Note::Retrying {
-        comment: w.job.comment.id,
-        class: f.class,
-        attempts: w.job.attempts,
-        delay_ms,
-        message: f.message,
-    }));
-    fx.push(Effect::Save);
 }
