@@ -16,7 +16,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use support::bridge_world::{BOT, CI_REPO, REPO, World, wait_for};
+use support::bridge_world::{BOT, CI_REPO, REPO, World};
 
 /// A small, seeded generator: the schedule is the same on every run.
 struct XorShift(u64);
@@ -90,14 +90,14 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
         bridge.kill().await;
     }
     // A last life without kills: everything still owed gets done.
-    let _bridge = w.start().await;
+    let bridge = w.start().await;
     let expected = posted.len();
     assert!(
         expected >= 40,
         "the schedule posts enough comments ({expected})"
     );
     assert!(
-        wait_for(Duration::from_secs(30), || {
+        w.wait_for(Duration::from_secs(30), || {
             w.builds().len() >= expected
                 && posted
                     .iter()
@@ -117,7 +117,7 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
         }
     }
     assert!(
-        wait_for(Duration::from_secs(30), || posted.iter().all(|pr| {
+        w.wait_for(Duration::from_secs(30), || posted.iter().all(|pr| {
             w.gitea
                 .comments_by(REPO, *pr, BOT)
                 .iter()
@@ -126,7 +126,7 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
         .await,
         "every report edited in place"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    bridge.quiet().await;
 
     let mut builds_per_pr: BTreeMap<String, usize> = BTreeMap::new();
     for b in w.builds() {

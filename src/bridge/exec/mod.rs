@@ -13,7 +13,7 @@ mod perform;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::bridge::core::SeenComment;
 use crate::bridge::http::{self, Listener, now_ms};
@@ -32,6 +32,24 @@ pub struct Bridge {
     store: LedgerStore,
     ledger: Ledger,
     webhook_secret: Option<Arc<Vec<u8>>>,
+    progress: watch::Sender<Progress>,
+}
+
+/// How many rounds of each kind of work the loop has completed: lets a
+/// watcher (tests, a supervisor) wait for "the bridge has looked again"
+/// instead of sleeping and hoping it did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Feed polls, each followed by working the due jobs.
+    pub feed_polls: u64,
+    /// Complete or failed sweeps, each followed by working the due jobs.
+    pub sweeps: u64,
+    /// Rounds over the followed builds.
+    pub follow_rounds: u64,
+    /// Webhook deliveries taken in, each followed by working the due jobs.
+    pub deliveries: u64,
+    /// Rounds over the due jobs on their own timer.
+    pub job_rounds: u64,
 }
 
 /// Aborts a spawned task when dropped, so that dropping (or aborting) the
@@ -73,11 +91,17 @@ impl Bridge {
             store,
             ledger,
             webhook_secret: secrets.webhook_secret.map(Arc::new),
+            progress: watch::Sender::new(Progress::default()),
         })
     }
 
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// Watch the loop's progress; the value changes after every round.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
     }
 
     /// Serve the listener (if any) and run every source until the task is
@@ -121,17 +145,26 @@ impl Bridge {
                 Some(seen) = rx.recv() => {
                     let _ = self.see(seen).await;
                     self.work_jobs().await;
+                    self.progress.send_modify(|p| p.deliveries += 1);
                 }
                 _ = feed.tick() => {
                     self.poll_feed().await;
                     self.work_jobs().await;
+                    self.progress.send_modify(|p| p.feed_polls += 1);
                 }
                 _ = sweep.tick() => {
                     self.sweep().await;
                     self.work_jobs().await;
+                    self.progress.send_modify(|p| p.sweeps += 1);
                 }
-                _ = follow.tick() => self.follow().await,
-                _ = jobs.tick() => self.work_jobs().await,
+                _ = follow.tick() => {
+                    self.follow().await;
+                    self.progress.send_modify(|p| p.follow_rounds += 1);
+                }
+                _ = jobs.tick() => {
+                    self.work_jobs().await;
+                    self.progress.send_modify(|p| p.job_rounds += 1);
+                }
             }
         }
     }
