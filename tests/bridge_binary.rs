@@ -48,6 +48,16 @@ async fn the_binary_triggers_a_build_and_stops_on_sigterm() {
         w.wait_for(Duration::from_secs(20), || w.builds().len() == 1)
             .await
     );
+    // The pending status follows the create call's answer: the bridge has
+    // read it (and logged the build) by then, not only Drone made it.
+    assert!(
+        w.wait_for(Duration::from_secs(20), || w
+            .gitea
+            .statuses(REPO, support::bridge_world::SHA)
+            .len()
+            == 1)
+            .await
+    );
     assert!(w.state.path().join("ledger.json").exists());
     // The shell's builtin kill: no procps needed.
     let status = Command::new("sh")

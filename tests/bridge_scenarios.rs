@@ -157,8 +157,8 @@ async fn quoted_fenced_own_longer_and_argument_comments_do_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_comment_does_not_fire_even_when_swept() {
     let mut w = World::new();
-    // A sweep every 100 ms: it sees the edit (the feed never does).
-    w.tuning.sweep_interval = Duration::from_millis(100);
+    // A sweep every 40 ms: it sees the edit (the feed never does).
+    w.tuning.sweep_interval = Duration::from_millis(40);
     let id = w.gitea.comment(REPO, 1, "alice", "looks good");
     w.gitea.edit(id, "!testme", now_secs() + 1);
     let b = w.start().await;
@@ -171,7 +171,7 @@ async fn an_edited_comment_does_not_fire_even_when_swept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_catches_a_comment_the_feed_hides() {
     let mut w = World::new();
-    w.tuning.sweep_interval = Duration::from_millis(100);
+    w.tuning.sweep_interval = Duration::from_millis(40);
     w.gitea.hide_activity("alice");
     let b = w.start().await;
     w.gitea.comment(REPO, 1, "alice", "!testme");
@@ -510,7 +510,7 @@ async fn a_lost_state_directory_with_reactions_present_fires_nothing_again() {
     std::fs::remove_dir_all(w.state.path()).expect("state lost");
     let mut w2_settings = w.settings();
     // A fresh sweep would also see the old comment: make it run now.
-    w2_settings.tuning.sweep_interval = Duration::from_millis(100);
+    w2_settings.tuning.sweep_interval = Duration::from_millis(40);
     let b = w.start_with(w2_settings).await;
     // The fresh sweep saw the old comment (twice) and judged it.
     b.sweeps(2).await;
@@ -544,6 +544,8 @@ async fn healthz_and_metrics_are_served_on_the_listener() {
     let b = w.start().await;
     w.gitea.comment(REPO, 1, "alice", "!testme");
     one_build(&w).await;
+    // The ack follows the create call's answer: the bridge has counted it.
+    assert!(acked(&w, 1).await);
     let c = reqwest::Client::new();
     let h = c
         .get(format!("{}/healthz", b.url()))

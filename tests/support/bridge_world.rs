@@ -1,6 +1,6 @@
 //! A world for bridge tests: a fake Gitea and a fake Drone, a state and a runs
 //! directory, a bridge config pointing at them, and a bridge that runs
-//! in-process with intervals scaled down (50 ms poll) and can be killed
+//! in-process with intervals scaled down (20 ms poll) and can be killed
 //! (its task dropped) and started again at will.
 //!
 //! Tests never sleep and hope: they wait for an event. [`World::wait_for`]
@@ -116,12 +116,12 @@ impl Drop for Running {
 
 pub fn fast_tuning() -> Tuning {
     Tuning {
-        poll_interval: Duration::from_millis(50),
+        poll_interval: Duration::from_millis(20),
         sweep_interval: Duration::from_secs(3600),
-        follow_interval: Duration::from_millis(50),
-        retry_base: Duration::from_millis(50),
-        retry_cap: Duration::from_millis(400),
-        fatal_retry: Duration::from_millis(300),
+        follow_interval: Duration::from_millis(20),
+        retry_base: Duration::from_millis(20),
+        retry_cap: Duration::from_millis(160),
+        fatal_retry: Duration::from_millis(120),
         http_timeout: Duration::from_secs(5),
         sweep_overlap: Duration::from_secs(60),
         max_comment_age: Duration::from_secs(24 * 3600),
@@ -150,7 +150,7 @@ impl World {
         World {
             gitea,
             drone,
-            state: tempfile::tempdir().expect("state dir"),
+            state: state_dir(),
             runs: tempfile::tempdir().expect("runs dir"),
             repos: repos
                 .iter()
@@ -302,6 +302,18 @@ impl World {
         .expect("write results");
         std::fs::write(dir.join("summary.md"), summary).expect("write summary");
     }
+}
+
+/// A state directory in memory when the machine has one: every ledger save
+/// is fsynced (about 8 ms each on a disk), and the kills these tests inflict
+/// abort a task, not the OS, so what they test does not depend on the disk.
+/// That a save survives a torn write is unit-tested in `ledger.rs`.
+fn state_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("ccci-bridge-state")
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("state dir")
 }
 
 /// The next change of a watched value; never, once its sender is gone.
