@@ -5,6 +5,9 @@
 //! wakes the job at its saved stage, and the saved "may have happened" flags
 //! say where evidence must be looked for first.
 
+mod failure;
+mod supersede;
+
 use std::collections::VecDeque;
 
 use crate::bridge::core::{self, Ask, Facts, TriggerResult};
@@ -17,6 +20,8 @@ use super::{
     Answer, Call, Ctx, Effect, Event, Failure, Note, SeenPost, ask_call, build_query, known_builds,
     learn, status_call,
 };
+use failure::{ask_name, failed, postpone, unexpected, waiting_name};
+use supersede::{supersede_edit, supersede_status, superseded};
 
 /// Evidence of an earlier post is searched this far before the time it was
 /// intended (seconds): server clocks and second precision.
@@ -30,6 +35,7 @@ pub struct JobWork {
     facts: Facts,
     /// The rest of the core's decision, carried out in order.
     plan: VecDeque<core::Effect>,
+    /// The core has decided since the last wake (so its plan is not made twice).
     decided: bool,
     waiting: Option<Waiting>,
     done: bool,
@@ -78,12 +84,6 @@ impl JobWork {
         self.done
     }
 }
-
-mod failure;
-mod supersede;
-
-use failure::{ask_name, failed, postpone, unexpected, waiting_name};
-use supersede::{supersede_edit, supersede_status, superseded};
 
 type Fx = Vec<Effect>;
 
