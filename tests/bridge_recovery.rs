@@ -133,3 +133,41 @@ async fn a_started_comment_posted_just_before_a_crash_is_found_not_posted_again(
     let ledger = LedgerStore::new(w.state.path()).load().expect("ledger");
     assert_eq!(ledger.following[&1].report_comment, report_id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_mark_cannot_be_saved_is_not_sent_until_it_can() {
+    let w = World::new();
+    let id = w.gitea.comment(REPO, 1, "alice", "!testme");
+    w.gitea.add_reaction(id, BOT, report::REACTION);
+    leave_ledger(
+        &w,
+        job(
+            id,
+            Stage::Triggering {
+                params: params(),
+                intent_at: now_secs(),
+                sent: false,
+            },
+        ),
+    );
+    // A directory where the ledger's temp file goes: every save fails (even
+    // for root, unlike a read-only directory).
+    let blocker = w.state.path().join("ledger.json.tmp");
+    std::fs::create_dir(&blocker).expect("blocker");
+    let b = w.start().await;
+    b.until(|p| p.job_rounds >= 3).await;
+    b.quiet().await;
+    assert!(
+        w.drone.mutating_requests().is_empty(),
+        "no create without its mark on disk"
+    );
+    std::fs::remove_dir(&blocker).expect("unblocked");
+    assert!(
+        w.wait_for(T, || !w.gitea.comments_by(REPO, 1, BOT).is_empty())
+            .await
+    );
+    b.quiet().await;
+    assert_eq!(w.builds().len(), 1, "created once, once it could be marked");
+    let ledger = LedgerStore::new(w.state.path()).load().expect("ledger");
+    assert!(ledger.following.contains_key(&1));
+}

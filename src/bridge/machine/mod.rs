@@ -14,9 +14,10 @@
 //! feeds their outcomes back.
 //!
 //! Exactly once: a call that is not idempotent (creating a build, posting a
-//! comment, the reaction that marks a comment handled) is always preceded by a
-//! [`Effect::Save`] of the job carrying its "may have happened" flag (`sent`,
-//! `posting`, `reacted`). A job woken with such a flag set first asks for
+//! comment, the reaction that marks a comment handled) is always immediately
+//! preceded, in the same step, by a [`Effect::Save`] of the job carrying its
+//! "may have happened" flag (`sent`, `posting`, `reacted`); if that save
+//! fails the executor does not make the call ([`Event::NotSaved`]). A job woken with such a flag set first asks for
 //! evidence of the call (a Drone build with the same parameters, its own
 //! comment by hidden marker) and repeats the call only if there is none.
 

@@ -162,12 +162,12 @@ fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
         if let Some(effect) = w.plan.pop_front() {
             match effect {
                 core::Effect::React => {
-                    if !w.job.reacted {
-                        // Saved before the call: our own reaction must not read
-                        // as "handled before" after a crash right after it.
-                        w.job.reacted = true;
-                        fx.push(Effect::Save);
-                    }
+                    // Saved before the call: our own reaction must not read
+                    // as "handled before" after a crash right after it. Saved
+                    // even when already set, since a failed save leaves the
+                    // mark in memory only.
+                    w.job.reacted = true;
+                    fx.push(Effect::Save);
                     let c = &w.job.comment;
                     let react = Call::React {
                         repo: c.repo.clone(),
@@ -237,16 +237,16 @@ fn post_reply(w: &mut JobWork, fx: &mut Fx) {
     call(w, fx, Waiting::ReplyPost, post);
 }
 
-/// Create the build; the save before marks the call as maybe made.
+/// Create the build; the save before marks the call as maybe made. Saved
+/// even when the mark is already set: a failed save leaves it in memory
+/// only, and a kill after the call would then lose it.
 fn create(w: &mut JobWork, fx: &mut Fx) {
     let Stage::Triggering { params, sent, .. } = &mut w.job.stage else {
         return;
     };
     let query = build_query(params);
-    if !*sent {
-        *sent = true;
-        fx.push(Effect::Save);
-    }
+    *sent = true;
+    fx.push(Effect::Save);
     call(w, fx, Waiting::Create, Call::CreateBuild { query });
 }
 

@@ -210,6 +210,34 @@ fn a_call_whose_mark_could_not_be_saved_is_not_made_and_the_job_waits() {
 }
 
 #[test]
+fn a_create_mark_that_could_not_be_saved_is_saved_before_the_create_is_tried_again() {
+    let mut h = Harness::new().with_job(job(7, triggering(false)));
+    let mut w = h.job_work(7);
+    h.disk_full = true;
+    assert_eq!(h.step(&mut w, Event::Wake), None);
+    assert!(h.calls.is_empty(), "no create without its mark on disk");
+    h.disk_full = false;
+    h.now_ms += 1000;
+    // The mark is set in memory: evidence first, then the create, and the
+    // harness checks the mark reached the disk before it.
+    assert_eq!(h.step(&mut w, Event::Wake), Some(Call::RecentBuilds));
+    assert!(is_create(&h.step(&mut w, ok(Answer::Builds(vec![])))));
+}
+
+#[test]
+fn a_reaction_mark_that_could_not_be_saved_is_saved_before_the_reaction_is_tried_again() {
+    let mut h = Harness::new().with_job(job(7, Stage::Received));
+    let mut w = h.job_work(7);
+    h.disk_full = true;
+    assert_eq!(h.run(&mut w, facts_ok()), None);
+    assert!(!h.calls.iter().any(|c| matches!(c, Call::React { .. })));
+    h.disk_full = false;
+    h.now_ms += 1000;
+    let react = h.run(&mut w, facts_ok());
+    assert!(matches!(react, Some(Call::React { .. })), "{react:?}");
+}
+
+#[test]
 fn stale_outcomes_and_early_wakes_do_nothing() {
     let mut h = Harness::new().with_job(job(7, Stage::Received));
     let mut w = h.job_work(7);

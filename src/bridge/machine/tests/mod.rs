@@ -107,6 +107,8 @@ struct Harness {
     now_ms: i64,
     calls: Vec<Call>,
     notes: Vec<Note>,
+    /// Every save fails (the executor then makes no call and says so).
+    disk_full: bool,
 }
 
 impl Harness {
@@ -119,6 +121,7 @@ impl Harness {
             now_ms: T0,
             calls: Vec::new(),
             notes: Vec::new(),
+            disk_full: false,
         }
     }
 
@@ -170,8 +173,10 @@ impl Harness {
             self.ledger.jobs.insert(j.job().comment.id, j.job().clone());
         }
         let n = effects.len();
+        let mut unsaved = false;
         for (i, e) in effects.into_iter().enumerate() {
             match e {
+                Effect::Save if self.disk_full => unsaved = true,
                 Effect::Save => self.saved = self.ledger.clone(),
                 Effect::Finish { comment, handled } => {
                     self.ledger.jobs.remove(&comment);
@@ -189,6 +194,10 @@ impl Harness {
                 Effect::Tell(note) => self.notes.push(note),
                 Effect::Call(c) => {
                     assert_eq!(i + 1, n, "a call is the last effect");
+                    if unsaved {
+                        // As the executor: the call is not made, the job hears why.
+                        return self.step(work, Event::NotSaved("disk full".into()));
+                    }
                     self.check_announced(work, &c);
                     self.calls.push(c.clone());
                     return Some(c);
