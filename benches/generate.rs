@@ -1,4 +1,4 @@
-//! Generator figures from the registry issue:
+//! Generator budgets:
 //! - render and validate a synthetic registry of 1,000 recipes: < 1 s, peak RSS < 200 MB;
 //! - the whole `ccci-gen --check` process on the shipped registry: < 50 ms.
 //!

@@ -2,9 +2,10 @@
 //!
 //! abra keeps an app's configuration in `~/.abra/servers/<server>/<domain>.env`,
 //! a dotenv file that humans also edit. Editing it must never lose or damage
-//! what is there: DOMAIN.md §9 bug 1 was an append onto a file without a final
+//! what is there: an append onto a file without a final
 //! newline that glued `RESTIC_REPOSITORY=…` onto a comment and silently
-//! disabled backups. So this editor works on lines and their own line endings:
+//! disabled backups (docs/abra.md, "The missing final newline"). So this
+//! editor works on lines and their own line endings:
 //!
 //! - every line the edit is not about stays byte-identical (content and ending);
 //! - setting an existing key replaces its assignment in place (and drops later

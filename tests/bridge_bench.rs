@@ -1,4 +1,4 @@
-//! Benchmarks of issue 4's performance section, against the fakes with 1 org,
+//! Benchmarks of the bridge's performance budgets, against the fakes with 1 org,
 //! 300 enrolled repositories and 5 open PRs each. Ignored by default (they
 //! take minutes); run them with
 //!

@@ -1,5 +1,5 @@
 //! `ccci bridge` end to end against the in-process fake Gitea and fake Drone:
-//! each test is one scenario of issue 4 and asserts on what a maintainer would
+//! each test is one scenario of the bridge and asserts on what a maintainer would
 //! see (builds created, comments, reactions, commit statuses).
 
 mod support;

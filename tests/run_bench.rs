@@ -1,7 +1,8 @@
 //! Benchmark of a whole run with the fakes' simulated durations (deploy 5 s,
 //! upgrade 5 s, backup 2 s): concurrent vs sequential lanes, how soon a run
-//! notices an app became healthy, and the runtime's own CPU share. Ignored by
-//! default (about two minutes); run with
+//! notices an app became healthy, and the runtime's own CPU share; and the
+//! cost of a whole run over the in-memory world (what every lane scenario in
+//! tests/run_lanes.rs pays). Ignored by default (about two minutes); run with
 //! `cargo test --release --test run_bench -- --ignored --nocapture`.
 
 #[allow(dead_code)]
@@ -9,6 +10,12 @@
 mod fake_tools;
 #[path = "support/https_app.rs"]
 mod https_app;
+#[path = "support/mem_fixture.rs"]
+mod mem_fixture;
+#[path = "support/mem_world/mod.rs"]
+mod mem_world;
+#[path = "support/recipe_fixture.rs"]
+mod recipe_fixture;
 #[path = "support/run_fixture.rs"]
 mod run_fixture;
 
@@ -65,10 +72,10 @@ fn own_cpu_secs() -> f64 {
 }
 
 fn run(w: &World, mode: LaneMode, env: &[(&str, &str)]) -> (ResultsV1, f64, f64) {
-    let p = platform(w, env);
+    let p = ccci::run::production::ProductionWorld::new(platform(w, env));
     let inputs = RunInputs {
         plan: &w.plan,
-        platform: &p,
+        world: &p,
         probe: w.probe(),
         progress: Progress::silent(),
         git_ref: w.head.clone(),
@@ -157,4 +164,24 @@ fn bench_notices_healthy_within_a_second() {
     }
     println!("BENCH worst notice latency: {worst:.2} s (target < 1 s)");
     assert!(worst < 1.0);
+}
+
+#[test]
+#[ignore]
+fn bench_in_memory_runs() {
+    const N: u32 = 50;
+    let mut walls = Vec::new();
+    for mode in [LaneMode::Concurrent, LaneMode::Sequential] {
+        let t = Instant::now();
+        for _ in 0..N {
+            let sc = mem_fixture::Scenario::green();
+            let (r, _) = sc.run(mode);
+            assert!(r.green, "{:#?}", r.rungs);
+        }
+        let per_run = t.elapsed().as_secs_f64() * 1000.0 / f64::from(N);
+        println!("BENCH in-memory green run, {mode:?} lanes: {per_run:.1} ms per run");
+        walls.push(per_run);
+    }
+    // A lane scenario must stay cheap enough to write many of them.
+    assert!(walls.iter().all(|ms| *ms < 500.0), "{walls:?}");
 }

@@ -1,17 +1,24 @@
 //! The `ccci run` binary: arguments, exit codes (0 green, 1 red, 2 usage or
-//! plan error), artifacts and live progress, over the fake host.
+//! plan error), artifacts and live progress, over the fake host. The green
+//! run is the one end-to-end smoke run of the production world (abra and
+//! docker fakes, real git, a real HTTPS gateway, a real recipe test): it also
+//! proves the argv contract holds for a whole run. Lane scenarios run over
+//! the in-memory world (tests/run_lanes.rs).
 
 #[allow(dead_code)]
 #[path = "support/fake_tools.rs"]
 mod fake_tools;
 #[path = "support/https_app.rs"]
 mod https_app;
+#[path = "support/recipe_fixture.rs"]
+mod recipe_fixture;
 #[path = "support/run_fixture.rs"]
 mod run_fixture;
 
 use std::process::Output;
 
 use ccci::results::ResultsV1;
+use fake_tools::{FakeHost, ToolCall};
 use run_fixture::{REPO, World, compose, pr_head, release};
 
 fn ccci_run(w: &World, extra: &[&str]) -> Output {
@@ -33,6 +40,87 @@ fn world() -> World {
         vec![release("1.0.0+1.25"), release("1.1.0+1.27")],
         pr_head(compose("1.2.0+1.27", "content", "DOMAIN")),
     )
+}
+
+/// Only a fake host and a plan file: for runs that must stop before any tool.
+fn bare() -> (FakeHost, std::path::PathBuf) {
+    let host = FakeHost::new();
+    let plan = host.root.join("custom-html.json");
+    let json = recipe_fixture::plan_json(&host.root);
+    std::fs::write(&plan, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    (host, plan)
+}
+
+fn calls_of(w: &World, words: &[&str]) -> Vec<ToolCall> {
+    w.host
+        .calls()
+        .into_iter()
+        .filter(|c| c.argv.len() >= words.len() && c.argv[..words.len()] == *words)
+        .collect()
+}
+
+fn assert_nothing_left(w: &World) {
+    let s = w.state();
+    for kind in ["services", "volumes", "secrets", "configs", "deployed"] {
+        let left: Vec<&String> = s[kind]
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{kind} left after the run: {left:?}");
+    }
+    let envs: Vec<_> = std::fs::read_dir(w.host.abra_dir.join("servers/default"))
+        .unwrap()
+        .collect();
+    assert!(envs.is_empty(), "env files left: {envs:?}");
+}
+
+/// What a whole run asked of abra avoids its traps (see docs/abra.md).
+fn assert_abra_driven_safely(w: &World) {
+    // No command reset the recipe checkout (every -C/-o command got them).
+    assert_eq!(
+        w.state()["resets"],
+        serde_json::json!([]),
+        "{:#?}",
+        w.host.calls()
+    );
+    for c in calls_of(w, &["app", "deploy"]) {
+        assert!(
+            c.argv.contains(&"-c".to_owned()),
+            "deploy without -c: {}",
+            c.line()
+        );
+    }
+    for c in calls_of(w, &["app", "secret", "generate"]) {
+        assert!(c.argv.contains(&"-m".to_owned()), "{}", c.line());
+    }
+    for words in [
+        &["app", "backup", "create"][..],
+        &["app", "restore"],
+        &["recipe", "lint"],
+    ] {
+        let calls = calls_of(w, words);
+        assert!(!calls.is_empty(), "{words:?} never ran");
+        assert!(calls.iter().all(|c| c.tty), "{words:?} without a terminal");
+    }
+    // Each lane has its own ABRA_DIR: concurrent lanes never share a checkout.
+    let dirs: std::collections::BTreeSet<_> = calls_of(w, &["app", "new"])
+        .into_iter()
+        .filter_map(|c| c.abra_dir)
+        .collect();
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    // Every app is undeployed exactly once.
+    let mut news: Vec<String> = calls_of(w, &["app", "new"])
+        .iter()
+        .map(|c| c.argv[6].clone())
+        .collect();
+    let mut undeploys: Vec<String> = calls_of(w, &["app", "undeploy"])
+        .iter()
+        .map(|c| c.argv[2].clone())
+        .collect();
+    assert_eq!(news.len(), 2);
+    news.sort();
+    undeploys.sort();
+    assert_eq!(news, undeploys);
 }
 
 #[test]
@@ -72,13 +160,26 @@ fn green_run_exits_0_and_writes_every_artifact() {
         !w.out.join("work").exists(),
         "the run's clones are cleaned up"
     );
+    assert!(
+        results
+            .checks
+            .iter()
+            .any(|c| c.name == "tests/smoke.sh" && c.status == ccci::results::Status::Pass),
+        "{:#?}",
+        results.checks
+    );
+    assert_abra_driven_safely(&w);
+    assert_nothing_left(&w);
 }
 
 #[test]
 fn red_run_exits_1_with_results() {
+    // Any red run exits 1; a deploy that fails is the cheapest one. The
+    // rung-by-rung red scenarios run in memory (tests/run_lanes.rs).
     let w = world();
-    w.host
-        .set_control(serde_json::json!({"rollback": ["cust-*"]}));
+    w.host.set_control(
+        serde_json::json!({"fail": {"app deploy": "FATA deploy failed: image not found"}}),
+    );
     let out = ccci_run(&w, &["--sequential"]);
     assert_eq!(
         out.status.code(),
@@ -89,42 +190,73 @@ fn red_run_exits_1_with_results() {
     let results = ResultsV1::read(&w.out.join("results.json")).unwrap();
     assert!(!results.green);
     let summary = std::fs::read_to_string(w.out.join("summary.md")).unwrap();
-    assert!(summary.contains("| upgrade | ❌ fail |"), "{summary}");
+    assert!(summary.contains("| install | ❌ fail |"), "{summary}");
+    assert!(
+        results.rungs[&ccci::registry::Rung::Install]
+            .reason
+            .contains("image not found"),
+        "{:?}",
+        results.rungs
+    );
+    // --sequential: the fresh lane's app is gone before the upgrade lane's exists.
+    let order: Vec<String> = w
+        .host
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            c.argv.starts_with(&["app".to_owned(), "new".to_owned()])
+                || c.argv
+                    .starts_with(&["app".to_owned(), "undeploy".to_owned()])
+        })
+        .map(|c| c.argv[1].clone())
+        .collect();
+    assert_eq!(order, ["new", "undeploy", "new", "undeploy"]);
+    assert_nothing_left(&w);
 }
+
+const HEAD: &str = "3fa9c1d2e4b5a6978877665544332211ffeeddcc";
 
 #[test]
 fn a_short_ref_is_a_usage_error() {
-    let w = world();
-    let mut c = w.host.command(env!("CARGO_BIN_EXE_ccci"));
-    let out = c
+    let (host, plan) = bare();
+    let out = host
+        .command(env!("CARGO_BIN_EXE_ccci"))
         .args(["run", "--plan"])
-        .arg(&w.plan_path)
+        .arg(&plan)
         .args(["--ref", "abc123", "--src", REPO])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("40-hex"));
-    assert!(w.host.calls().is_empty(), "nothing ran");
+    assert!(host.calls().is_empty(), "nothing ran");
 }
 
 #[test]
 fn a_bad_plan_is_exit_2() {
-    let w = world();
-    std::fs::write(&w.plan_path, r#"{"schema": 9}"#).unwrap();
-    let out = ccci_run(&w, &[]);
+    let (host, plan) = bare();
+    std::fs::write(&plan, r#"{"schema": 9}"#).unwrap();
+    let out = host
+        .command(env!("CARGO_BIN_EXE_ccci"))
+        .args(["run", "--plan"])
+        .arg(&plan)
+        .args(["--ref", HEAD, "--src", REPO, "--pr", "1"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("regenerate"));
+    assert!(host.calls().is_empty(), "nothing ran");
 }
 
 #[test]
 fn a_bad_src_is_exit_2() {
-    let w = world();
-    let mut c = w.host.command(env!("CARGO_BIN_EXE_ccci"));
-    let out = c
+    let (host, plan) = bare();
+    let out = host
+        .command(env!("CARGO_BIN_EXE_ccci"))
         .args(["run", "--plan"])
-        .arg(&w.plan_path)
-        .args(["--ref", &w.head, "--src", "no-slash"])
+        .arg(&plan)
+        .args(["--ref", HEAD, "--src", "no-slash"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    assert!(host.calls().is_empty(), "nothing ran");
 }

@@ -1,194 +1,55 @@
-//! `ccci run` end to end over the fake abra/docker host, a real HTTPS gateway
-//! and real git repositories: a green recipe passes every rung, and every
-//! known-bad recipe goes red at the right rung with the right reason.
+//! `ccci run`'s lanes end to end over the in-memory world (see
+//! tests/support/mem_world): a green recipe passes every rung, and every
+//! known-bad recipe goes red at the right rung with the right reason. Each
+//! run takes milliseconds; the argv contract with abra and docker is proven
+//! over the fake executables (tests/tools_fakes.rs, tests/run_cli.rs).
 
-#[allow(dead_code)]
-#[path = "support/fake_tools.rs"]
-mod fake_tools;
-#[path = "support/https_app.rs"]
-mod https_app;
-#[path = "support/run_fixture.rs"]
-mod run_fixture;
+#[path = "support/mem_fixture.rs"]
+mod mem_fixture;
+#[path = "support/mem_world/mod.rs"]
+mod mem_world;
+#[path = "support/recipe_fixture.rs"]
+mod recipe_fixture;
 
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 use ccci::registry::{LaneMode, Rung};
 use ccci::results::{Lane, ResultsV1, Status};
-use ccci::run::lanes::{self, RunInputs};
-use ccci::run::platform::{AppRef, OpError, Platform, ServiceState, TeardownReport};
 use ccci::run::progress::Progress;
-use run_fixture::{HTML, REPO, World, compose, pr_head, release};
-use std::sync::Mutex;
-
-fn green_world() -> World {
-    World::new(
-        vec![release("1.0.0+1.25"), release("1.1.0+1.27")],
-        pr_head(compose("1.2.0+1.27", "content", "DOMAIN")),
-    )
-}
-
-/// Delegates to the real platform and, just before each teardown, keeps the
-/// env the fake abra deployed the app with (teardown erases it).
-struct EnvSpy<'a> {
-    inner: &'a dyn Platform,
-    world: &'a World,
-    deployed_env: Mutex<Vec<serde_json::Value>>,
-    /// The fake's secrets (with their generated values) before each teardown.
-    secrets: Mutex<Vec<serde_json::Value>>,
-}
-
-impl Platform for EnvSpy<'_> {
-    fn app_new(&self, a: &AppRef) -> Result<(), OpError> {
-        self.inner.app_new(a)
-    }
-    fn set_env(&self, a: &AppRef, e: &[(String, String)]) -> Result<(), OpError> {
-        self.inner.set_env(a, e)
-    }
-    fn secret_generate(&self, a: &AppRef) -> Result<(), OpError> {
-        self.inner.secret_generate(a)
-    }
-    fn secret_generate_one(&self, a: &AppRef, n: &str, v: &str) -> Result<(), OpError> {
-        self.inner.secret_generate_one(a, n, v)
-    }
-    fn secrets(&self, a: &AppRef) -> Result<Vec<String>, OpError> {
-        self.inner.secrets(a)
-    }
-    fn deploy(&self, a: &AppRef, r: bool) -> Result<(), OpError> {
-        self.inner.deploy(a, r)
-    }
-    fn services(&self, a: &AppRef) -> Result<Vec<ServiceState>, OpError> {
-        self.inner.services(a)
-    }
-    fn replicas(&self, a: &AppRef) -> Result<Vec<ServiceState>, OpError> {
-        self.inner.replicas(a)
-    }
-    fn exec(&self, a: &AppRef, s: &str, c: &str) -> Result<String, OpError> {
-        self.inner.exec(a, s, c)
-    }
-    fn backup_create(&self, a: &AppRef) -> Result<(), OpError> {
-        self.inner.backup_create(a)
-    }
-    fn backup_holds(&self, a: &AppRef, n: &str) -> Result<bool, OpError> {
-        self.inner.backup_holds(a, n)
-    }
-    fn restore(&self, a: &AppRef) -> Result<(), OpError> {
-        self.inner.restore(a)
-    }
-    fn lint(&self, d: &std::path::Path, r: &str) -> Result<String, OpError> {
-        self.inner.lint(d, r)
-    }
-    fn teardown(&self, a: &AppRef) -> TeardownReport {
-        let state = self.world.state();
-        let env = state["deployed"][&a.stack]["env"].clone();
-        self.deployed_env.lock().unwrap().push(env);
-        self.secrets.lock().unwrap().push(state["secrets"].clone());
-        self.inner.teardown(a)
-    }
-}
-
-struct Green {
-    world: World,
-    results: ResultsV1,
-    lint: String,
-    deployed_env: Vec<serde_json::Value>,
-}
-
-/// One green run shared by the tests that only look at it (each run costs
-/// seconds of fake-tool start-ups).
-fn green() -> &'static Green {
-    static GREEN: std::sync::OnceLock<Green> = std::sync::OnceLock::new();
-    GREEN.get_or_init(|| {
-        let world = green_world();
-        let platform = world.platform();
-        let spy = EnvSpy {
-            inner: &platform,
-            world: &world,
-            deployed_env: Mutex::default(),
-            secrets: Mutex::default(),
-        };
-        let (results, lint) = run_on(&world, &spy, LaneMode::Concurrent);
-        let deployed_env = spy.deployed_env.into_inner().unwrap();
-        Green {
-            world,
-            results,
-            lint,
-            deployed_env,
-        }
-    })
-}
-
-fn run(w: &World, lanes_mode: LaneMode) -> (ResultsV1, String) {
-    run_on(w, &w.platform(), lanes_mode)
-}
-
-fn run_on(w: &World, platform: &dyn Platform, lanes_mode: LaneMode) -> (ResultsV1, String) {
-    let progress = if std::env::var_os("CCCI_TEST_PROGRESS").is_some() {
-        Progress::stdout()
-    } else {
-        Progress::silent()
-    };
-    run_with(w, platform, lanes_mode, progress)
-}
-
-fn run_with(
-    w: &World,
-    platform: &dyn Platform,
-    lanes_mode: LaneMode,
-    progress: Progress,
-) -> (ResultsV1, String) {
-    let inputs = RunInputs {
-        plan: &w.plan,
-        platform,
-        probe: w.probe(),
-        progress,
-        git_ref: w.head.clone(),
-        src: REPO.parse().unwrap(),
-        pr: Some(1),
-        work_dir: w.out.join("work"),
-        lanes: lanes_mode,
-        poll: Duration::from_millis(50),
-        backup_attempts: 3,
-        run_id: "abc123def456".into(),
-        git_base: w.git_base.clone(),
-    };
-    let out = lanes::execute(&inputs);
-    (out.results, out.lint_text)
-}
+use mem_fixture::{Scenario, compose, pr_head, release};
+use mem_world::Call;
 
 fn rung(r: &ResultsV1, rung: Rung) -> (Status, String) {
     let x = &r.rungs[&rung];
     (x.status, x.reason.clone())
 }
 
-fn calls_of(w: &World, words: &[&str]) -> Vec<fake_tools::ToolCall> {
-    w.host
+fn app_news(sc: &Scenario) -> Vec<(std::path::PathBuf, String)> {
+    sc.world
         .calls()
         .into_iter()
-        .filter(|c| c.argv.len() >= words.len() && c.argv[..words.len()] == *words)
+        .filter_map(|c| match c {
+            Call::AppNew { abra_dir, domain } => Some((abra_dir, domain)),
+            _ => None,
+        })
         .collect()
 }
 
-fn assert_nothing_left(w: &World) {
-    let s = w.state();
-    for kind in ["services", "volumes", "secrets", "configs", "deployed"] {
-        let left: Vec<&String> = s[kind]
-            .as_object()
-            .map(|m| m.keys().collect())
-            .unwrap_or_default();
-        assert!(left.is_empty(), "{kind} left after the run: {left:?}");
-    }
-    let envs: Vec<_> = std::fs::read_dir(w.host.abra_dir.join("servers/default"))
-        .unwrap()
-        .collect();
-    assert!(envs.is_empty(), "env files left: {envs:?}");
+fn count(sc: &Scenario, pred: impl Fn(&Call) -> bool) -> usize {
+    sc.world.calls().iter().filter(|c| pred(c)).count()
+}
+
+fn stack_pattern() -> Vec<String> {
+    vec!["cust-*".into()]
 }
 
 #[test]
 fn green_recipe_passes_every_rung() {
-    let g = green();
-    let (w, r, lint) = (&g.world, &g.results, &g.lint);
+    let sc = Scenario::green();
+    let (r, lint) = sc.run(LaneMode::Concurrent);
     for rg in Rung::ALL {
-        assert_eq!(rung(r, rg).0, Status::Pass, "{rg:?}: {:?}", rung(r, rg).1);
+        assert_eq!(rung(&r, rg).0, Status::Pass, "{rg:?}: {:?}", rung(&r, rg).1);
     }
     assert_eq!(r.level, Some(Rung::Lint));
     assert!(r.green);
@@ -196,66 +57,55 @@ fn green_recipe_passes_every_rung() {
     assert_eq!(r.lanes[&Lane::Fresh].status, Status::Pass);
     assert_eq!(r.lanes[&Lane::Upgrade].status, Status::Pass);
     assert!(lint.contains("R016"));
-    assert_nothing_left(w);
+    // The recipe's own test ran with the app handed to it.
+    assert_eq!(count(&sc, |c| matches!(c, Call::Child { .. })), 1);
+    sc.assert_nothing_left();
+    assert!(!sc.work_dir().exists(), "the run's clones are cleaned up");
 }
 
 #[test]
-fn green_run_drives_abra_with_the_flags_that_avoid_its_traps() {
-    let g = green();
-    let (w, r) = (&g.world, &g.results);
+fn each_lane_has_its_own_abra_dir() {
+    // Concurrent lanes never share a checkout: the upgrade lane checks out
+    // the base while the fresh lane deploys the head.
+    let sc = Scenario::green();
+    let (r, _) = sc.run(LaneMode::Concurrent);
     assert!(r.green);
-    // No command reset the recipe checkout (every -C/-o command got them).
-    assert_eq!(
-        w.state()["resets"],
-        serde_json::json!([]),
-        "{:#?}",
-        w.host.calls()
-    );
-    for c in calls_of(w, &["app", "deploy"]) {
-        assert!(
-            c.argv.contains(&"-c".to_owned()),
-            "deploy without -c: {}",
-            c.line()
-        );
-    }
-    for c in calls_of(w, &["app", "secret", "generate"]) {
-        assert!(c.argv.contains(&"-m".to_owned()), "{}", c.line());
-    }
-    for words in [
-        &["app", "backup", "create"][..],
-        &["app", "restore"],
-        &["recipe", "lint"],
-    ] {
-        let calls = calls_of(w, words);
-        assert!(!calls.is_empty(), "{words:?} never ran");
-        assert!(calls.iter().all(|c| c.tty), "{words:?} without a terminal");
-    }
-    // Each lane has its own ABRA_DIR: concurrent lanes never share a checkout.
-    let dirs: std::collections::BTreeSet<_> = calls_of(w, &["app", "new"])
-        .into_iter()
-        .filter_map(|c| c.abra_dir)
-        .collect();
+    let dirs: BTreeSet<_> = app_news(&sc).into_iter().map(|(d, _)| d).collect();
     assert_eq!(dirs.len(), 2, "{dirs:?}");
+    let lint_dirs: Vec<_> = sc
+        .world
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Lint { abra_dir } => Some(abra_dir),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lint_dirs.len(), 1);
+    assert!(
+        !dirs.contains(&lint_dirs[0]),
+        "lint shares a lane's checkout"
+    );
 }
 
 #[test]
 fn every_app_is_torn_down_exactly_once() {
-    let g = green();
-    let (w, r) = (&g.world, &g.results);
-    let news: Vec<String> = calls_of(w, &["app", "new"])
-        .iter()
-        .map(|c| c.argv[6].clone())
-        .collect();
-    let undeploys: Vec<String> = calls_of(w, &["app", "undeploy"])
-        .iter()
-        .map(|c| c.argv[2].clone())
+    let sc = Scenario::green();
+    let (r, _) = sc.run(LaneMode::Concurrent);
+    let mut news: Vec<String> = app_news(&sc).into_iter().map(|(_, d)| d).collect();
+    let mut teardowns: Vec<String> = sc
+        .world
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Teardown { domain } => Some(domain),
+            _ => None,
+        })
         .collect();
     assert_eq!(news.len(), 2);
-    let mut a = news.clone();
-    let mut b = undeploys.clone();
-    a.sort();
-    b.sort();
-    assert_eq!(a, b);
+    news.sort();
+    teardowns.sort();
+    assert_eq!(news, teardowns);
     assert_eq!(
         r.lanes[&Lane::Fresh].domain.len(),
         "cust-000000.ci.example.org".len()
@@ -263,13 +113,31 @@ fn every_app_is_torn_down_exactly_once() {
 }
 
 #[test]
+fn a_failing_lane_still_tears_its_app_down() {
+    let mut sc = Scenario::green();
+    sc.world
+        .knobs
+        .fail
+        .insert("backup_create".into(), "backup-bot is down".into());
+    let (r, _) = sc.run(LaneMode::Concurrent);
+    let (st, why) = rung(&r, Rung::BackupRestore);
+    assert_eq!(st, Status::Fail);
+    assert!(
+        why.contains("backup create failed: backup-bot is down"),
+        "{why}"
+    );
+    assert_eq!(count(&sc, |c| matches!(c, Call::Teardown { .. })), 2);
+    sc.assert_nothing_left();
+}
+
+#[test]
 fn upgrade_that_loses_the_marker_fails_the_upgrade_rung_only() {
     // The PR renames the volume: a fresh install is fine, an upgrade loses the data.
-    let w = World::new(
+    let sc = Scenario::new(
         vec![release("1.0.0+1.25"), release("1.1.0+1.27")],
         pr_head(compose("1.2.0+1.27", "html", "DOMAIN")),
     );
-    let (r, _) = run(&w, LaneMode::Concurrent);
+    let (r, _) = sc.run(LaneMode::Concurrent);
     let (st, why) = rung(&r, Rung::Upgrade);
     assert_eq!(st, Status::Fail);
     assert!(why.contains("the upgrade lost the marker"), "{why}");
@@ -278,15 +146,14 @@ fn upgrade_that_loses_the_marker_fails_the_upgrade_rung_only() {
     assert_eq!(rung(&r, Rung::BackupRestore).0, Status::Pass);
     assert!(!r.green);
     assert_eq!(r.level, Some(Rung::Install));
-    assert_nothing_left(&w);
+    sc.assert_nothing_left();
 }
 
 #[test]
 fn upgrade_that_silently_rolls_back_fails() {
-    let w = green_world();
-    w.host
-        .set_control(serde_json::json!({"rollback": ["cust-*"]}));
-    let (r, _) = run(&w, LaneMode::Concurrent);
+    let mut sc = Scenario::green();
+    sc.world.knobs.rollback = stack_pattern();
+    let (r, _) = sc.run(LaneMode::Concurrent);
     let (st, why) = rung(&r, Rung::Upgrade);
     assert_eq!(st, Status::Fail);
     assert!(why.contains("rolled back"), "{why}");
@@ -295,11 +162,25 @@ fn upgrade_that_silently_rolls_back_fails() {
 }
 
 #[test]
+fn a_red_run_reports_the_failed_rung_in_its_summary() {
+    // Sequential lanes, an upgrade that rolls back: the artifacts say so.
+    let mut sc = Scenario::green();
+    sc.world.knobs.rollback = stack_pattern();
+    let (r, lint) = sc.run(LaneMode::Sequential);
+    assert!(!r.green);
+    let out = tempfile::tempdir().unwrap();
+    ccci::run::report::write_all(out.path(), &r, &lint).unwrap();
+    let back = ResultsV1::read(&out.path().join("results.json")).unwrap();
+    assert!(!back.green);
+    let summary = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
+    assert!(summary.contains("| upgrade | ❌ fail |"), "{summary}");
+}
+
+#[test]
 fn chaos_version_that_is_not_the_head_fails() {
-    let w = green_world();
-    w.host
-        .set_control(serde_json::json!({"stale_chaos_version": ["cust-*"]}));
-    let (r, _) = run(&w, LaneMode::Concurrent);
+    let mut sc = Scenario::green();
+    sc.world.knobs.stale_chaos_version = stack_pattern();
+    let (r, _) = sc.run(LaneMode::Concurrent);
     let (st, why) = rung(&r, Rung::Upgrade);
     assert_eq!(st, Status::Fail);
     assert!(
@@ -310,16 +191,16 @@ fn chaos_version_that_is_not_the_head_fails() {
 
 #[test]
 fn backup_that_succeeds_without_the_data_fails_after_bounded_redos() {
-    let w = green_world();
-    w.host
-        .set_control(serde_json::json!({"backup_lies": ["cust-*"]}));
-    let (r, _) = run(&w, LaneMode::Concurrent);
+    let mut sc = Scenario::green();
+    sc.world.knobs.backup_lies = stack_pattern();
+    let (r, _) = sc.run(LaneMode::Concurrent);
     let (st, why) = rung(&r, Rung::BackupRestore);
     assert_eq!(st, Status::Fail);
     assert!(why.contains("the backup does not hold the marker"), "{why}");
-    assert_eq!(calls_of(&w, &["app", "backup", "create"]).len(), 3);
-    assert!(
-        calls_of(&w, &["app", "restore"]).is_empty(),
+    assert_eq!(count(&sc, |c| matches!(c, Call::BackupCreate { .. })), 3);
+    assert_eq!(
+        count(&sc, |c| matches!(c, Call::Restore { .. })),
+        0,
         "restored from a bad backup"
     );
     assert_eq!(rung(&r, Rung::Install).0, Status::Pass);
@@ -328,10 +209,9 @@ fn backup_that_succeeds_without_the_data_fails_after_bounded_redos() {
 
 #[test]
 fn restore_that_does_not_bring_the_data_back_fails() {
-    let w = green_world();
-    w.host
-        .set_control(serde_json::json!({"lose_volume_data": ["cust-*"]}));
-    let (r, _) = run(&w, LaneMode::Concurrent);
+    let mut sc = Scenario::green();
+    sc.world.knobs.lose_volume_data = stack_pattern();
+    let (r, _) = sc.run(LaneMode::Concurrent);
     let (st, why) = rung(&r, Rung::BackupRestore);
     assert_eq!(st, Status::Fail);
     assert!(why.contains("after restore the marker reads"), "{why}");
@@ -340,28 +220,40 @@ fn restore_that_does_not_bring_the_data_back_fails() {
 #[test]
 fn traefik_fallback_404_fails_install() {
     // A Host rule naming an unset variable: no router ever matches the domain.
-    let mut w = World::new(
+    let mut sc = Scenario::new(
         vec![release("1.0.0+1.25"), release("1.1.0+1.27")],
         pr_head(compose("1.2.0+1.27", "content", "DOMAIN_TYPO")),
     );
-    w.plan.timeouts.deploy_secs = 2;
-    let (r, _) = run(&w, LaneMode::Concurrent);
+    sc.plan.timeouts.deploy_secs = 2;
+    let (r, _) = sc.run(LaneMode::Concurrent);
     let (st, why) = rung(&r, Rung::Install);
     assert_eq!(st, Status::Fail);
     assert!(why.contains("Traefik's fallback 404"), "{why}");
     assert_eq!(rung(&r, Rung::BackupRestore).0, Status::Unverified);
     assert_eq!(rung(&r, Rung::Functional).0, Status::Unverified);
     assert_eq!(r.level, None);
-    assert_nothing_left(&w);
+    sc.assert_nothing_left();
+}
+
+#[test]
+fn traefik_default_certificate_fails_install() {
+    let mut sc = Scenario::green();
+    sc.plan.timeouts.deploy_secs = 2;
+    sc.world.knobs.default_cert = stack_pattern();
+    let (r, _) = sc.run(LaneMode::Concurrent);
+    let (st, why) = rung(&r, Rung::Install);
+    assert_eq!(st, Status::Fail);
+    assert!(why.contains("Traefik's default certificate"), "{why}");
+    sc.assert_nothing_left();
 }
 
 #[test]
 fn no_older_release_is_an_intentional_skip_not_a_failure() {
-    let w = World::new(
+    let sc = Scenario::new(
         vec![release("1.0.0+1.25")],
         pr_head(compose("1.0.0+1.25", "content", "DOMAIN")),
     );
-    let (r, _) = run(&w, LaneMode::Concurrent);
+    let (r, _) = sc.run(LaneMode::Concurrent);
     let (st, why) = rung(&r, Rung::Upgrade);
     assert_eq!(st, Status::Skip);
     assert!(
@@ -370,40 +262,48 @@ fn no_older_release_is_an_intentional_skip_not_a_failure() {
     );
     assert!(r.green);
     assert_eq!(r.level, Some(Rung::Lint));
-    assert_eq!(
-        calls_of(&w, &["app", "new"]).len(),
-        1,
-        "no upgrade app is created"
-    );
+    assert_eq!(app_news(&sc).len(), 1, "no upgrade app is created");
 }
 
 #[test]
 fn a_crash_looping_head_fails_install_within_the_deploy_budget() {
-    let mut w = green_world();
-    w.plan.timeouts.deploy_secs = 2;
-    w.host
-        .set_control(serde_json::json!({"crash_loop": ["cust-*"]}));
-    let (r, _) = run(&w, LaneMode::Concurrent);
+    let mut sc = Scenario::green();
+    sc.plan.timeouts.deploy_secs = 2;
+    sc.world.knobs.crash_loop = stack_pattern();
+    let (r, _) = sc.run(LaneMode::Concurrent);
     let (st, why) = rung(&r, Rung::Install);
     assert_eq!(st, Status::Fail);
     assert!(why.contains("not converged"), "{why}");
-    assert_nothing_left(&w);
+    // The recipe's timeout label (5 s) is longer than the plan's 2 s: it wins.
+    assert!(why.contains("not healthy within 5 s"), "{why}");
+    sc.assert_nothing_left();
+}
+
+#[test]
+fn a_slow_start_within_the_budget_is_healthy() {
+    // Services report 0 running for 8 s of (virtual) time; the budget is 20 s.
+    // Sequential: no other lane's waits move the shared clock meanwhile.
+    let mut sc = Scenario::green();
+    sc.world.knobs.converge_delay = std::time::Duration::from_secs(8);
+    let (r, _) = sc.run(LaneMode::Sequential);
+    assert!(r.green, "{:#?}", r.rungs);
+    let healthy = r.checks.iter().find(|c| c.name == "healthy").unwrap();
+    assert!(healthy.duration_secs >= 8.0, "{healthy:?}");
 }
 
 #[test]
 fn sequential_lanes_give_the_same_results() {
-    let w = green_world();
-    let (r, _) = run(&w, LaneMode::Sequential);
+    let sc = Scenario::green();
+    let (r, _) = sc.run(LaneMode::Sequential);
     assert!(r.green, "{:#?}", r.rungs);
     assert_eq!(r.level, Some(Rung::Lint));
 }
 
 #[test]
 fn lint_failures_are_reported_but_never_fail_the_run() {
-    let w = green_world();
-    w.host
-        .set_control(serde_json::json!({"lint_failed": ["R010"]}));
-    let (r, _) = run(&w, LaneMode::Concurrent);
+    let mut sc = Scenario::green();
+    sc.world.knobs.lint_failed = vec!["R010".into()];
+    let (r, _) = sc.run(LaneMode::Concurrent);
     assert!(r.green);
     let r010 = r
         .checks
@@ -415,48 +315,52 @@ fn lint_failures_are_reported_but_never_fail_the_run() {
 
 #[test]
 fn a_ref_that_does_not_exist_is_unverified_everywhere() {
-    let mut w = green_world();
-    w.head = "0".repeat(40);
-    let (r, _) = run(&w, LaneMode::Concurrent);
+    let mut sc = Scenario::green();
+    sc.head = "0".repeat(40);
+    let (r, _) = sc.run(LaneMode::Concurrent);
     assert!(!r.green);
     for rg in Rung::ALL {
         assert_eq!(rung(&r, rg).0, Status::Unverified, "{rg:?}");
     }
     assert!(rung(&r, Rung::Install).1.contains("recipe fetch"));
-    assert!(calls_of(&w, &["app", "new"]).is_empty());
+    assert!(app_news(&sc).is_empty());
 }
 
 #[test]
 fn the_checkout_is_the_exact_pr_commit() {
-    let g = green();
-    let (w, r) = (&g.world, &g.results);
+    let sc = Scenario::green();
+    let (r, _) = sc.run(LaneMode::Concurrent);
     assert!(r.green);
-    let short = &w.head[..8];
-    // The fresh lane's deploy carried the head's chaos-version; the upgrade
-    // check compared it to the full head.
+    let short = &sc.head[..8];
+    // The upgrade lane's chaos deploy carried the head's chaos-version; the
+    // upgrade check compared it to the full head.
     let up = r
         .checks
         .iter()
         .find(|c| c.name == "head deployed, no rollback")
         .unwrap();
     assert!(up.detail.contains(short), "{}", up.detail);
-    let _ = HTML;
-    let _ = w;
 }
 
 #[test]
 fn every_deploy_has_lets_encrypt_env_empty_and_the_env_file_intact() {
-    let g = green();
-    assert_eq!(g.deployed_env.len(), 2, "one env per lane");
-    for env in &g.deployed_env {
+    let sc = Scenario::green();
+    let (r, _) = sc.run(LaneMode::Concurrent);
+    assert!(r.green);
+    // The env each app was last deployed with.
+    let mut last = std::collections::BTreeMap::new();
+    for c in sc.world.calls() {
+        if let Call::Deploy { domain, env, .. } = c {
+            last.insert(domain, env);
+        }
+    }
+    assert_eq!(last.len(), 2, "one env per lane");
+    for env in last.values() {
         // The sample said production and had no final newline: the edit
         // replaced the key in place and glued nothing onto the last line.
-        assert_eq!(env["LETS_ENCRYPT_ENV"], "", "{env:#}");
-        assert_eq!(env["RECIPE"], "custom-html", "{env:#}");
-        assert!(
-            env["DOMAIN"].as_str().unwrap().ends_with(".ci.example.org"),
-            "{env:#}"
-        );
+        assert_eq!(env["LETS_ENCRYPT_ENV"], "", "{env:#?}");
+        assert_eq!(env["RECIPE"], "custom-html", "{env:#?}");
+        assert!(env["DOMAIN"].ends_with(".ci.example.org"), "{env:#?}");
     }
 }
 
@@ -482,47 +386,46 @@ fn a_pr_that_adds_a_secret_upgrades_green_without_showing_its_value() {
         "{}secrets:\n  api_key:\n    external: true\n    name: ${{STACK_NAME}}_api_key_${{SECRET_API_KEY_VERSION}}\n",
         compose("1.2.0+1.27", "content", "DOMAIN")
     );
-    let w = World::new(
+    let sc = Scenario::new(
         vec![release("1.0.0+1.25"), release("1.1.0+1.27")],
         pr_head(head),
     );
-    let platform = w.platform();
-    let spy = EnvSpy {
-        inner: &platform,
-        world: &w,
-        deployed_env: Mutex::default(),
-        secrets: Mutex::default(),
-    };
     let lines = Lines::default();
-    let (r, lint) = run_with(
-        &w,
-        &spy,
-        LaneMode::Concurrent,
-        Progress::to(Box::new(lines.clone())),
-    );
+    let (r, lint) = sc.run_with(LaneMode::Concurrent, Progress::to(Box::new(lines.clone())));
     for rg in [Rung::Install, Rung::Upgrade] {
         assert_eq!(rung(&r, rg).0, Status::Pass, "{rg:?}: {}", rung(&r, rg).1);
     }
-    // Exactly the new secret was generated by name, machine output, and only
-    // in the upgrade lane (the fresh lane generates everything at app new).
-    let by_name: Vec<_> = calls_of(&w, &["app", "secret", "generate"])
+    // Exactly the new secret was generated by name, and only in the upgrade
+    // lane (the fresh lane generates everything after app new).
+    let by_name: Vec<_> = sc
+        .world
+        .calls()
         .into_iter()
-        .filter(|c| !c.argv.contains(&"--all".to_owned()))
+        .filter_map(|c| match c {
+            Call::SecretGenerateOne {
+                domain,
+                name,
+                version,
+            } => Some((domain, name, version)),
+            _ => None,
+        })
         .collect();
-    assert_eq!(by_name.len(), 1, "{by_name:#?}");
-    assert_eq!(by_name[0].argv[4..6], ["api_key", "v1"]);
-    assert!(by_name[0].argv.contains(&"-m".to_owned()));
-    assert_eq!(by_name[0].argv[3], r.lanes[&Lane::Upgrade].domain);
+    assert_eq!(
+        by_name,
+        vec![(
+            r.lanes[&Lane::Upgrade].domain.clone(),
+            "api_key".to_owned(),
+            "v1".to_owned()
+        )]
+    );
 
-    // A BTreeSet: both lanes share one fake host, each teardown sees both.
-    let values: std::collections::BTreeSet<String> = spy
-        .secrets
-        .lock()
-        .unwrap()
+    let values: BTreeSet<String> = sc
+        .world
+        .state()
+        .generated
         .iter()
-        .flat_map(|m| m.as_object().cloned().unwrap_or_default())
         .filter(|(name, _)| name.contains("_api_key_"))
-        .filter_map(|(_, v)| v["generated"].as_str().map(str::to_owned))
+        .map(|(_, v)| v.clone())
         .collect();
     assert_eq!(values.len(), 2, "one api_key per lane: {values:?}");
     let out = tempfile::tempdir().unwrap();
@@ -544,5 +447,25 @@ fn a_pr_that_adds_a_secret_upgrades_green_without_showing_its_value() {
             assert!(!text.contains(v.as_str()), "a generated value is in {what}");
         }
     }
-    assert_nothing_left(&w);
+    sc.assert_nothing_left();
+}
+
+#[test]
+fn a_recipe_test_that_fails_fails_the_functional_rung() {
+    let mut sc = Scenario::green();
+    sc.world.knobs.tests.insert(
+        "smoke.sh".into(),
+        Box::new(|_| ccci::run::world::ChildEnd::Exited {
+            success: false,
+            status: "exit status: 3".into(),
+            stderr: "no login form\n\n".into(),
+        }),
+    );
+    let (r, _) = sc.run(LaneMode::Concurrent);
+    let (st, why) = rung(&r, Rung::Functional);
+    assert_eq!(st, Status::Fail);
+    assert!(
+        why.contains("tests/smoke.sh: exit status: 3: no login form"),
+        "{why}"
+    );
 }

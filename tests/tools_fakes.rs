@@ -1,5 +1,5 @@
 //! The typed tool wrappers against the fake `abra`/`docker`: the flags they
-//! build in, and the traps of DOMAIN.md §3/§10 the fakes reproduce when those
+//! build in, and the traps of docs/abra.md the fakes reproduce when those
 //! flags are missing.
 
 mod support;
@@ -59,10 +59,9 @@ fn host() -> FakeHost {
         &[("1.0.0+1.25", files), ("1.1.0+1.27", files2)],
     );
     h.fetch_recipe("custom-html");
-    let d = h.docker();
-    d.swarm_init("127.0.0.1").unwrap();
-    d.create_attachable_overlay("proxy").unwrap();
-    h.abra().server_add_local().unwrap();
+    // swarm_state_and_network_creation_go_through_docker and
+    // server_add_makes_the_local_server test the calls this stands for.
+    h.seed_swarm();
     h
 }
 
@@ -392,6 +391,17 @@ fn recipe_lint_runs_under_a_terminal_and_reports_rules() {
 }
 
 #[test]
+fn server_add_makes_the_local_server() {
+    let h = FakeHost::new();
+    h.abra().server_add_local().unwrap();
+    assert!(h.abra_dir.join("servers/default").is_dir());
+    assert_eq!(
+        argv_of(&h, &["server", "add"]),
+        [["server", "add", "--local", "-n"]]
+    );
+}
+
+#[test]
 fn every_abra_call_gets_the_abra_dir() {
     let h = host();
     new_app(&h);
@@ -468,4 +478,80 @@ fn abra_inserted_secrets_carry_no_stack_label_so_they_are_found_by_name() {
     );
     assert!(String::from_utf8_lossy(&by_label.stdout).trim().is_empty());
     assert_eq!(h.docker().secrets(&format!("{STACK}_")).unwrap().len(), 1);
+}
+
+fn abra_platform(h: &FakeHost) -> ccci::run::abra_platform::AbraPlatform {
+    ccci::run::abra_platform::AbraPlatform::new(
+        h.abra_program(),
+        ccci::tools::pty::script_program(),
+        h.docker(),
+        Program::new("tar", Duration::from_secs(30)),
+        Duration::from_secs(60),
+    )
+}
+
+fn app_ref(h: &FakeHost) -> ccci::run::platform::AppRef {
+    ccci::run::platform::AppRef {
+        abra_dir: h.abra_dir.clone(),
+        server: "default".into(),
+        recipe: "custom-html".into(),
+        domain: DOMAIN.into(),
+        stack: STACK.into(),
+    }
+}
+
+#[test]
+fn platform_teardown_retries_a_volume_a_stopping_task_still_holds() {
+    use ccci::run::platform::Platform;
+    let h = host();
+    new_app(&h);
+    h.abra().secret_generate(DOMAIN, "api_key", "v1").unwrap();
+    h.abra().app_deploy(DOMAIN, false).unwrap();
+    // The first two removals fail "volume is in use", as while a task stops.
+    h.set_control(json!({ "volume_busy": { format!("{STACK}_content"): 2 } }));
+    let app = app_ref(&h);
+    let report = abra_platform(&h).teardown(&app);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(argv_of(&h, &["app", "volume", "remove"]).len(), 3);
+    let d = h.docker();
+    assert!(d.services(Some(STACK)).unwrap().is_empty());
+    assert!(d.volumes(Some(STACK)).unwrap().is_empty());
+    assert!(d.secrets(&format!("{STACK}_")).unwrap().is_empty());
+    assert!(!app.env_file().exists());
+}
+
+#[test]
+fn platform_env_edit_replaces_in_place_after_a_sample_without_final_newline() {
+    use ccci::run::platform::Platform;
+    // abra copies the sample as it is: no final newline after
+    // LETS_ENCRYPT_ENV=production. The run's edit must replace that line,
+    // never glue a new assignment onto it.
+    let h = FakeHost::new();
+    let sample = "TYPE=custom-html\nDOMAIN=custom-html.example.com\nLETS_ENCRYPT_ENV=production";
+    let files: &[(&str, &str)] = &[("compose.yml", COMPOSE), (".env.sample", sample)];
+    h.upstream_recipe("custom-html", &[("1.0.0+1.25", files)]);
+    h.fetch_recipe("custom-html");
+    h.seed_swarm();
+    let p = abra_platform(&h);
+    let app = app_ref(&h);
+    p.app_new(&app).unwrap();
+    let edits = [
+        ("LETS_ENCRYPT_ENV".to_owned(), String::new()),
+        ("FOO".to_owned(), "bar".to_owned()),
+    ];
+    p.set_env(&app, &edits).unwrap();
+    let text = std::fs::read_to_string(app.env_file()).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "RECIPE=custom-html",
+            &format!("DOMAIN={DOMAIN}"),
+            "LETS_ENCRYPT_ENV=",
+            "FOO=bar"
+        ],
+        "{text:?}"
+    );
+    let env = p.env(&app).unwrap();
+    assert_eq!(env.get("LETS_ENCRYPT_ENV").as_deref(), Some(""));
+    assert_eq!(env.get("RECIPE").as_deref(), Some("custom-html"));
 }

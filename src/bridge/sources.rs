@@ -110,7 +110,7 @@ struct HookIssue {
     pull_request: Option<serde_json::Value>,
 }
 
-/// `IssueCommentPayload` (A12): the fields the bridge reads.
+/// `IssueCommentPayload` (docs/gitea.md, "Webhook"): the fields the bridge reads.
 #[derive(Deserialize)]
 struct IssueCommentPayload {
     action: String,

@@ -2,7 +2,7 @@
 //! repository activation and settings, cron jobs, and custom builds.
 //!
 //! Shapes and status codes follow Drone 2.25's handlers (see
-//! `shared/api/gitea-drone.md`, Part B). The token is a [`DroneToken`] whose
+//! docs/drone.md, "Custom builds and their parameters"). The token is a [`DroneToken`] whose
 //! `Debug`/`Display` never show the value, so it cannot leak through logs or
 //! error messages.
 
@@ -128,7 +128,8 @@ pub struct Repo {
 
 /// The settings `PATCH /api/repos/{o}/{n}` accepts; `None` leaves a field alone.
 /// `timeout` and `trusted` are silently ignored by Drone unless the token
-/// belongs to a system admin: compare the returned [`Repo`].
+/// belongs to a system admin: compare the returned [`Repo`] (docs/drone.md,
+/// "Build timeout needs an admin").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RepoPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,7 +174,8 @@ pub struct NewCron {
 }
 
 /// The body of `PATCH .../cron/{name}`. Drone's handler accepts only these
-/// three fields: an expression cannot be changed in place (delete + create).
+/// three fields: an expression cannot be changed in place (delete + create;
+/// docs/drone.md, "Cron jobs").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CronPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -267,7 +269,8 @@ pub fn is_terminal(status: &str) -> bool {
 
 /// What `POST .../builds` did. `200 null` means Drone accepted the request but
 /// scheduled nothing (no pipeline's trigger matched, repo inactive, ...): that
-/// is not a success, and callers must handle it on purpose.
+/// is not a success, and callers must handle it on purpose (docs/drone.md,
+/// "200 null").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildCreated {
     Created(Box<Build>),

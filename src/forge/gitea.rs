@@ -1,12 +1,12 @@
 //! Async client for the slice of the Gitea API the bridge uses (see
-//! `shared/api/gitea-drone.md`, part A): the org activity feed, repository and
+//! docs/gitea.md, "Endpoints and shapes"): the org activity feed, repository and
 //! PR comments, one PR, its timeline, org membership, comments, reactions and
 //! commit statuses. Every failure is classified (retry / skip / fatal) so that
 //! callers match on the class, never on strings.
 //!
 //! Redirects are never followed: the membership endpoint answers 303 when the
 //! bot cannot see concealed members, and a client that follows it silently turns
-//! "cannot tell" into "not a member".
+//! "cannot tell" into "not a member" (docs/gitea.md, "Membership and the redirect").
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,7 +83,7 @@ pub struct User {
     pub login: String,
 }
 
-/// `Comment` (A1): a plain conversation comment on an issue or PR.
+/// `Comment`: a plain conversation comment on an issue or PR.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comment {
     pub id: u64,
@@ -131,7 +131,7 @@ pub struct RepoRef {
     pub full_name: String,
 }
 
-/// `Activity` (A3): one row of an activity feed.
+/// `Activity`: one row of an activity feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {
     pub id: i64,
@@ -149,10 +149,11 @@ pub struct Activity {
     pub created: String,
 }
 
-/// The body prefix Gitea stores in a comment action.
+/// The body prefix Gitea stores in a comment action (docs/gitea.md,
+/// "The activity feed truncates comments").
 pub const FEED_CONTENT_LIMIT: usize = 200;
 
-/// `PRBranchInfo` (A6).
+/// `PRBranchInfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrBranch {
     #[serde(rename = "ref", default)]
@@ -163,7 +164,7 @@ pub struct PrBranch {
     pub repo: Option<RepoRef>,
 }
 
-/// `PullRequest` (A6), the fields the bridge reads.
+/// `PullRequest`, the fields the bridge reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
@@ -176,7 +177,7 @@ pub struct PullRequest {
     pub html_url: String,
 }
 
-/// `Reaction` (A11).
+/// `Reaction`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
     #[serde(default)]
@@ -199,10 +200,10 @@ pub struct TimelineEvent {
 /// The timeline type of "pushed N commits" entries: `CommentTypePullRequestPush`
 /// rendered by `CommentType.String()` (go-gitea models/issues/comment.go,
 /// `commentStrings`); its `created_at` is when the server saw the push.
-/// Not in the API document; read from Gitea's source.
+/// Not in Gitea's API schema (docs/gitea.md, "Pushes after the comment").
 pub const TIMELINE_PUSH: &str = "pull_push";
 
-/// Commit status states (A10).
+/// Commit status states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusState {
@@ -213,7 +214,7 @@ pub enum StatusState {
     Warning,
 }
 
-/// `CreateStatusOption` (A10).
+/// `CreateStatusOption`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewStatus {
     pub state: StatusState,

@@ -13,8 +13,8 @@ use crate::registry::Registry;
 use super::escape::{Unrepresentable, sh_quote};
 use super::names::{self, secret};
 
-/// A reconcile oneshot (DOMAIN.md §2): converges one app on every boot and
-/// activation, no run-once sentinel.
+/// A reconcile oneshot (docs/architecture.md, "Reconcile oneshots"): converges
+/// one app on every boot and activation, no run-once sentinel.
 #[derive(Debug, Serialize)]
 pub struct ReconcileUnit {
     /// systemd unit name, without `.service`.
@@ -256,7 +256,7 @@ pub fn runner_module(reg: &Registry) -> RunnerModule {
             ),
             ("DRONE_RUNNER_NAME".into(), host.name.to_string()),
             // The exec runner points HOME at the build workspace; abra then finds
-            // no servers (DOMAIN.md §8). Steps set HOME again, see .drone.yml.
+            // no servers (docs/drone.md, "HOME on the exec runner"). Steps set HOME again.
             ("HOME".into(), "/root".into()),
         ],
         env_template: "drone-runner.env".into(),

@@ -110,8 +110,8 @@ pub fn swarm_config(host: &Host) -> Result<SwarmConfigV1, BuiltInvalid> {
     })
 }
 
-/// Traefik in wildcard mode (DOMAIN.md §2): the certificate and key come from
-/// files, ACME is off.
+/// Traefik in wildcard mode (docs/traefik.md, "Wildcard certificate without ACME"):
+/// the certificate and key come from files, ACME is off.
 pub fn proxy_config(host: &Host) -> Result<ProxyConfigV1, BuiltInvalid> {
     let env = [
         ("WILDCARDS_ENABLED", "1".to_owned()),
@@ -155,7 +155,7 @@ pub fn drone_config(reg: &Registry) -> Result<DroneConfigV1, BuiltInvalid> {
         ("GITEA_CLIENT_ID", host.gitea.oauth_client_id.to_string()),
         ("GITEA_DOMAIN", host.gitea.url.host().to_owned()),
         // The bot becomes a Drone admin at its first (OAuth) login, which the
-        // build-timeout PATCH needs (DOMAIN.md / Drone: non-admin changes are dropped).
+        // build-timeout PATCH needs (docs/drone.md, "Build timeout needs an admin").
         (
             "DRONE_USER_CREATE",
             format!("username:{},admin:true", host.gitea.bot_user),

@@ -2,17 +2,21 @@
 //! backup-bot-two): local server, recipe at the pinned version, env file,
 //! secrets, and a deploy only when it is not deployed or what it would
 //! deploy (recipe version, env file) changed since the last deploy.
+//!
+//! This is the look and act around the decisions in [`super::decide::app`]:
+//! look at the host through a [`World`], decide, perform the actions.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-use super::state::{self, SecretState};
-use super::{ReconcileError, Report, Tools, read_required};
+use super::decide::app::{
+    self as decide, AppAction, AppSeen, FileDigest, RecipeSeen, SetupAction, SetupSeen,
+    WantedSecrets,
+};
+use super::world::World;
+use super::{ReconcileError, Report, read_required};
 use crate::config::{AbraApp, FileSecret};
-use crate::envfile;
-use crate::tools::abra::{self, NewApp};
+use crate::tools::abra;
 
 /// A secret abra generates (random) when docker does not have it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,170 +60,161 @@ pub fn converge(
     label: &str,
     app: &AbraApp,
     secrets: &AppSecrets<'_>,
-    tools: &Tools,
+    world: &dyn World,
     report: &mut Report,
 ) -> Result<(), ReconcileError> {
     // Preconditions first: nothing is touched when a secret file is missing.
-    let mut digests = BTreeMap::new();
+    let mut files = Vec::new();
     for s in secrets.files {
-        let bytes = read_required("secret file", s.file.as_str().as_ref())?;
-        digests.insert(s.name.as_str().to_owned(), hex(&Sha256::digest(&bytes)));
+        let bytes = read_required(world, "secret file", s.file.as_str().as_ref())?;
+        files.push(FileDigest {
+            secret: s,
+            sha256: decide::digest(&bytes),
+        });
+    }
+    let at = Place::of(app);
+
+    let mut done = Vec::new();
+    while let Some(step) = decide::setup_step(app, &look_setup(world, app, &at)?, &done)? {
+        set_up(world, label, app, &at, step, report)?;
+        done.push(step);
     }
 
-    let abra_dir = PathBuf::from(app.abra_dir.as_str());
-    let abra = tools.abra(&abra_dir);
-    let domain = app.domain.as_str();
-    let server = app.server.as_str();
-    let recipe = app.recipe.as_str();
-    let version = app.version.as_str();
-    let stack = abra::stack_name(domain);
-
-    if !abra_dir.join("servers").join(server).is_dir() {
-        abra.server_add_local()?;
-        report.did(format!("{label}: added the local abra server"));
-        if !abra_dir.join("servers").join(server).is_dir() {
-            return Err(ReconcileError::Precondition(format!(
-                "abra server add --local did not create {}/servers/{server}: the config's server name must be abra's local server name",
-                abra_dir.display()
-            )));
-        }
-    }
-
-    let recipe_dir = abra::recipe_dir(&abra_dir, recipe);
-    if !recipe_dir.is_dir() {
-        abra.recipe_fetch(recipe)?;
-        report.did(format!("{label}: fetched recipe {recipe}"));
-    }
-    let (head, wanted) = tools.git.head_and(&recipe_dir, version)?;
-    let Some(wanted) = wanted else {
-        return Err(ReconcileError::Precondition(format!(
-            "recipe {recipe} has no version {version} in {} (abra recipe fetch {recipe} to update it)",
-            recipe_dir.display()
-        )));
+    let seen = look(world, &at)?;
+    let wanted = WantedSecrets {
+        files: &files,
+        generated: secrets.generated,
     };
-    if head != wanted {
-        tools.git.checkout_force(&recipe_dir, version)?;
-        report.did(format!("{label}: checked out {recipe} {version}"));
-    }
-
-    let env_path = abra::env_file(&abra_dir, server, domain);
-    if !env_path.is_file() {
-        abra.app_new(
-            recipe,
-            server,
-            domain,
-            // No version: the checkout was pinned above and every abra call is
-            // chaos, so a version pin in the env file could only go stale.
-            &NewApp {
-                version: None,
-                generate_secrets: false,
-            },
-        )?;
-        report.did(format!("{label}: created app {domain}"));
-    }
-
-    let state_path = state::path(&abra_dir, domain);
-    let before = state::load(&state_path)?;
-    let mut st = before.clone();
-
-    let existing = tools.docker.secrets(&format!("{stack}_"))?;
-
-    // Secret versions the env file must carry, bumped for rotated files.
-    let env_now = envfile::read_file(&env_path)?;
-    let mut wanted_env = app.env.clone();
-    let mut inserts: Vec<(&FileSecret, String)> = Vec::new();
-    for s in secrets.files {
-        let name = s.name.as_str();
-        let key = version_key(s);
-        let current = wanted_env
-            .get(&key)
-            .cloned()
-            .or_else(|| env_now.get(&key))
-            .unwrap_or_else(|| "v1".to_owned());
-        let digest = &digests[name];
-        let version = match st.secrets.get(name) {
-            Some(rec) if &rec.sha256 != digest => {
-                let v = next_version(&rec.version);
-                report.did(format!("{label}: {} changed, secret {name} → {v}", s.file));
-                v
-            }
-            Some(rec) => rec.version.clone(),
-            // No record but docker has the secret (state lost, or inserted by
-            // hand): its content cannot be read back, so insert the file as
-            // a new version rather than trust it.
-            None if existing.contains(&abra::secret_name(domain, name, &current)) => {
-                let v = next_version(&current);
-                report.did(format!(
-                    "{label}: secret {name} {current} has no recorded digest, inserting {} as {v}",
-                    s.file
-                ));
-                v
-            }
-            None => current,
-        };
-        wanted_env.insert(key, version.clone());
-        inserts.push((s, version));
-    }
-    if envfile::edit_file(&env_path, &wanted_env)? {
-        report.did(format!("{label}: updated {}", env_path.display()));
-    }
-
-    for (s, version) in &inserts {
-        let name = s.name.as_str();
-        let full = abra::secret_name(domain, name, version);
-        if !existing.contains(&full) {
-            abra.secret_insert_file(domain, name, version, s.file.as_str().as_ref())?;
-            report.did(format!(
-                "{label}: inserted secret {name} {version} from {}",
-                s.file
-            ));
-        }
-        st.secrets.insert(
-            name.to_owned(),
-            SecretState {
-                version: version.clone(),
-                sha256: digests[name].clone(),
-            },
-        );
-    }
-    let env_after = envfile::read_file(&env_path)?;
-    for g in secrets.generated {
-        let version = env_after
-            .get(&conventional_version_key(&g.name))
-            .unwrap_or_else(|| "v1".to_owned());
-        let full = abra::secret_name(domain, &g.name, &version);
-        if !existing.contains(&full) {
-            abra.secret_generate(domain, &g.name, &version)?;
-            report.did(format!("{label}: generated secret {} {version}", g.name));
-        }
-    }
-
-    let fingerprint = {
-        let mut h = Sha256::new();
-        h.update(recipe.as_bytes());
-        h.update([0]);
-        h.update(version.as_bytes());
-        h.update([0]);
-        h.update(env_after.render().as_bytes());
-        hex(&h.finalize())
-    };
-    let deployed = !tools.docker.services(Some(&stack))?.is_empty();
-    if !deployed || st.deployed.as_deref() != Some(fingerprint.as_str()) {
-        abra.app_deploy(domain, deployed)?;
-        report.did(format!(
-            "{label}: {} {recipe} {version} at {domain}",
-            if deployed { "redeployed" } else { "deployed" }
-        ));
-        st.deployed = Some(fingerprint);
-    }
-    if st != before {
-        state::save(&state_path, &st)?;
+    let plan = decide::converge(label, app, wanted, &seen)?;
+    report.actions.extend(plan.notes);
+    for action in plan.actions {
+        act(world, label, app, &at, action, report)?;
     }
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Where abra keeps the app's pieces.
+struct Place {
+    abra_dir: PathBuf,
+    recipe_dir: PathBuf,
+    env: PathBuf,
+    state: PathBuf,
+    stack: String,
+}
+
+impl Place {
+    fn of(app: &AbraApp) -> Place {
+        let abra_dir = PathBuf::from(app.abra_dir.as_str());
+        let domain = app.domain.as_str();
+        Place {
+            recipe_dir: abra::recipe_dir(&abra_dir, app.recipe.as_str()),
+            env: abra::env_file(&abra_dir, app.server.as_str(), domain),
+            state: super::state::path(&abra_dir, domain),
+            stack: abra::stack_name(domain),
+            abra_dir,
+        }
+    }
+}
+
+fn look_setup(world: &dyn World, app: &AbraApp, at: &Place) -> Result<SetupSeen, ReconcileError> {
+    let server_dir = at.abra_dir.join("servers").join(app.server.as_str());
+    let recipe = if world.is_dir(&at.recipe_dir) {
+        let (head, wanted) = world.head_and(&at.recipe_dir, app.version.as_str())?;
+        RecipeSeen::Fetched { head, wanted }
+    } else {
+        RecipeSeen::Missing
+    };
+    Ok(SetupSeen {
+        server: world.is_dir(&server_dir),
+        recipe,
+        app: world.is_file(&at.env),
+    })
+}
+
+fn set_up(
+    world: &dyn World,
+    label: &str,
+    app: &AbraApp,
+    at: &Place,
+    step: SetupAction,
+    report: &mut Report,
+) -> Result<(), ReconcileError> {
+    let recipe = app.recipe.as_str();
+    match step {
+        SetupAction::AddServer => {
+            world.server_add_local(&at.abra_dir)?;
+            report.did(format!("{label}: added the local abra server"));
+        }
+        SetupAction::FetchRecipe => {
+            world.recipe_fetch(&at.abra_dir, recipe)?;
+            report.did(format!("{label}: fetched recipe {recipe}"));
+        }
+        SetupAction::CheckOutVersion => {
+            world.checkout_force(&at.recipe_dir, app.version.as_str())?;
+            report.did(format!("{label}: checked out {recipe} {}", app.version));
+        }
+        SetupAction::CreateApp => {
+            let domain = app.domain.as_str();
+            world.app_new(&at.abra_dir, recipe, app.server.as_str(), domain)?;
+            report.did(format!("{label}: created app {domain}"));
+        }
+    }
+    Ok(())
+}
+
+fn look(world: &dyn World, at: &Place) -> Result<AppSeen, ReconcileError> {
+    Ok(AppSeen {
+        state: world.load_state(&at.state)?,
+        secrets: world
+            .secrets(&format!("{}_", at.stack))?
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        env: world.read_env(&at.env)?,
+        deployed: world.stack_deployed(&at.stack)?,
+    })
+}
+
+fn act(
+    world: &dyn World,
+    label: &str,
+    app: &AbraApp,
+    at: &Place,
+    action: AppAction,
+    report: &mut Report,
+) -> Result<(), ReconcileError> {
+    let domain = app.domain.as_str();
+    match action {
+        AppAction::SetEnv(pairs) => {
+            if world.edit_env(&at.env, &pairs)? {
+                report.did(format!("{label}: updated {}", at.env.display()));
+            }
+        }
+        AppAction::InsertSecret {
+            name,
+            version,
+            file,
+        } => {
+            world.secret_insert_file(&at.abra_dir, domain, &name, &version, Path::new(&file))?;
+            report.did(format!(
+                "{label}: inserted secret {name} {version} from {file}"
+            ));
+        }
+        AppAction::GenerateSecret { name, version } => {
+            world.secret_generate(&at.abra_dir, domain, &name, &version)?;
+            report.did(format!("{label}: generated secret {name} {version}"));
+        }
+        AppAction::Deploy { redeploy } => {
+            world.app_deploy(&at.abra_dir, domain, redeploy)?;
+            report.did(format!(
+                "{label}: {} {} {} at {domain}",
+                if redeploy { "redeployed" } else { "deployed" },
+                app.recipe,
+                app.version
+            ));
+        }
+        AppAction::SaveState(st) => world.save_state(&at.state, &st)?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]

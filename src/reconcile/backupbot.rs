@@ -3,10 +3,16 @@
 //! generated value is never captured (abra's machine output is discarded).
 
 use super::app::{self, AppSecrets, GeneratedSecret};
+use super::world::{ToolsWorld, World};
 use super::{ReconcileError, Report, Tools};
 use crate::config::BackupbotConfigV1;
 
 pub fn reconcile(cfg: &BackupbotConfigV1, tools: &Tools) -> Result<Report, ReconcileError> {
+    reconcile_in(cfg, &ToolsWorld::new(tools.clone()))
+}
+
+/// [`reconcile`] in any world.
+pub fn reconcile_in(cfg: &BackupbotConfigV1, world: &dyn World) -> Result<Report, ReconcileError> {
     let mut report = Report::default();
     let generated = [GeneratedSecret {
         name: cfg.restic_password_secret.as_str().to_owned(),
@@ -15,6 +21,6 @@ pub fn reconcile(cfg: &BackupbotConfigV1, tools: &Tools) -> Result<Report, Recon
         files: &[],
         generated: &generated,
     };
-    app::converge("backupbot", &cfg.app, &secrets, tools, &mut report)?;
+    app::converge("backupbot", &cfg.app, &secrets, world, &mut report)?;
     Ok(report)
 }

@@ -2,14 +2,14 @@
 //! through the Drone API: wait for health, activate the CI repository, set
 //! its build timeout, and make the cron jobs exactly the configured ones.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::app::{self, AppSecrets};
+use super::decide::drone::{self as decide, CronAction};
+use super::world::{ToolsWorld, World};
 use super::{ReconcileError, Report, Tools, read_required};
 use crate::config::{DroneApi, DroneConfigV1};
-use crate::forge::ErrorClass;
-use crate::forge::drone::{CronPatch, DroneClient, DroneToken, NewCron, RepoPatch};
+use crate::forge::drone::{DroneClient, DroneToken, Repo};
 
 /// How long to wait for Drone to answer `/healthz` after a (re)deploy, and
 /// how often to retry API settings that failed transiently (5xx, timeouts:
@@ -38,8 +38,21 @@ pub fn reconcile(
     tools: &Tools,
     waits: Waits,
 ) -> Result<Report, ReconcileError> {
+    reconcile_in(cfg, &ToolsWorld::new(tools.clone()), waits)
+}
+
+/// [`reconcile`] in any world (the Drone API is always reached over HTTP).
+pub fn reconcile_in(
+    cfg: &DroneConfigV1,
+    world: &dyn World,
+    waits: Waits,
+) -> Result<Report, ReconcileError> {
     // The token is a precondition too: check it before touching anything.
-    let token = read_required("Drone token file", cfg.api.token_file.as_str().as_ref())?;
+    let token = read_required(
+        world,
+        "Drone token file",
+        cfg.api.token_file.as_str().as_ref(),
+    )?;
     let token = DroneToken::new(String::from_utf8_lossy(&token).into_owned());
 
     let mut report = Report::default();
@@ -47,7 +60,7 @@ pub fn reconcile(
         files: &cfg.secrets,
         generated: &[],
     };
-    app::converge("drone", &cfg.app, &secrets, tools, &mut report)?;
+    app::converge("drone", &cfg.app, &secrets, world, &mut report)?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -56,13 +69,11 @@ pub fn reconcile(
     runtime.block_on(async {
         let mut attempt = 1;
         loop {
-            match settings(&cfg.api, token.clone(), waits, &mut report).await {
-                Err(ReconcileError::Drone(e))
-                    if e.class() == ErrorClass::Retryable && attempt < waits.attempts =>
-                {
+            match settings(&cfg.api, token.clone(), waits, world, &mut report).await {
+                Err(e) if decide::retry(&e, attempt, waits.attempts) => {
                     report.did(format!("drone: retrying after a transient error: {e}"));
                     attempt += 1;
-                    tokio::time::sleep(waits.retry_delay).await;
+                    world.sleep(waits.retry_delay).await;
                 }
                 other => return other,
             }
@@ -75,38 +86,32 @@ async fn settings(
     api: &DroneApi,
     token: DroneToken,
     waits: Waits,
+    world: &dyn World,
     report: &mut Report,
 ) -> Result<(), ReconcileError> {
     let client = DroneClient::new(api.url.trimmed(), token)?;
-    let started = Instant::now();
+    let started = world.now();
     while !client.healthy().await {
-        if started.elapsed() >= waits.health_timeout {
+        if world.now().duration_since(started) >= waits.health_timeout {
             return Err(ReconcileError::Precondition(format!(
                 "drone: {} did not answer /healthz within {}s",
                 api.url,
                 waits.health_timeout.as_secs()
             )));
         }
-        tokio::time::sleep(waits.poll).await;
+        world.sleep(waits.poll).await;
     }
 
     let (owner, name) = (api.ci_repo.owner(), api.ci_repo.name());
-    let repo = match client.repo(owner, name).await {
-        Err(e) if e.is_not_found() => {
+    let repo = match look_repo(&client, owner, name).await? {
+        Some(repo) => repo,
+        None => {
             client.sync_user_repos().await?;
             report.did("drone: synced the repository list from Gitea");
-            client.repo(owner, name).await.map_err(|e| {
-                if e.is_not_found() {
-                    ReconcileError::Precondition(format!(
-                        "drone: {} is unknown to Drone even after a sync: log the bot into Drone once through Gitea OAuth, and check it can see the repository",
-                        api.ci_repo
-                    ))
-                } else {
-                    e.into()
-                }
-            })?
+            look_repo(&client, owner, name)
+                .await?
+                .ok_or_else(|| decide::unknown_repo(api))?
         }
-        other => other?,
     };
     let repo = if repo.active {
         repo
@@ -115,67 +120,53 @@ async fn settings(
         report.did(format!("drone: activated {}", api.ci_repo));
         r
     };
-    let timeout = i64::try_from(api.build_timeout_minutes).unwrap_or(i64::MAX);
-    if repo.timeout != timeout {
-        let patch = RepoPatch {
-            timeout: Some(timeout),
-            ..RepoPatch::default()
-        };
-        let r = client.patch_repo(owner, name, &patch).await?;
-        if r.timeout != timeout {
-            return Err(ReconcileError::Precondition(format!(
-                "drone: the build timeout of {} stayed {} min (wanted {timeout}): Drone ignores timeout changes unless the token belongs to an admin",
-                api.ci_repo, r.timeout
-            )));
-        }
+    if let Some(patch) = decide::timeout_patch(api, &repo) {
+        let patched = client.patch_repo(owner, name, &patch).await?;
+        decide::check_timeout(api, &patched)?;
         report.did(format!(
-            "drone: build timeout of {} set to {timeout} min",
-            api.ci_repo
+            "drone: build timeout of {} set to {} min",
+            api.ci_repo,
+            decide::wanted_timeout(api)
         ));
     }
 
     let existing = client.crons(owner, name).await?;
-    let wanted: BTreeMap<&str, _> = api.crons.iter().map(|c| (c.name.as_str(), c)).collect();
-    for cron in &existing {
-        if !wanted.contains_key(cron.name.as_str()) {
-            client.delete_cron(owner, name, &cron.name).await?;
-            report.did(format!(
-                "drone: deleted cron {} (no longer enrolled)",
-                cron.name
-            ));
-        }
-    }
-    for (cron_name, want) in &wanted {
-        let new = NewCron {
-            name: (*cron_name).to_owned(),
-            expr: want.expr.clone(),
-            branch: want.branch.as_str().to_owned(),
-        };
-        match existing.iter().find(|c| c.name == *cron_name) {
-            None => {
-                client.create_cron(owner, name, &new).await?;
-                report.did(format!("drone: created cron {cron_name} ({})", want.expr));
+    for action in decide::plan_crons(&api.crons, &existing) {
+        match action {
+            CronAction::Delete { name: cron } => {
+                client.delete_cron(owner, name, &cron).await?;
+                report.did(format!("drone: deleted cron {cron} (no longer enrolled)"));
             }
-            // Drone cannot change an expression in place.
-            Some(have) if have.expr != want.expr => {
-                client.delete_cron(owner, name, cron_name).await?;
+            CronAction::Create(new) => {
                 client.create_cron(owner, name, &new).await?;
+                report.did(format!("drone: created cron {} ({})", new.name, new.expr));
+            }
+            CronAction::Recreate { cron, was } => {
+                client.delete_cron(owner, name, &cron.name).await?;
+                client.create_cron(owner, name, &cron).await?;
                 report.did(format!(
-                    "drone: recreated cron {cron_name} ({} → {})",
-                    have.expr, want.expr
+                    "drone: recreated cron {} ({was} → {})",
+                    cron.name, cron.expr
                 ));
             }
-            Some(have) if have.branch != want.branch.as_str() || have.disabled => {
-                let patch = CronPatch {
-                    branch: Some(want.branch.as_str().to_owned()),
-                    disabled: Some(false),
-                    ..CronPatch::default()
-                };
-                client.update_cron(owner, name, cron_name, &patch).await?;
-                report.did(format!("drone: updated cron {cron_name}"));
+            CronAction::Update { name: cron, patch } => {
+                client.update_cron(owner, name, &cron, &patch).await?;
+                report.did(format!("drone: updated cron {cron}"));
             }
-            Some(_) => {}
         }
     }
     Ok(())
+}
+
+/// The CI repository, or `None` when Drone does not know it (yet).
+async fn look_repo(
+    client: &DroneClient,
+    owner: &str,
+    name: &str,
+) -> Result<Option<Repo>, ReconcileError> {
+    match client.repo(owner, name).await {
+        Ok(repo) => Ok(Some(repo)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -4,13 +4,20 @@
 //! and only then acts: a second run with nothing changed performs no
 //! mutating call. A missing precondition (a certificate file, a token file)
 //! fails before anything is touched, with a message naming the path.
+//!
+//! Each piece looks at the host through a [`world::World`], decides in pure
+//! functions ([`decide`]) and performs the actions through the same world:
+//! [`world::ToolsWorld`] in production, [`memory::MemoryWorld`] in tests.
 
 pub mod app;
 pub mod backupbot;
+pub mod decide;
 pub mod drone;
+pub mod memory;
 pub mod proxy;
 pub mod state;
 pub mod swarm;
+pub mod world;
 
 use std::path::Path;
 
@@ -87,10 +94,16 @@ impl Tools {
 }
 
 /// Read a secret-bearing file's bytes, or fail naming it.
-pub(crate) fn read_required(what: &'static str, path: &Path) -> Result<Vec<u8>, ReconcileError> {
-    std::fs::read(path).map_err(|source| ReconcileError::MissingFile {
-        what,
-        path: path.display().to_string(),
-        source,
-    })
+pub(crate) fn read_required(
+    world: &dyn world::World,
+    what: &'static str,
+    path: &Path,
+) -> Result<Vec<u8>, ReconcileError> {
+    world
+        .read_file(path)
+        .map_err(|source| ReconcileError::MissingFile {
+            what,
+            path: path.display().to_string(),
+            source,
+        })
 }

@@ -4,15 +4,21 @@
 //! from their files; a changed file gets a new secret version and a redeploy.
 
 use super::app::{self, AppSecrets};
+use super::world::{ToolsWorld, World};
 use super::{ReconcileError, Report, Tools};
 use crate::config::ProxyConfigV1;
 
 pub fn reconcile(cfg: &ProxyConfigV1, tools: &Tools) -> Result<Report, ReconcileError> {
+    reconcile_in(cfg, &ToolsWorld::new(tools.clone()))
+}
+
+/// [`reconcile`] in any world.
+pub fn reconcile_in(cfg: &ProxyConfigV1, world: &dyn World) -> Result<Report, ReconcileError> {
     let mut report = Report::default();
     let secrets = AppSecrets {
         files: &cfg.secrets,
         generated: &[],
     };
-    app::converge("proxy", &cfg.app, &secrets, tools, &mut report)?;
+    app::converge("proxy", &cfg.app, &secrets, world, &mut report)?;
     Ok(report)
 }

@@ -41,16 +41,31 @@ pub fn path(abra_dir: &Path, domain: &str) -> PathBuf {
 
 pub fn load(path: &Path) -> Result<AppState, ReconcileError> {
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| ReconcileError::State {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        }),
+        Ok(text) => parse(path, &text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AppState::default()),
         Err(e) => Err(ReconcileError::State {
             path: path.display().to_string(),
             reason: e.to_string(),
         }),
     }
+}
+
+/// The state a state file's text holds (`path` only names it in errors).
+pub fn parse(path: &Path, text: &str) -> Result<AppState, ReconcileError> {
+    serde_json::from_str(text).map_err(|e| ReconcileError::State {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// The text a state file holds (`path` only names it in errors).
+pub fn render(path: &Path, state: &AppState) -> Result<String, ReconcileError> {
+    serde_json::to_string_pretty(state)
+        .map(|text| format!("{text}\n"))
+        .map_err(|e| ReconcileError::State {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
 }
 
 pub fn save(path: &Path, state: &AppState) -> Result<(), ReconcileError> {
@@ -61,10 +76,9 @@ pub fn save(path: &Path, state: &AppState) -> Result<(), ReconcileError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
     }
-    let text = serde_json::to_string_pretty(state).map_err(|e| err(e.to_string()))?;
+    let text = render(path, state)?;
     if !path.exists() {
         std::fs::write(path, b"").map_err(|e| err(e.to_string()))?;
     }
-    crate::envfile::write_atomically(path, format!("{text}\n").as_bytes())
-        .map_err(|e| err(e.to_string()))
+    crate::envfile::write_atomically(path, text.as_bytes()).map_err(|e| err(e.to_string()))
 }

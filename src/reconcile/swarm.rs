@@ -1,42 +1,35 @@
 //! The swarm and its `proxy` network: `docker swarm init --advertise-addr`
 //! when the node is not in a swarm, the attachable overlay network when absent.
 
+use super::decide::swarm::{self as decide, SwarmAction, SwarmSeen};
+use super::world::{ToolsWorld, World};
 use super::{ReconcileError, Report, Tools};
 use crate::config::SwarmConfigV1;
-use crate::tools::docker::SwarmState;
 
 pub fn reconcile(cfg: &SwarmConfigV1, tools: &Tools) -> Result<Report, ReconcileError> {
+    reconcile_in(cfg, &ToolsWorld::new(tools.clone()))
+}
+
+/// [`reconcile`] in any world.
+pub fn reconcile_in(cfg: &SwarmConfigV1, world: &dyn World) -> Result<Report, ReconcileError> {
+    let seen = SwarmSeen {
+        state: world.swarm_state()?,
+        networks: world.networks()?,
+    };
     let mut report = Report::default();
-    let docker = &tools.docker;
-    match docker.swarm_state()? {
-        SwarmState::Active => {}
-        SwarmState::Inactive => {
-            let addr = cfg.advertise_addr.to_string();
-            docker.swarm_init(&addr)?;
-            report.did(format!("swarm: initialised (advertise address {addr})"));
+    for action in decide::plan(cfg, &seen)? {
+        match action {
+            SwarmAction::Init { advertise_addr } => {
+                world.swarm_init(&advertise_addr)?;
+                report.did(format!(
+                    "swarm: initialised (advertise address {advertise_addr})"
+                ));
+            }
+            SwarmAction::CreateNetwork { name } => {
+                world.create_attachable_overlay(&name)?;
+                report.did(format!("swarm: created attachable overlay network {name}"));
+            }
         }
-        SwarmState::Other(state) => {
-            return Err(ReconcileError::Precondition(format!(
-                "swarm: docker reports the node's swarm state as {state:?}; fix it by hand (docker swarm leave / unlock)"
-            )));
-        }
-    }
-    let network = cfg.network.as_str();
-    let networks = docker.networks()?;
-    match networks.iter().find(|n| n.name == network) {
-        None => {
-            docker.create_attachable_overlay(network)?;
-            report.did(format!(
-                "swarm: created attachable overlay network {network}"
-            ));
-        }
-        Some(n) if n.driver != "overlay" => {
-            return Err(ReconcileError::Precondition(format!(
-                "swarm: network {network} exists with driver {}, not overlay; remove it so it can be recreated",
-                n.driver
-            )));
-        }
-        Some(_) => {}
     }
     Ok(report)
 }

@@ -147,7 +147,7 @@ pub struct HttpCheck {
     pub json_key: Option<String>,
 }
 
-/// A page a real browser must render (the runtime comes with the browser issue).
+/// A page a real browser must render (docs/architecture.md, "Not built yet").
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserCheck {

@@ -80,6 +80,10 @@ impl Platform for AbraPlatform {
             .map_err(|e| OpError::Failed(e.to_string()))
     }
 
+    fn env(&self, app: &AppRef) -> Result<crate::envfile::EnvFile, OpError> {
+        crate::envfile::read_file(&app.env_file()).map_err(|e| OpError::Failed(e.to_string()))
+    }
+
     fn secret_generate(&self, app: &AppRef) -> Result<(), OpError> {
         self.abra(app).secret_generate_all(&app.domain).map_err(op)
     }
@@ -234,8 +238,9 @@ fn archives_hold(tar: &Program, dir: &Path, needle: &str) -> Result<bool, OpErro
 
 /// Undeploy, remove volumes (retrying: a stopping task holds its volume for a
 /// moment) and secrets, then the env file only once the stack is gone; report
-/// whatever is left. The verified-teardown issue (janitor, locks, signals)
-/// hardens this behind the same [`Platform::teardown`] call.
+/// whatever is left (docs/docker.md, "Teardown, verified"). Janitor, locks and
+/// signals (docs/architecture.md, "Not built yet") belong behind the same
+/// [`Platform::teardown`] call.
 fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
     let abra = p.abra(app);
     let mut problems = Vec::new();

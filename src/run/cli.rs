@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::abra_platform::AbraPlatform;
 use super::lanes::{self, RunInputs};
 use super::probe::ProbeConfig;
+use super::production::ProductionWorld;
 use super::progress::Progress;
 use super::report;
 use crate::plan::PlanV1;
@@ -71,10 +71,10 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
             .join(plan.recipe.as_str())
             .join(&run_id)
     });
-    let platform = AbraPlatform::from_env(Duration::from_secs(plan.timeouts.deploy_secs.max(60)));
+    let world = ProductionWorld::from_env(Duration::from_secs(plan.timeouts.deploy_secs.max(60)));
     let inputs = RunInputs {
         plan: &plan,
-        platform: &platform,
+        world: &world,
         probe: ProbeConfig {
             connect: args.https_addr,
             extra_ca_pem,

@@ -6,7 +6,7 @@
 //! Why per lane and not only per run: the two lanes run at the same time and
 //! abra reads the recipe from `$ABRA_DIR/recipes/<recipe>`; the upgrade lane
 //! checks out the base release while the fresh lane deploys the head. One
-//! shared checkout corrupted concurrent runs before (DOMAIN.md §10).
+//! shared checkout corrupted concurrent runs before (docs/abra.md, "One ABRA_DIR per lane").
 //!
 //! A token for a private mirror is read from a file and handed to each git
 //! command through `GIT_CONFIG_*` environment variables: never in argv (which

@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::marker::{self, MarkerValue};
 use super::platform::{AppRef, OpError};
-use super::probe::{self, AppProbe};
+use super::probe;
 use super::rungs::RungOutcome;
 use super::steps::{self, Checks, RunCtx, short};
+use super::world::{AppHttp, ChildEnd, ChildRun};
 use crate::registry::Rung;
 use crate::results::{Lane, Status};
 
@@ -22,15 +23,15 @@ pub fn run(
     ctx: &RunCtx<'_>,
     app: &AppRef,
     label: &str,
-    checks: &Checks,
+    checks: &Checks<'_>,
 ) -> BTreeMap<Rung, RungOutcome> {
     let mut rungs = BTreeMap::new();
     let install = install(ctx, app, label, checks);
     let installed = install.status == Status::Pass;
     rungs.insert(Rung::Install, install);
 
-    let probe = AppProbe::new(&ctx.probe, &app.domain);
-    let after_install = |rung: Rung, f: &dyn Fn(&AppProbe) -> RungOutcome| -> RungOutcome {
+    let probe = ctx.world.web().client(&ctx.probe, &app.domain);
+    let after_install = |rung: Rung, f: &dyn Fn(&dyn AppHttp) -> RungOutcome| -> RungOutcome {
         if let Some(reason) = ctx.plan.skip.get(&rung) {
             return RungOutcome::skip(reason.clone());
         }
@@ -38,7 +39,7 @@ pub fn run(
             return RungOutcome::unverified("install did not pass", 0.0);
         }
         match &probe {
-            Ok(p) => f(p),
+            Ok(p) => f(p.as_ref()),
             Err(e) => RungOutcome::unverified(e.to_string(), 0.0),
         }
     };
@@ -55,9 +56,9 @@ pub fn run(
     rungs
 }
 
-fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks) -> RungOutcome {
-    let start = Instant::now();
-    let secs = || start.elapsed().as_secs_f64();
+fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks<'_>) -> RungOutcome {
+    let start = ctx.now();
+    let secs = || ctx.secs_since(start);
     if let Err(e) = steps::create_and_deploy(ctx, app, label, SCOPE) {
         checks.record(
             Rung::Install,
@@ -75,31 +76,32 @@ fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks) -> Rung
             _ => RungOutcome::fail(format!("deploy of the head failed: {e}"), secs()),
         };
     }
-    let probe = match AppProbe::new(&ctx.probe, &app.domain) {
+    let probe = match ctx.world.web().client(&ctx.probe, &app.domain) {
         Ok(p) => p,
         Err(e) => return RungOutcome::unverified(e.to_string(), secs()),
     };
+    let probe = probe.as_ref();
     ctx.progress.line(SCOPE, "waiting until healthy");
-    let t = Instant::now();
+    let t = ctx.now();
     if let Err(e) = checks.verdict(
         Rung::Install,
         L,
         "healthy",
         t,
-        steps::wait_healthy(ctx, app, &probe),
+        steps::wait_healthy(ctx, app, probe),
     ) {
         return RungOutcome::fail(e, secs());
     }
     ctx.progress.line(SCOPE, "healthy; running install checks");
     let mut failed = Vec::new();
     for c in &ctx.plan.checks {
-        let t = Instant::now();
-        if let Err(e) = checks.verdict(Rung::Install, L, &c.name, t, probe::http_check(&probe, c)) {
+        let t = ctx.now();
+        if let Err(e) = checks.verdict(Rung::Install, L, &c.name, t, probe::http_check(probe, c)) {
             failed.push(format!("{}: {e}", c.name));
         }
     }
-    // Browser checks plug in here (their own issue); until a browser runner
-    // exists they are listed as skipped, never as passed.
+    // Browser checks plug in here (docs/architecture.md, "Not built yet"); until a
+    // browser runner exists they are listed as skipped, never as passed.
     for b in &ctx.plan.browser {
         checks.record(
             Rung::Install,
@@ -107,7 +109,7 @@ fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks) -> Rung
             &format!("browser: {}", b.name),
             Status::Skip,
             "no browser runner in this ccci build",
-            Instant::now(),
+            ctx.now(),
         );
     }
     if failed.is_empty() {
@@ -120,8 +122,8 @@ fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks) -> Rung
 fn backup_restore(
     ctx: &RunCtx<'_>,
     app: &AppRef,
-    probe: &AppProbe,
-    checks: &Checks,
+    probe: &dyn AppHttp,
+    checks: &Checks<'_>,
 ) -> RungOutcome {
     if let Err(reason) = &ctx.backup {
         return RungOutcome::skip(reason.clone());
@@ -129,14 +131,14 @@ fn backup_restore(
     let Some(m) = &ctx.plan.marker else {
         return RungOutcome::skip("no data marker declared: nothing to prove a restore with");
     };
-    let start = Instant::now();
-    let secs = || start.elapsed().as_secs_f64();
+    let start = ctx.now();
+    let secs = || ctx.secs_since(start);
     let r = Rung::BackupRestore;
     let original = MarkerValue::new(&ctx.run_id, "original");
     let mutated = MarkerValue::new(&ctx.run_id, "mutated");
 
     ctx.progress.line(SCOPE, "backup: seeding the marker");
-    let t = Instant::now();
+    let t = ctx.now();
     if let Err(e) = checks.verdict(
         r,
         L,
@@ -154,15 +156,15 @@ fn backup_restore(
     for attempt in 1..=ctx.backup_attempts.max(1) {
         ctx.progress
             .line(SCOPE, &format!("backup: creating (attempt {attempt})"));
-        let t = Instant::now();
-        match ctx.platform.backup_create(app) {
+        let t = ctx.now();
+        match ctx.platform().backup_create(app) {
             Ok(()) => {}
             Err(e) => {
                 checks.record(r, L, "backup create", Status::Fail, &e.to_string(), t);
                 return RungOutcome::fail(format!("backup create failed: {e}"), secs());
             }
         }
-        match ctx.platform.backup_holds(app, original.as_str()) {
+        match ctx.platform().backup_holds(app, original.as_str()) {
             Ok(true) => {
                 checks.record(
                     r,
@@ -187,7 +189,7 @@ fn backup_restore(
     }
 
     ctx.progress.line(SCOPE, "backup: mutating");
-    let t = Instant::now();
+    let t = ctx.now();
     if let Err(e) = checks.verdict(
         r,
         L,
@@ -199,12 +201,12 @@ fn backup_restore(
     }
 
     ctx.progress.line(SCOPE, "backup: restoring");
-    let t = Instant::now();
-    if let Err(e) = ctx.platform.restore(app) {
+    let t = ctx.now();
+    if let Err(e) = ctx.platform().restore(app) {
         checks.record(r, L, "restore", Status::Fail, &e.to_string(), t);
         return RungOutcome::fail(format!("restore failed: {e}"), secs());
     }
-    let t = Instant::now();
+    let t = ctx.now();
     if let Err(e) = checks.verdict(
         r,
         L,
@@ -214,7 +216,7 @@ fn backup_restore(
     ) {
         return RungOutcome::fail(format!("after restore: {e}"), secs());
     }
-    let t = Instant::now();
+    let t = ctx.now();
     let back = steps::read_marker(ctx, app, probe, m)
         .map_err(|e| format!("after restore the marker is gone: {e}"))
         .and_then(|got| {
@@ -234,7 +236,7 @@ fn backup_restore(
     }
 }
 
-fn functional(ctx: &RunCtx<'_>, app: &AppRef, checks: &Checks) -> RungOutcome {
+fn functional(ctx: &RunCtx<'_>, app: &AppRef, checks: &Checks<'_>) -> RungOutcome {
     if !ctx.plan.recipe_tests {
         return RungOutcome::skip("the plan does not run the recipe's own tests");
     }
@@ -245,23 +247,23 @@ fn functional(ctx: &RunCtx<'_>, app: &AppRef, checks: &Checks) -> RungOutcome {
     if tests.is_empty() {
         return RungOutcome::skip("the recipe's tests/ holds no executable");
     }
-    let start = Instant::now();
+    let start = ctx.now();
     let mut failed = Vec::new();
     for t in tests {
         let name = t
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         ctx.progress.line(SCOPE, &format!("recipe test {name}"));
-        let since = Instant::now();
+        let since = ctx.now();
         let v = run_recipe_test(ctx, app, &t);
         if let Err(e) = checks.verdict(Rung::Functional, L, &format!("tests/{name}"), since, v) {
             failed.push(format!("tests/{name}: {e}"));
         }
     }
     if failed.is_empty() {
-        RungOutcome::pass(start.elapsed().as_secs_f64())
+        RungOutcome::pass(ctx.secs_since(start))
     } else {
-        RungOutcome::fail(failed.join("; "), start.elapsed().as_secs_f64())
+        RungOutcome::fail(failed.join("; "), ctx.secs_since(start))
     }
 }
 
@@ -282,34 +284,31 @@ fn executables(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 fn run_recipe_test(ctx: &RunCtx<'_>, app: &AppRef, path: &Path) -> Result<String, String> {
-    let child = std::process::Command::new(path)
-        .current_dir(path.parent().unwrap_or(Path::new("/")))
-        .env("CCCI_BASE_URL", format!("https://{}", app.domain))
-        .env("CCCI_APP_DOMAIN", &app.domain)
-        .env("CCCI_STACK", &app.stack)
-        // Where the gateway is, for tests that pin their connection like the
-        // probe does (curl --resolve).
-        .env("CCCI_CONNECT_ADDR", ctx.probe.connect.to_string())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start: {e}"))?;
     let budget = Duration::from_secs(ctx.plan.timeouts.deploy_secs);
-    match super::child::wait_with_deadline(child, budget) {
-        Ok(out) if out.status.success() => Ok("exit 0".into()),
-        Ok(out) => {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let last = err
+    let end = ctx.world.processes().run(&ChildRun {
+        program: path,
+        dir: path.parent().unwrap_or(Path::new("/")),
+        env: vec![
+            ("CCCI_BASE_URL".into(), format!("https://{}", app.domain)),
+            ("CCCI_APP_DOMAIN".into(), app.domain.clone()),
+            ("CCCI_STACK".into(), app.stack.clone()),
+            // Where the gateway is, for tests that pin their connection like
+            // the probe does (curl --resolve).
+            ("CCCI_CONNECT_ADDR".into(), ctx.probe.connect.to_string()),
+        ],
+        budget,
+    });
+    match end {
+        ChildEnd::Exited { success: true, .. } => Ok("exit 0".into()),
+        ChildEnd::Exited { status, stderr, .. } => {
+            let last = stderr
                 .lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("");
-            Err(format!("{}: {}", out.status, short(last)))
+            Err(format!("{status}: {}", short(last)))
         }
-        Err(super::child::WaitError::Timeout) => {
-            Err(format!("did not finish within {} s", budget.as_secs()))
-        }
-        Err(super::child::WaitError::Io(e)) => Err(e.to_string()),
+        ChildEnd::TimedOut => Err(format!("did not finish within {} s", budget.as_secs())),
+        ChildEnd::Failed(e) => Err(e),
     }
 }

@@ -5,27 +5,27 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::fetch::{self, Checkout, FetchSpec};
 use super::naming;
-use super::platform::{AppRef, Platform, TeardownReport};
+use super::platform::{AppRef, TeardownReport};
 use super::probe::ProbeConfig;
 use super::progress::Progress;
 use super::rungs::{self, RungOutcome};
 use super::steps::{Checks, RunCtx};
 use super::version::{self, BaseChoice};
+use super::world::World;
 use super::{fresh, upgrade};
 use crate::plan::PlanV1;
 use crate::registry::values::RepoSlug;
 use crate::registry::{BackupMode, LaneMode, Rung};
 use crate::results::{CheckResult, Lane, LaneResult, RESULTS_SCHEMA, ResultsV1, Status};
-use crate::tools::lint;
 
 /// Everything one run needs besides the plan.
 pub struct RunInputs<'a> {
     pub plan: &'a PlanV1,
-    pub platform: &'a dyn Platform,
+    pub world: &'a dyn World,
     pub probe: ProbeConfig,
     pub progress: Progress,
     /// The commit to test, 40 hex.
@@ -69,8 +69,10 @@ fn prepare(inp: &RunInputs<'_>) -> Result<Prepared, String> {
     let plan = inp.plan;
     let timeout = Duration::from_secs(plan.timeouts.http_secs.max(120));
     let shared = PathBuf::from(plan.abra_dir.as_str());
+    let git = inp.world.git();
     let abra = inp.work_dir.join("fresh");
-    fetch::prepare_abra_dir(&abra, &shared).map_err(|e| e.to_string())?;
+    git.prepare_abra_dir(&abra, &shared)
+        .map_err(|e| e.to_string())?;
     let spec = FetchSpec {
         recipe: plan.recipe.to_string(),
         src_url: clone_url(&inp.git_base, &inp.src),
@@ -80,7 +82,9 @@ fn prepare(inp: &RunInputs<'_>) -> Result<Prepared, String> {
         token_file: Some(PathBuf::from(plan.token_file.as_str())),
         timeout,
     };
-    let fresh = fetch::fetch(&spec, &abra).map_err(|e| format!("recipe fetch: {e}"))?;
+    let fresh = git
+        .fetch(&spec, &abra)
+        .map_err(|e| format!("recipe fetch: {e}"))?;
     // Right after checkout: later abra calls can reset the checkout.
     let tests = if plan.recipe_tests {
         fetch::snapshot_tests(&fresh.recipe_dir, &inp.work_dir.join("recipe-tests"))
@@ -88,11 +92,13 @@ fn prepare(inp: &RunInputs<'_>) -> Result<Prepared, String> {
     } else {
         None
     };
-    let tags = fetch::tags(&fresh.recipe_dir, timeout).map_err(|e| e.to_string())?;
+    let tags = git
+        .tags(&fresh.recipe_dir, timeout)
+        .map_err(|e| e.to_string())?;
     let label = std::fs::read_to_string(fresh.recipe_dir.join("compose.yml"))
         .ok()
         .and_then(|t| version::compose_version_label(&t));
-    let reachable = fetch::reachable_tag(&fresh.recipe_dir, timeout);
+    let reachable = git.reachable_tag(&fresh.recipe_dir, timeout);
     let head_version = version::head_version(label.as_deref(), reachable.as_deref());
     let base = version::choose_base(
         &tags,
@@ -118,7 +124,7 @@ fn prepare(inp: &RunInputs<'_>) -> Result<Prepared, String> {
 /// Run a lane body against a new app, then tear the app down: exactly one
 /// teardown call, after success, failure or panic alike.
 fn with_app<T>(
-    platform: &dyn Platform,
+    world: &dyn World,
     progress: &Progress,
     scope: &str,
     app: &AppRef,
@@ -134,7 +140,7 @@ fn with_app<T>(
         on_panic(format!("internal error in the {scope} lane: {msg}"))
     });
     progress.line(scope, &format!("tearing down {}", app.domain));
-    let report = platform.teardown(app);
+    let report = world.platform().teardown(app);
     for p in &report.problems {
         progress.line(scope, &format!("teardown problem: {p}"));
     }
@@ -164,11 +170,11 @@ fn app_ref(plan: &PlanV1, abra_dir: PathBuf) -> (AppRef, String) {
 }
 
 fn fresh_lane(ctx: &RunCtx<'_>, checkout: &Checkout) -> LaneRun {
-    let start = Instant::now();
+    let start = ctx.now();
     let (app, label) = app_ref(ctx.plan, checkout.abra_dir.clone());
-    let checks = Checks::default();
+    let checks = Checks::new(ctx.world.clock());
     let (rungs, teardown) = with_app(
-        ctx.platform,
+        ctx.world,
         &ctx.progress,
         "fresh",
         &app,
@@ -185,12 +191,12 @@ fn fresh_lane(ctx: &RunCtx<'_>, checkout: &Checkout) -> LaneRun {
         rungs,
         checks: checks.into_vec(),
         teardown,
-        secs: start.elapsed().as_secs_f64(),
+        secs: ctx.secs_since(start),
     }
 }
 
 fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> LaneRun {
-    let start = Instant::now();
+    let start = ctx.now();
     let skipped = |reason: String| LaneRun {
         domain: String::new(),
         rungs: [(Rung::Upgrade, RungOutcome::skip(reason))].into(),
@@ -207,9 +213,11 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
     };
     let abra = inp.work_dir.join("upgrade");
     let timeout = Duration::from_secs(ctx.plan.timeouts.http_secs.max(120));
-    let checkout = fetch::prepare_abra_dir(&abra, &PathBuf::from(ctx.plan.abra_dir.as_str()))
+    let git = ctx.world.git();
+    let checkout = git
+        .prepare_abra_dir(&abra, &PathBuf::from(ctx.plan.abra_dir.as_str()))
         .and_then(|()| {
-            fetch::clone_local(
+            git.clone_local(
                 &prepared.fresh,
                 &abra,
                 ctx.plan.recipe.as_str(),
@@ -229,14 +237,14 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
                 .into(),
                 checks: Vec::new(),
                 teardown: TeardownReport::default(),
-                secs: start.elapsed().as_secs_f64(),
+                secs: ctx.secs_since(start),
             };
         }
     };
     let (app, label) = app_ref(ctx.plan, abra);
-    let checks = Checks::default();
+    let checks = Checks::new(ctx.world.clock());
     let (outcome, teardown) = with_app(
-        ctx.platform,
+        ctx.world,
         &ctx.progress,
         "upgrade",
         &app,
@@ -248,95 +256,8 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
         rungs: [(Rung::Upgrade, outcome)].into(),
         checks: checks.into_vec(),
         teardown,
-        secs: start.elapsed().as_secs_f64(),
+        secs: ctx.secs_since(start),
     }
-}
-
-fn lint_step(
-    ctx: &RunCtx<'_>,
-    inp: &RunInputs<'_>,
-    prepared: &Prepared,
-) -> (RungOutcome, Vec<CheckResult>, String) {
-    if let Some(reason) = ctx.plan.skip.get(&Rung::Lint) {
-        return (RungOutcome::skip(reason.clone()), Vec::new(), String::new());
-    }
-    if !ctx.plan.lint {
-        return (
-            RungOutcome::skip("lint is off in the plan"),
-            Vec::new(),
-            String::new(),
-        );
-    }
-    let start = Instant::now();
-    // Its own clone: lint must not touch a checkout a lane is deploying from.
-    let abra = inp.work_dir.join("lint");
-    let timeout = Duration::from_secs(ctx.plan.timeouts.http_secs.max(120));
-    let prepared_dir = fetch::prepare_abra_dir(&abra, &PathBuf::from(ctx.plan.abra_dir.as_str()))
-        .and_then(|()| {
-            fetch::clone_local(
-                &prepared.fresh,
-                &abra,
-                ctx.plan.recipe.as_str(),
-                &ctx.head,
-                timeout,
-            )
-        });
-    if let Err(e) = prepared_dir {
-        return (
-            RungOutcome::unverified(e.to_string(), 0.0),
-            Vec::new(),
-            String::new(),
-        );
-    }
-    ctx.progress.line("lint", "abra recipe lint");
-    let text = match ctx.platform.lint(&abra, ctx.plan.recipe.as_str()) {
-        Ok(t) => lint::strip_ansi(&t),
-        Err(e) => {
-            return (
-                RungOutcome::unverified(
-                    format!("abra recipe lint: {e}"),
-                    start.elapsed().as_secs_f64(),
-                ),
-                Vec::new(),
-                e.to_string(),
-            );
-        }
-    };
-    let rules = lint::parse_lint_table(&text);
-    let secs = start.elapsed().as_secs_f64();
-    let checks: Vec<CheckResult> = rules
-        .iter()
-        .map(|r| CheckResult {
-            rung: Rung::Lint,
-            lane: Lane::Fresh,
-            name: format!("{} {}", r.id, r.rule),
-            status: if r.skipped {
-                Status::Skip
-            } else if r.satisfied {
-                Status::Pass
-            } else {
-                Status::Fail
-            },
-            detail: r.severity.clone(),
-            duration_secs: 0.0,
-        })
-        .collect();
-    let outcome = if rules.is_empty() {
-        RungOutcome::unverified("no rule table in abra's lint output", secs)
-    } else {
-        let bad = lint::unsatisfied(&rules);
-        let errors: Vec<String> = bad
-            .iter()
-            .filter(|r| r.severity.starts_with("err"))
-            .map(|r| format!("{} {}", r.id, r.rule))
-            .collect();
-        if errors.is_empty() {
-            RungOutcome::pass(secs)
-        } else {
-            RungOutcome::fail(format!("unsatisfied: {}", errors.join(", ")), secs)
-        }
-    };
-    (outcome, checks, text)
 }
 
 fn lane_status(rungs: &BTreeMap<Rung, RungOutcome>) -> (Status, String) {
@@ -361,10 +282,9 @@ fn lane_status(rungs: &BTreeMap<Rung, RungOutcome>) -> (Status, String) {
 /// Perform one run. Never panics on bad input; everything that goes wrong
 /// ends up in the results.
 pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
-    let wall = Instant::now();
-    let started = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let clock = inp.world.clock();
+    let wall = clock.now();
+    let started = clock.unix_secs();
     let plan = inp.plan;
     inp.progress.line(
         "run",
@@ -391,7 +311,7 @@ pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
         Ok(prepared) => {
             let ctx = RunCtx {
                 plan,
-                platform: inp.platform,
+                world: inp.world,
                 probe: inp.probe.clone(),
                 progress: inp.progress.clone(),
                 run_id: inp.run_id.clone(),
@@ -407,14 +327,18 @@ pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
             let (fresh, upgrade, lint_res) = match inp.lanes {
                 LaneMode::Concurrent => std::thread::scope(|s| {
                     let u = s.spawn(|| upgrade_lane(&ctx, inp, &prepared));
-                    let l = s.spawn(|| lint_step(&ctx, inp, &prepared));
+                    let l = s.spawn(|| super::lint_rung::run(&ctx, &inp.work_dir, &prepared.fresh));
                     let f = fresh_lane(&ctx, &prepared.fresh);
                     (f, join_lane(u.join(), "upgrade"), join_lint(l.join()))
                 }),
                 LaneMode::Sequential => {
                     let f = fresh_lane(&ctx, &prepared.fresh);
                     let u = upgrade_lane(&ctx, inp, &prepared);
-                    (f, u, lint_step(&ctx, inp, &prepared))
+                    (
+                        f,
+                        u,
+                        super::lint_rung::run(&ctx, &inp.work_dir, &prepared.fresh),
+                    )
                 }
             };
             for (lane, run) in [(Lane::Fresh, fresh), (Lane::Upgrade, upgrade)] {
@@ -476,7 +400,7 @@ pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
         pr: inp.pr,
         run_id: inp.run_id.clone(),
         started_at: super::report::rfc3339_utc(started),
-        duration_secs: wall.elapsed().as_secs_f64(),
+        duration_secs: clock.secs_since(wall),
         level,
         green,
         rungs: rungs.iter().map(|(r, o)| (*r, o.to_result())).collect(),

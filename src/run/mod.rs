@@ -2,7 +2,8 @@
 //!
 //! The pure parts (naming, versions, rungs, markers, lint, reports) are small
 //! modules tested on their own; `lanes` orchestrates them over the
-//! [`platform::Platform`] seam, behind which abra and docker are driven.
+//! [`world::World`] seam, behind which abra, docker, git, HTTPS, child
+//! processes and the clock are driven (`production` is the real one).
 
 pub mod abra_platform;
 pub mod child;
@@ -10,10 +11,12 @@ pub mod cli;
 pub mod fetch;
 pub mod fresh;
 pub mod lanes;
+pub mod lint_rung;
 pub mod marker;
 pub mod naming;
 pub mod platform;
 pub mod probe;
+pub mod production;
 pub mod progress;
 pub mod report;
 pub mod rungs;
@@ -21,3 +24,4 @@ pub mod secrets;
 pub mod steps;
 pub mod upgrade;
 pub mod version;
+pub mod world;

@@ -1,7 +1,8 @@
-//! The seam between the run's decisions and the tools that act on the swarm.
+//! The abra-and-docker part of the run's world (`super::world::World`).
 //!
 //! `lanes` decides what to do and judges the answers; a [`Platform`] performs
-//! one operation per call (abra and docker in production, see `abra_platform`).
+//! one operation per call (abra and docker in production, see `abra_platform`;
+//! an in-memory model in tests/support/mem_world).
 //! Teardown is one call, [`Platform::teardown`], that the lanes make exactly
 //! once per app whatever happened before; its safety features (verification,
 //! janitor, locks, signals) live behind that call.
@@ -77,13 +78,16 @@ pub trait Platform: Send + Sync {
     fn app_new(&self, app: &AppRef) -> Result<(), OpError>;
     /// Set env keys in the app's env file (replace, never duplicate).
     fn set_env(&self, app: &AppRef, edits: &[(String, String)]) -> Result<(), OpError>;
+    /// The app's env file as it is now.
+    fn env(&self, app: &AppRef) -> Result<crate::envfile::EnvFile, OpError>;
     /// `abra app secret generate --all -m`, output kept out of every log.
     fn secret_generate(&self, app: &AppRef) -> Result<(), OpError>;
     /// `abra app secret generate <domain> <name> <version> -m`, output kept
     /// out of every log: one secret the app's checkout added.
     fn secret_generate_one(&self, app: &AppRef, name: &str, version: &str) -> Result<(), OpError>;
     /// The docker secrets of the app's stack (`docker secret ls`): the only
-    /// trustworthy answer to whether a secret exists (DOMAIN.md §3).
+    /// trustworthy answer to whether a secret exists
+    /// (docs/abra.md, "Whether a secret exists").
     fn secrets(&self, app: &AppRef) -> Result<Vec<String>, OpError>;
     /// `abra app deploy -C -o -c -n` (and `-f` when `redeploy`): the current
     /// checkout, no converge checks (the run waits itself).

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::world::AppHttp;
 use crate::registry::{Health, HttpCheck};
 
 /// Where and how to reach run apps.
@@ -171,7 +172,7 @@ pub type Verdict = Result<String, String>;
 
 /// The generic floor on `/`: 200/301/302, not Traefik's fallback, not its
 /// default certificate.
-pub fn floor(probe: &AppProbe) -> Verdict {
+pub fn floor(probe: &dyn AppHttp) -> Verdict {
     let answer = probe.get("/").map_err(|f| format!("GET /: {f}"))?;
     if is_traefik_fallback(&answer) {
         return Err("GET /: Traefik's fallback 404 (no router matched the app)".into());
@@ -186,12 +187,12 @@ pub fn floor(probe: &AppProbe) -> Verdict {
 }
 
 /// The recipe's health path with its accepted statuses.
-pub fn health(probe: &AppProbe, health: &Health) -> Verdict {
+pub fn health(probe: &dyn AppHttp, health: &Health) -> Verdict {
     status_check(probe, health.path.as_str(), health.statuses.as_slice()).map(|(d, _)| d)
 }
 
 fn status_check(
-    probe: &AppProbe,
+    probe: &dyn AppHttp,
     path: &str,
     statuses: &[u16],
 ) -> Result<(String, Answer), String> {
@@ -216,7 +217,7 @@ fn status_check(
 }
 
 /// One of the plan's HTTP checks.
-pub fn http_check(probe: &AppProbe, check: &HttpCheck) -> Verdict {
+pub fn http_check(probe: &dyn AppHttp, check: &HttpCheck) -> Verdict {
     let path = check.path.as_str();
     let (mut detail, answer) = status_check(probe, path, check.statuses.as_slice())?;
     if let Some(needle) = &check.body_contains {

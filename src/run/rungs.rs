@@ -1,4 +1,4 @@
-//! Rung outcomes, the level and the exit decision, exactly as DESIGN.md says:
+//! Rung outcomes, the level and the exit decision (docs/architecture.md, "Rungs and level"):
 //! rungs install, upgrade, backup_restore, functional, lint; each pass / fail /
 //! skip (intentional, with a reason) / unverified. The level is the highest rung
 //! that passed with every rung below it pass or skip. Lint never fails a run.

@@ -2,7 +2,8 @@
 //! the PR head over an app created from the base release; when the head
 //! declares a secret the base did not have, that secret must be generated
 //! before the chaos deploy or abra fails it. Existence is asked of docker
-//! (DOMAIN.md §3): abra's listing shows declared names even when none exists.
+//! (docs/abra.md, "Whether a secret exists"): abra's listing shows declared
+//! names even when none exists.
 
 use std::path::Path;
 

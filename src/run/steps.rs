@@ -7,9 +7,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::marker::{self, MarkerRead, MarkerValue};
-use super::platform::{AppRef, OpError, Platform, ServiceState};
-use super::probe::{self, AppProbe, ProbeConfig};
+use super::platform::{AppRef, OpError, ServiceState};
+use super::probe::{self, ProbeConfig};
 use super::progress::Progress;
+use super::world::{AppHttp, Clock, Platform, World};
 use crate::plan::PlanV1;
 use crate::registry::{Marker, Rung};
 use crate::results::{CheckResult, Lane, Status};
@@ -17,7 +18,7 @@ use crate::results::{CheckResult, Lane, Status};
 /// What every step of a run shares.
 pub struct RunCtx<'a> {
     pub plan: &'a PlanV1,
-    pub platform: &'a dyn Platform,
+    pub world: &'a dyn World,
     pub probe: ProbeConfig,
     pub progress: Progress,
     pub run_id: String,
@@ -33,11 +34,35 @@ pub struct RunCtx<'a> {
     pub backup: Result<(), String>,
 }
 
-/// Checks recorded by one lane.
-#[derive(Default)]
-pub struct Checks(Mutex<Vec<CheckResult>>);
+impl RunCtx<'_> {
+    /// abra and docker.
+    pub fn platform(&self) -> &dyn Platform {
+        self.world.platform()
+    }
+    /// The world's clock: now.
+    pub fn now(&self) -> Instant {
+        self.world.clock().now()
+    }
+    /// Seconds since `t` on the world's clock.
+    pub fn secs_since(&self, t: Instant) -> f64 {
+        self.world.clock().secs_since(t)
+    }
+}
 
-impl Checks {
+/// Checks recorded by one lane, timed on the world's clock.
+pub struct Checks<'a> {
+    clock: &'a dyn Clock,
+    list: Mutex<Vec<CheckResult>>,
+}
+
+impl<'a> Checks<'a> {
+    pub fn new(clock: &'a dyn Clock) -> Self {
+        Checks {
+            clock,
+            list: Mutex::default(),
+        }
+    }
+
     pub fn record(
         &self,
         rung: Rung,
@@ -47,14 +72,14 @@ impl Checks {
         detail: &str,
         since: Instant,
     ) {
-        if let Ok(mut v) = self.0.lock() {
+        if let Ok(mut v) = self.list.lock() {
             v.push(CheckResult {
                 rung,
                 lane,
                 name: name.to_owned(),
                 status,
                 detail: detail.to_owned(),
-                duration_secs: since.elapsed().as_secs_f64(),
+                duration_secs: self.clock.secs_since(since),
             });
         }
     }
@@ -76,7 +101,7 @@ impl Checks {
     }
 
     pub fn into_vec(self) -> Vec<CheckResult> {
-        self.0.into_inner().unwrap_or_default()
+        self.list.into_inner().unwrap_or_default()
     }
 }
 
@@ -110,11 +135,12 @@ pub fn create_and_deploy(
 ) -> Result<(), OpError> {
     ctx.progress
         .line(scope, &format!("creating app {}", app.domain));
-    ctx.platform.app_new(app)?;
-    ctx.platform.set_env(app, &env_edits(ctx.plan, label))?;
-    ctx.platform.secret_generate(app)?;
+    let p = ctx.platform();
+    p.app_new(app)?;
+    p.set_env(app, &env_edits(ctx.plan, label))?;
+    p.secret_generate(app)?;
     ctx.progress.line(scope, "deploying");
-    ctx.platform.deploy(app, false)
+    p.deploy(app, false)
 }
 
 /// Generate the secrets the app's checkout declares that docker does not
@@ -126,17 +152,17 @@ pub fn generate_missing_secrets(
     recipe_dir: &std::path::Path,
     scope: &str,
 ) -> Result<Vec<String>, OpError> {
-    let env =
-        crate::envfile::read_file(&app.env_file()).map_err(|e| OpError::Failed(e.to_string()))?;
+    let env = ctx.platform().env(app)?;
     let declared = super::secrets::declared(recipe_dir, &env).map_err(OpError::Failed)?;
-    let existing = ctx.platform.secrets(app)?;
+    let existing = ctx.platform().secrets(app)?;
     let missing = super::secrets::missing(&declared, &app.stack, &existing);
     for d in &missing {
         ctx.progress.line(
             scope,
             &format!("generating the new secret {} ({})", d.name, d.version),
         );
-        ctx.platform.secret_generate_one(app, &d.name, &d.version)?;
+        ctx.platform()
+            .secret_generate_one(app, &d.name, &d.version)?;
     }
     Ok(missing.into_iter().map(|d| d.name).collect())
 }
@@ -169,8 +195,8 @@ fn convergence(services: &[ServiceState]) -> Result<(), String> {
 /// Wait until every service converged and the floor and the health path
 /// pass; the budget is the plan's deploy timeout, or the recipe's
 /// `coop-cloud.<stack>.timeout` label when that is longer.
-pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &AppProbe) -> Result<String, String> {
-    let start = Instant::now();
+pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Result<String, String> {
+    let start = ctx.now();
     let mut budget = Duration::from_secs(ctx.plan.timeouts.deploy_secs);
     let mut last: String;
     // The full listing (labels) once, for the recipe's timeout label; then
@@ -178,9 +204,9 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &AppProbe) -> Result<
     let mut labels_seen = false;
     loop {
         let listing = if labels_seen {
-            ctx.platform.replicas(app)
+            ctx.platform().replicas(app)
         } else {
-            ctx.platform.services(app)
+            ctx.platform().services(app)
         };
         match listing {
             Ok(services) => {
@@ -197,20 +223,17 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &AppProbe) -> Result<
                             .map(|h| format!("converged; {floor}; {h}"))
                     }) {
                     Ok(detail) => {
-                        return Ok(format!(
-                            "{detail} (after {:.1} s)",
-                            start.elapsed().as_secs_f64()
-                        ));
+                        return Ok(format!("{detail} (after {:.1} s)", ctx.secs_since(start)));
                     }
                     Err(e) => last = e,
                 }
             }
             Err(e) => last = format!("cannot list services: {e}"),
         }
-        if start.elapsed() >= budget {
+        if ctx.now().saturating_duration_since(start) >= budget {
             return Err(format!("not healthy within {} s: {last}", budget.as_secs()));
         }
-        std::thread::sleep(ctx.poll);
+        ctx.world.clock().sleep(ctx.poll);
     }
 }
 
@@ -218,12 +241,12 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &AppProbe) -> Result<
 pub fn read_marker(
     ctx: &RunCtx<'_>,
     app: &AppRef,
-    probe: &AppProbe,
+    probe: &dyn AppHttp,
     m: &Marker,
 ) -> Result<String, String> {
     match marker::read_plan(m) {
         MarkerRead::Exec(s) => ctx
-            .platform
+            .platform()
             .exec(app, &s.service, &s.script)
             .map_err(|e| format!("reading the marker in {}: {e}", s.service)),
         MarkerRead::Https { path } => {
@@ -240,12 +263,12 @@ pub fn read_marker(
 pub fn write_marker(
     ctx: &RunCtx<'_>,
     app: &AppRef,
-    probe: &AppProbe,
+    probe: &dyn AppHttp,
     m: &Marker,
     value: &MarkerValue,
 ) -> Result<(), String> {
     let w = marker::write_script(m, value);
-    ctx.platform
+    ctx.platform()
         .exec(app, &w.service, &w.script)
         .map_err(|e| format!("writing the marker in {}: {e}", w.service))?;
     let got = read_marker(ctx, app, probe, m)?;

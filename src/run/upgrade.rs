@@ -1,14 +1,14 @@
 //! The upgrade lane: a new app at the base release, a data marker, then the
-//! PR head deployed over it with chaos (DOMAIN.md §10) and proven: the
+//! PR head deployed over it with chaos and proven (docs/abra.md,
+//! "Chaos deploys and the chaos-version label"): the
 //! deployed chaos-version label is the head commit, no service rolled back,
 //! the app is healthy, the marker survived. Its rung: upgrade.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::fetch;
 use super::marker::{self, MarkerValue};
 use super::platform::{AppRef, OpError, ServiceState};
-use super::probe::AppProbe;
 use super::rungs::RungOutcome;
 use super::steps::{self, Checks, RunCtx, short};
 use crate::registry::Rung;
@@ -81,14 +81,14 @@ pub fn run(
     label: &str,
     checkout: &fetch::Checkout,
     base: &str,
-    checks: &Checks,
+    checks: &Checks<'_>,
 ) -> RungOutcome {
-    let start = Instant::now();
-    let secs = || start.elapsed().as_secs_f64();
+    let start = ctx.now();
+    let secs = || ctx.secs_since(start);
 
     ctx.progress
         .line(SCOPE, &format!("deploying the base release {base}"));
-    let t = Instant::now();
+    let t = ctx.now();
     if let Err(e) = steps::create_and_deploy(ctx, app, label, SCOPE) {
         checks.record(R, L, "deploy base", Status::Fail, &e.to_string(), t);
         return RungOutcome::unverified(
@@ -96,17 +96,18 @@ pub fn run(
             secs(),
         );
     }
-    let probe = match AppProbe::new(&ctx.probe, &app.domain) {
+    let probe = match ctx.world.web().client(&ctx.probe, &app.domain) {
         Ok(p) => p,
         Err(e) => return RungOutcome::unverified(e.to_string(), secs()),
     };
-    let t = Instant::now();
+    let probe = probe.as_ref();
+    let t = ctx.now();
     if let Err(e) = checks.verdict(
         R,
         L,
         "base healthy",
         t,
-        steps::wait_healthy(ctx, app, &probe),
+        steps::wait_healthy(ctx, app, probe),
     ) {
         // Not the PR's fault, and not a pass: the upgrade could not be tried.
         return RungOutcome::unverified(
@@ -118,13 +119,13 @@ pub fn run(
     let value = MarkerValue::new(&ctx.run_id, "upgrade");
     if let Some(m) = &ctx.plan.marker {
         ctx.progress.line(SCOPE, "seeding the marker");
-        let t = Instant::now();
+        let t = ctx.now();
         if let Err(e) = checks.verdict(
             R,
             L,
             "seed marker",
             t,
-            steps::write_marker(ctx, app, &probe, m, &value).map(|()| value.as_str().to_owned()),
+            steps::write_marker(ctx, app, probe, m, &value).map(|()| value.as_str().to_owned()),
         ) {
             return RungOutcome::unverified(format!("on the base release: {e}"), secs());
         }
@@ -132,9 +133,13 @@ pub fn run(
 
     ctx.progress
         .line(SCOPE, "checking out the head and deploying it with chaos");
-    let t = Instant::now();
+    let t = ctx.now();
     let timeout = Duration::from_secs(ctx.plan.timeouts.http_secs.max(60));
-    if let Err(e) = fetch::checkout(&checkout.recipe_dir, &ctx.head, timeout) {
+    if let Err(e) = ctx
+        .world
+        .git()
+        .checkout(&checkout.recipe_dir, &ctx.head, timeout)
+    {
         return RungOutcome::unverified(format!("checkout of the head: {e}"), secs());
     }
     if let Err(e) = steps::generate_missing_secrets(ctx, app, &checkout.recipe_dir, SCOPE) {
@@ -154,7 +159,7 @@ pub fn run(
             _ => RungOutcome::fail(why, secs()),
         };
     }
-    if let Err(e) = ctx.platform.deploy(app, true) {
+    if let Err(e) = ctx.platform().deploy(app, true) {
         checks.record(
             R,
             L,
@@ -167,21 +172,21 @@ pub fn run(
     }
     checks.record(R, L, "chaos deploy of the head", Status::Pass, "", t);
 
-    let t = Instant::now();
+    let t = ctx.now();
     if let Err(e) = checks.verdict(
         R,
         L,
         "healthy after upgrade",
         t,
-        steps::wait_healthy(ctx, app, &probe),
+        steps::wait_healthy(ctx, app, probe),
     ) {
         return RungOutcome::fail(format!("after the upgrade: {e}"), secs());
     }
     // Looked at after healthy: a start-first rollback completes while the old
     // task keeps answering, so only the service state tells.
-    let t = Instant::now();
+    let t = ctx.now();
     let judged = ctx
-        .platform
+        .platform()
         .services(app)
         .map_err(|e| format!("cannot list services: {e}"))
         .and_then(|s| judge_services(&s, &app.stack, &ctx.head));
@@ -191,8 +196,8 @@ pub fn run(
 
     match &ctx.plan.marker {
         Some(m) => {
-            let t = Instant::now();
-            let kept = steps::read_marker(ctx, app, &probe, m)
+            let t = ctx.now();
+            let kept = steps::read_marker(ctx, app, probe, m)
                 .map_err(|e| format!("the upgrade lost the marker: {e}"))
                 .and_then(|got| {
                     if marker::holds(&got, &value) {
@@ -215,7 +220,7 @@ pub fn run(
             "marker intact",
             Status::Skip,
             "no data marker declared",
-            Instant::now(),
+            ctx.now(),
         ),
     }
     RungOutcome::pass(secs())

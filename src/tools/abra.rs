@@ -1,4 +1,4 @@
-//! `abra` as the CI drives it (DOMAIN.md §3, §10), one method per command with
+//! `abra` as the CI drives it (docs/abra.md), one method per command with
 //! the flags built in: `-C -o` (chaos + offline) on every command that accepts
 //! them, so abra never checks the recipe out to a tag or fetches; `-n` (no
 //! input) everywhere; `-m` for `secret generate` with its stdout discarded;

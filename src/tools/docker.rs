@@ -68,7 +68,8 @@ pub struct TaskRow {
 pub struct ServiceInfo {
     pub name: String,
     pub labels: std::collections::BTreeMap<String, String>,
-    /// `UpdateStatus.State`, e.g. `completed`, `rollback_completed`.
+    /// `UpdateStatus.State`, e.g. `completed`, `rollback_completed`
+    /// (docs/docker.md, "Rollbacks").
     pub update_state: Option<String>,
     /// The whole JSON, for anything else.
     pub raw: Value,
@@ -193,7 +194,8 @@ impl Docker {
     }
 
     /// Secret names starting with `prefix` (e.g. `<stack>_`): abra-inserted
-    /// secrets carry no stack label, so they are found by name.
+    /// secrets carry no stack label, so they are found by name (docs/docker.md,
+    /// "Finding a stack's objects").
     pub fn secrets(&self, prefix: &str) -> Result<Vec<String>, ToolError> {
         Ok(self
             .names(

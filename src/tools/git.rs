@@ -1,7 +1,7 @@
 //! `git` for recipe checkouts: which commit is checked out, moving it to a
 //! tag, cloning, fetching PR heads and tags. A token for a private mirror is handed to git through
 //! `GIT_CONFIG_*` environment variables (an `http.extraHeader` for this one
-//! command), never on argv or in a git config file (DOMAIN.md §9 bug 4).
+//! command), never on argv or in a git config file (docs/gitea.md, "Tokens for git").
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! `abra recipe lint` output: its exit code only signals a fatal error, so the
 //! rule table (R001…R016) is parsed to know what passed. The one parser of
 //! that table, for `tools::abra::recipe_lint` and the run's lint rung (which
-//! reports lint and never fails a run on it).
+//! reports lint and never fails a run on it). See docs/abra.md, "Recipe lint".
 
 /// One row of abra's lint table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Running a command under a pseudo-terminal: abra's `backup create`,
 //! `restore` and `recipe lint` fail with "the input device is not a TTY"
-//! otherwise (DOMAIN.md §3, §10). util-linux `script -qec CMD /dev/null`
+//! otherwise (docs/abra.md, "Pseudo-terminal"). util-linux `script -qec CMD /dev/null`
 //! gives the child a terminal and exits with the child's status.
 
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! An in-process fake Drone 2.x server for tests: real HTTP on 127.0.0.1:0,
 //! the real JSON shapes and status codes of Drone 2.25's handlers (see
-//! `shared/api/gitea-drone.md`, Part B), state kept in memory.
+//! docs/drone.md, "Custom builds and their parameters"), state kept in memory.
 //!
 //! Every request is recorded (method, path, query, body) so tests can assert
 //! on exactly what a client did, e.g. "a second reconcile sent no mutating

@@ -1,6 +1,6 @@
 //! An in-process fake Gitea (~1.24) for bridge tests: real HTTP on
-//! 127.0.0.1:0 under `/api/v1`, the JSON shapes of `shared/api/gitea-drone.md`
-//! part A, state in memory, every request recorded so tests can count them.
+//! 127.0.0.1:0 under `/api/v1`, the JSON shapes of docs/gitea.md,
+//! "Endpoints and shapes", state in memory, every request recorded so tests can count them.
 //!
 //! What it models, because the bridge depends on it:
 //! - the org activity feed: newest first, a `comment_pull` row per new PR

@@ -149,6 +149,25 @@ impl FakeHost {
             .unwrap_or(Value::Null)
     }
 
+    /// What `docker swarm init`, `docker network create --driver overlay
+    /// --attachable proxy` and `abra server add --local` leave behind,
+    /// written directly: three interpreter start-ups saved for tests that do
+    /// not test those calls.
+    pub fn seed_swarm(&self) {
+        let net = |driver: &str, scope: &str, attachable: bool| serde_json::json!({"driver": driver, "scope": scope, "attachable": attachable, "stack": null});
+        let state = serde_json::json!({
+            "swarm": {"state": "active", "advertise_addr": "127.0.0.1"},
+            "networks": {
+                "bridge": net("bridge", "local", false),
+                "host": net("host", "local", false),
+                "ingress": net("overlay", "swarm", false),
+                "proxy": net("overlay", "swarm", true),
+            },
+        });
+        std::fs::write(self.state.join("state.json"), state.to_string()).expect("state");
+        std::fs::create_dir_all(self.abra_dir.join("servers/default")).expect("server dir");
+    }
+
     /// Replace control.json (see fakelib.py for the keys).
     pub fn set_control(&self, control: Value) {
         std::fs::write(self.state.join("control.json"), control.to_string()).expect("control");

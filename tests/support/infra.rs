@@ -1,14 +1,17 @@
-//! Fixtures for `ccci reconcile` tests: small but real recipe repos shaped
-//! like traefik, drone and backup-bot-two (secrets, overlays, env samples),
-//! configs as ccci-gen would render them, and a runner for the `ccci` binary
-//! with the fake tools configured.
+//! Fixtures for `ccci reconcile` tests: recipes shaped like traefik, drone
+//! and backup-bot-two (secrets, overlays, env samples) and configs as
+//! ccci-gen would render them, in two worlds: [`MemInfra`], the in-memory
+//! world the scenarios run in, and [`Infra`], real recipe repos with the fake
+//! executables and the `ccci` binary, for the argv contract with abra/docker
+//! and end-to-end smoke runs.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Duration;
 
-use ccci::reconcile::Tools;
-use ccci::tools::git::Git;
+use ccci::config::parse_config;
+use ccci::reconcile::memory::{MemoryHost, MemoryWorld, Recipe};
+use ccci::reconcile::{self, ReconcileError, Report, drone::Waits};
+use ccci::tools::docker::{NetworkRow, SwarmState};
 use serde_json::{Value, json};
 
 use super::fake_tools::FakeHost;
@@ -111,8 +114,9 @@ secrets:
     name: ${STACK_NAME}_restic_password_${SECRET_RESTIC_PASSWORD_VERSION}
 "#;
 
-/// Ends in a comment without a final newline: DOMAIN.md §9 bug 1 glued
-/// `RESTIC_REPOSITORY=…` onto exactly such a line.
+/// Ends in a comment without a final newline: a naive append glued
+/// `RESTIC_REPOSITORY=…` onto exactly such a line
+/// (docs/abra.md, "The missing final newline").
 pub const BACKUP_SAMPLE_LAST_LINE: &str = "# restic keeps snapshots in RESTIC_REPOSITORY";
 const BACKUP_SAMPLE: &str = "TYPE=backup-bot-two\nDOMAIN=backup-bot-two.example.com\nSECRET_RESTIC_PASSWORD_VERSION=v1\n# restic keeps snapshots in RESTIC_REPOSITORY";
 
@@ -126,7 +130,8 @@ pub struct Infra {
 
 impl Infra {
     pub fn new() -> Infra {
-        let host = FakeHost::new();
+        let i = Infra::bare();
+        let host = &i.host;
         let t: &[(&str, &str)] = &[
             ("compose.yml", TRAEFIK_COMPOSE),
             ("compose.wildcard.yml", TRAEFIK_WILDCARD),
@@ -146,7 +151,13 @@ impl Infra {
             (".env.sample", BACKUP_SAMPLE),
         ];
         host.upstream_recipe("backup-bot-two", &[("2.3.0+2.3.0-beta", b)]);
+        i
+    }
 
+    /// The certificate, secret and token files without any recipe upstream:
+    /// enough for the swarm, and for failing before any tool runs.
+    pub fn bare() -> Infra {
+        let host = FakeHost::new();
         let certs = host.root.join("ci-certs/live");
         std::fs::create_dir_all(&certs).unwrap();
         std::fs::write(certs.join("fullchain.pem"), PEM_CERT).unwrap();
@@ -177,10 +188,93 @@ impl Infra {
         i
     }
 
+    fn layout(&self) -> Layout {
+        Layout {
+            abra_dir: self.host.abra_dir.clone(),
+            certs: self.certs.clone(),
+            secrets: self.secrets.clone(),
+        }
+    }
+
+    pub fn swarm_config(&self) -> Value {
+        self.layout().swarm_config()
+    }
+
+    pub fn proxy_config(&self) -> Value {
+        self.layout().proxy_config()
+    }
+
+    pub fn drone_config(&self, drone_url: &str) -> Value {
+        std::fs::write(
+            self.secrets.join("drone_token"),
+            format!("{}\n", super::fake_drone::FAKE_TOKEN),
+        )
+        .unwrap();
+        self.layout().drone_config(drone_url)
+    }
+
+    pub fn backupbot_config(&self) -> Value {
+        self.layout().backupbot_config()
+    }
+
+    /// Write `config` and run `ccci reconcile <piece> --config …`.
+    pub fn reconcile(&self, piece: &str, config: &Value) -> Output {
+        let path = self.host.root.join(format!("reconcile-{piece}.json"));
+        std::fs::write(&path, serde_json::to_string_pretty(config).unwrap()).unwrap();
+        self.host
+            .command(env!("CARGO_BIN_EXE_ccci"))
+            .args(["reconcile", piece, "--config"])
+            .arg(&path)
+            .output()
+            .expect("run ccci")
+    }
+
+    pub fn env_file(&self, domain: &str) -> PathBuf {
+        self.host
+            .abra_dir
+            .join("servers/default")
+            .join(format!("{domain}.env"))
+    }
+
+    pub fn env_text(&self, domain: &str) -> String {
+        std::fs::read_to_string(self.env_file(domain)).unwrap()
+    }
+
+    /// Lines of the mutating fake calls, `prog argv…`.
+    pub fn mutations(&self) -> Vec<String> {
+        self.host
+            .mutating_calls()
+            .iter()
+            .map(|c| c.line())
+            .collect()
+    }
+
+    pub fn deploys(&self) -> Vec<String> {
+        self.mutations()
+            .into_iter()
+            .filter(|l| l.starts_with("abra app deploy"))
+            .collect()
+    }
+}
+
+impl Default for Infra {
+    fn default() -> Self {
+        Infra::new()
+    }
+}
+
+/// Where a host keeps the abra dir and the files the configs point at.
+pub struct Layout {
+    pub abra_dir: PathBuf,
+    pub certs: PathBuf,
+    pub secrets: PathBuf,
+}
+
+impl Layout {
     fn app(&self, recipe: &str, version: &str, domain: &str, env: Value) -> Value {
         json!({
             "server": "default",
-            "abra_dir": self.host.abra_dir,
+            "abra_dir": self.abra_dir,
             "recipe": recipe,
             "version": version,
             "domain": domain,
@@ -212,11 +306,6 @@ impl Infra {
     }
 
     pub fn drone_config(&self, drone_url: &str) -> Value {
-        std::fs::write(
-            self.secrets.join("drone_token"),
-            format!("{}\n", super::fake_drone::FAKE_TOKEN),
-        )
-        .unwrap();
         json!({
             "//": "generated", "schema": 1,
             "app": self.app("drone", "1.5.0+2.25.0", DRONE_DOMAIN, json!({
@@ -252,46 +341,171 @@ impl Infra {
             "restic_password_secret": "restic_password",
         })
     }
+}
 
-    /// Write `config` and run `ccci reconcile <piece> --config …`.
-    pub fn reconcile(&self, piece: &str, config: &Value) -> Output {
-        let path = self.host.root.join(format!("reconcile-{piece}.json"));
-        std::fs::write(&path, serde_json::to_string_pretty(config).unwrap()).unwrap();
-        self.host
-            .command(env!("CARGO_BIN_EXE_ccci"))
-            .args(["reconcile", piece, "--config"])
-            .arg(&path)
-            .output()
-            .expect("run ccci")
+/// The same host as [`Infra`], in memory: the three recipes upstream (same
+/// releases, samples, secrets and networks), the certificate, secret and
+/// token files, and the configs pointing at them.
+pub struct MemInfra {
+    pub world: MemoryWorld,
+    pub abra_dir: PathBuf,
+    pub certs: PathBuf,
+    pub secrets: PathBuf,
+}
+
+fn recipe(tags: &[&str], sample: &str, secrets: &[(&str, &str)], networks: &[&str]) -> Recipe {
+    Recipe {
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        env_sample: sample.to_owned(),
+        secrets: secrets
+            .iter()
+            .map(|(n, k)| ((*n).to_owned(), (*k).to_owned()))
+            .collect(),
+        networks: networks.iter().map(|n| (*n).to_owned()).collect(),
+    }
+}
+
+impl MemInfra {
+    pub fn new() -> MemInfra {
+        let root = PathBuf::from("/infra");
+        let i = MemInfra {
+            world: MemoryWorld::new(MemoryHost::default()),
+            abra_dir: root.join("abra"),
+            certs: root.join("ci-certs/live"),
+            secrets: root.join("run-secrets"),
+        };
+        {
+            let mut h = i.host();
+            // The secret names and version keys of compose.wildcard.yml,
+            // compose.yml + compose.gitea.yml, and backup-bot-two's compose.yml.
+            h.upstream.insert(
+                "traefik".into(),
+                recipe(
+                    &["4.0.0+v3.3.4", "4.1.0+v3.3.5"],
+                    TRAEFIK_SAMPLE,
+                    &[
+                        ("ssl_cert", "SECRET_WILDCARD_CERT_VERSION"),
+                        ("ssl_key", "SECRET_WILDCARD_KEY_VERSION"),
+                    ],
+                    &["proxy"],
+                ),
+            );
+            h.upstream.insert(
+                "drone".into(),
+                recipe(
+                    &["1.4.0+2.24.0", "1.5.0+2.25.0"],
+                    DRONE_SAMPLE,
+                    &[
+                        ("rpc_secret", "SECRET_RPC_SECRET_VERSION"),
+                        ("client_secret", "SECRET_CLIENT_SECRET_VERSION"),
+                    ],
+                    &["proxy"],
+                ),
+            );
+            h.upstream.insert(
+                "backup-bot-two".into(),
+                recipe(
+                    &["2.3.0+2.3.0-beta"],
+                    BACKUP_SAMPLE,
+                    &[("restic_password", "SECRET_RESTIC_PASSWORD_VERSION")],
+                    &[],
+                ),
+            );
+            h.write(i.certs.join("fullchain.pem"), PEM_CERT);
+            h.write(i.certs.join("privkey.pem"), PEM_KEY);
+            h.write(i.secrets.join("drone_rpc_secret"), "rpc-0123456789abcdef\n");
+            h.write(
+                i.secrets.join("drone_client_secret"),
+                "gto_client_secret_value\n",
+            );
+        }
+        i
     }
 
-    /// The tools wired to this host, for in-process calls.
-    pub fn tools(&self) -> Tools {
-        Tools {
-            abra: self.host.abra_program(),
-            script: ccci::tools::pty::script_program(),
-            docker: self.host.docker(),
-            git: Git::with_program(ccci::tools::Program::new("git", Duration::from_secs(30))),
+    /// A swarm with the proxy network already there, no call recorded.
+    pub fn with_swarm() -> MemInfra {
+        let i = MemInfra::new();
+        {
+            let mut h = i.host();
+            h.swarm = SwarmState::Active;
+            h.networks.insert(
+                "proxy".into(),
+                NetworkRow {
+                    name: "proxy".into(),
+                    driver: "overlay".into(),
+                    scope: "swarm".into(),
+                },
+            );
+        }
+        i
+    }
+
+    pub fn host(&self) -> std::sync::MutexGuard<'_, MemoryHost> {
+        self.world.host()
+    }
+
+    fn layout(&self) -> Layout {
+        Layout {
+            abra_dir: self.abra_dir.clone(),
+            certs: self.certs.clone(),
+            secrets: self.secrets.clone(),
         }
     }
 
+    pub fn swarm_config(&self) -> Value {
+        self.layout().swarm_config()
+    }
+
+    pub fn proxy_config(&self) -> Value {
+        self.layout().proxy_config()
+    }
+
+    pub fn drone_config(&self, drone_url: &str) -> Value {
+        let token = format!("{}\n", super::fake_drone::FAKE_TOKEN);
+        self.host().write(self.secrets.join("drone_token"), token);
+        self.layout().drone_config(drone_url)
+    }
+
+    pub fn backupbot_config(&self) -> Value {
+        self.layout().backupbot_config()
+    }
+
+    /// `ccci reconcile <piece>` with `config`, in this world.
+    pub fn reconcile(&self, piece: &str, config: &Value) -> Result<Report, ReconcileError> {
+        let text = config.to_string();
+        let w = &self.world;
+        match piece {
+            "swarm" => reconcile::swarm::reconcile_in(&parse_config(piece, &text).unwrap(), w),
+            "proxy" => reconcile::proxy::reconcile_in(&parse_config(piece, &text).unwrap(), w),
+            "drone" => self.reconcile_drone(config, Waits::default()),
+            "backupbot" => {
+                reconcile::backupbot::reconcile_in(&parse_config(piece, &text).unwrap(), w)
+            }
+            other => panic!("no piece {other}"),
+        }
+    }
+
+    pub fn reconcile_drone(&self, config: &Value, waits: Waits) -> Result<Report, ReconcileError> {
+        let cfg = parse_config("drone", &config.to_string()).unwrap();
+        reconcile::drone::reconcile_in(&cfg, &self.world, waits)
+    }
+
     pub fn env_file(&self, domain: &str) -> PathBuf {
-        self.host
-            .abra_dir
+        self.abra_dir
             .join("servers/default")
             .join(format!("{domain}.env"))
     }
 
     pub fn env_text(&self, domain: &str) -> String {
-        std::fs::read_to_string(self.env_file(domain)).unwrap()
+        self.host().text(&self.env_file(domain)).unwrap()
     }
 
-    /// Lines of the mutating fake calls, `prog argv…`.
+    /// Command lines of the abra and docker calls that change the host.
     pub fn mutations(&self) -> Vec<String> {
-        self.host
-            .mutating_calls()
-            .iter()
-            .map(|c| c.line())
+        self.host()
+            .mutations()
+            .into_iter()
+            .filter(|l| !l.starts_with("git "))
             .collect()
     }
 
@@ -301,12 +515,40 @@ impl Infra {
             .filter(|l| l.starts_with("abra app deploy"))
             .collect()
     }
+
+    /// Every tool call (abra, docker and git), read-only ones too.
+    pub fn calls(&self) -> Vec<String> {
+        self.host().calls.iter().map(|c| c.line.clone()).collect()
+    }
+
+    pub fn clear_calls(&self) {
+        self.host().calls.clear();
+    }
+
+    /// What abra deployed for a stack (panics when nothing is deployed).
+    pub fn deployed(&self, stack: &str) -> ccci::reconcile::memory::Deployed {
+        self.host().stacks[stack].clone()
+    }
 }
 
-impl Default for Infra {
+impl Default for MemInfra {
     fn default() -> Self {
-        Infra::new()
+        MemInfra::new()
     }
+}
+
+/// The report of a reconcile that must succeed (`ccci` prints its lines, or
+/// `<piece>: up to date` when it has none).
+pub fn done(result: Result<Report, ReconcileError>) -> Report {
+    match result {
+        Ok(report) => report,
+        Err(e) => panic!("reconcile failed: {e}"),
+    }
+}
+
+/// The report's lines, as `ccci` prints them.
+pub fn lines(report: &Report) -> String {
+    report.actions.join("\n")
 }
 
 pub fn ok(out: &Output) -> String {

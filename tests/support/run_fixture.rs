@@ -12,77 +12,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ccci::plan::PlanV1;
 use ccci::run::abra_platform::AbraPlatform;
 use ccci::run::probe::ProbeConfig;
+use ccci::run::production::ProductionWorld;
 use serde_json::Value;
 
 use super::fake_tools::{FakeHost, git};
 use super::https_app::HttpsGateway;
-
-pub const CI: &str = "ci.example.org";
-pub const REPO: &str = "coop-cloud/custom-html";
-pub const HTML: &str = "/usr/share/nginx/html";
-
-/// A compose file as the recipe writes it; `volume` and `host_rule` vary in
-/// the known-bad recipes.
-pub fn compose(version: &str, volume: &str, host_var: &str) -> String {
-    format!(
-        r#"version: "3.8"
-services:
-  app:
-    image: nginx:1.25
-    volumes:
-      - {volume}:{HTML}
-    networks:
-      - proxy
-    deploy:
-      update_config:
-        failure_action: rollback
-        order: start-first
-      labels:
-        - "traefik.enable=true"
-        - "traefik.http.routers.${{STACK_NAME}}.rule=Host(`${{{host_var}}}`)"
-        - "traefik.http.routers.${{STACK_NAME}}.entrypoints=web-secure"
-        - "coop-cloud.${{STACK_NAME}}.version={version}"
-        - "coop-cloud.${{STACK_NAME}}.timeout=5"
-        - "backupbot.backup=true"
-volumes:
-  {volume}:
-networks:
-  proxy:
-    external: true
-"#
-    )
-}
-
-pub const ENV_SAMPLE: &str = "TYPE=custom-html\nDOMAIN=custom-html.example.com\n## Domain aliases\n#EXTRA_DOMAINS=', `www.custom-html.example.com`'\nLETS_ENCRYPT_ENV=production";
-
-pub const SMOKE_TEST: &str = "#!/bin/sh\n# The recipe's own test: the run must hand it the app.\ntest -n \"$CCCI_BASE_URL\" && test -n \"$CCCI_APP_DOMAIN\" && test -n \"$CCCI_STACK\" || { echo 'missing CCCI_* environment' >&2; exit 1; }\ncase \"$CCCI_BASE_URL\" in https://*.ci.example.org) ;; *) echo \"bad base url $CCCI_BASE_URL\" >&2; exit 1;; esac\n";
-
-/// One commit of the recipe: files to write, and a tag (releases) or not (the PR).
-pub struct Commit {
-    pub files: Vec<(String, String)>,
-    pub tag: Option<String>,
-}
-
-pub fn release(version: &str) -> Commit {
-    Commit {
-        files: vec![
-            ("compose.yml".into(), compose(version, "content", "DOMAIN")),
-            (".env.sample".into(), ENV_SAMPLE.into()),
-        ],
-        tag: Some(version.into()),
-    }
-}
-
-/// The PR head: a new version, the recipe's tests, and whatever `compose` says.
-pub fn pr_head(compose_text: String) -> Commit {
-    Commit {
-        files: vec![
-            ("compose.yml".into(), compose_text),
-            ("tests/smoke.sh".into(), SMOKE_TEST.into()),
-        ],
-        tag: None,
-    }
-}
+pub use super::recipe_fixture::*;
 
 pub struct World {
     pub host: FakeHost,
@@ -136,34 +71,9 @@ impl World {
     /// the recipe's repository with `releases` and the PR commit.
     pub fn new(releases: Vec<Commit>, pr: Commit) -> World {
         let host = FakeHost::new();
-        assert!(
-            host.run(
-                "docker",
-                &["swarm", "init", "--advertise-addr", "127.0.0.1"]
-            )
-            .status
-            .success()
-        );
-        assert!(
-            host.run(
-                "docker",
-                &[
-                    "network",
-                    "create",
-                    "--driver",
-                    "overlay",
-                    "--attachable",
-                    "proxy"
-                ]
-            )
-            .status
-            .success()
-        );
-        assert!(
-            host.run("abra", &["server", "add", "--local", "-n"])
-                .status
-                .success()
-        );
+        // What swarm init, the proxy network and server add leave behind
+        // (tests/tools_fakes.rs tests those calls).
+        host.seed_swarm();
         host.clear_calls();
         let gateway = HttpsGateway::start_with_backend(CI, Some(backend(host.state.clone())));
 
@@ -214,21 +124,8 @@ impl World {
         );
 
         let out = host.root.join("out");
-        let mut plan: Value =
-            serde_json::from_str(include_str!("../fixtures/plans/minimal.json")).unwrap();
-        plan["repo"] = REPO.into();
+        let mut plan = plan_json(&host.root);
         plan["abra_dir"] = host.abra_dir.to_str().unwrap().into();
-        plan["runs_dir"] = host.root.join("runs").to_str().unwrap().into();
-        plan["token_file"] = host.root.join("no-token").to_str().unwrap().into();
-        plan["timeouts"]["deploy_secs"] = 20.into();
-        plan["timeouts"]["http_secs"] = 5.into();
-        plan["marker"] = serde_json::json!({
-            "kind": "http-file", "service": "app",
-            "path": format!("{HTML}/ccci-marker.txt"), "url_path": "/ccci-marker.txt"
-        });
-        plan["checks"] = serde_json::json!([
-            {"name": "home page", "path": "/", "statuses": [200], "body_contains": "custom-html", "json_key": null}
-        ]);
         let plan_path = host.root.join("custom-html.json");
         std::fs::write(&plan_path, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
         let plan = PlanV1::read(&plan_path).unwrap();
@@ -251,6 +148,11 @@ impl World {
             ccci::tools::Program::new("tar", Duration::from_secs(30)),
             Duration::from_secs(60),
         )
+    }
+
+    /// The production world over the fake host.
+    pub fn production(&self) -> ProductionWorld {
+        ProductionWorld::new(self.platform())
     }
 
     pub fn probe(&self) -> ProbeConfig {
