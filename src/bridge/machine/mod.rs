@@ -303,8 +303,8 @@ pub fn step(work: Work, event: Event, ctx: &Ctx<'_>) -> (Work, Vec<Effect>) {
     }
 }
 
-/// Every piece of work the ledger holds, in the order it is worked: jobs
-/// oldest comment first, then followed builds oldest first.
+/// Every comment job the ledger holds, oldest comment first (the order
+/// they are worked in; one not yet due does nothing when woken).
 pub fn jobs(ledger: &Ledger) -> Vec<Work> {
     ledger
         .jobs
@@ -390,7 +390,8 @@ pub fn build_query(p: &BuildParams) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Facts from an answer to the core's question; `None` if the answer does not fit.
+/// Learn a fact from the answer to the core's question; false if the answer
+/// does not fit the question.
 fn learn(facts: &mut Facts, ask: Ask, answer: &Answer, job: &Job, rules: &Rules) -> bool {
     use crate::bridge::core::{Authz, PrFacts};
     use crate::bridge::report;
