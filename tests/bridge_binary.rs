@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::bridge_world::{REPO, World, wait_for};
+use support::bridge_world::{REPO, World};
 
 fn write_config(w: &World, dir: &std::path::Path) -> std::path::PathBuf {
     let config = dir.join("bridge.json");
@@ -44,7 +44,20 @@ async fn the_binary_triggers_a_build_and_stops_on_sigterm() {
         .spawn()
         .expect("spawn");
     w.gitea.comment(REPO, 1, "alice", "!testme");
-    assert!(wait_for(Duration::from_secs(20), || w.builds().len() == 1).await);
+    assert!(
+        w.wait_for(Duration::from_secs(20), || w.builds().len() == 1)
+            .await
+    );
+    // The pending status follows the create call's answer: the bridge has
+    // read it (and logged the build) by then, not only Drone made it.
+    assert!(
+        w.wait_for(Duration::from_secs(20), || w
+            .gitea
+            .statuses(REPO, support::bridge_world::SHA)
+            .len()
+            == 1)
+            .await
+    );
     assert!(w.state.path().join("ledger.json").exists());
     // The shell's builtin kill: no procps needed.
     let status = Command::new("sh")

@@ -5,7 +5,9 @@
 //! The bridge runs in-process and is killed by aborting its task: the abort
 //! lands at whatever await point it is at (between any two HTTP calls, after
 //! a request was sent but before its answer was read), which is where a real
-//! SIGKILL would leave remote effects half-done. What an abort cannot cut is a
+//! SIGKILL would leave remote effects half-done. Each life ends right after a
+//! random number of requests reached the fakes (each answer is delayed, so
+//! the bridge is still waiting for it), or at a random instant. What an abort cannot cut is a
 //! ledger write, which is synchronous; that it survives a kill mid-write is
 //! the job of the temp file + fsync + rename, unit-tested in `ledger.rs`.
 //! In-process runs make 60 restarts take seconds, with a seeded, repeatable
@@ -16,7 +18,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use support::bridge_world::{BOT, CI_REPO, REPO, World, wait_for};
+use support::bridge_world::{BOT, CI_REPO, REPO, World};
 
 /// A small, seeded generator: the schedule is the same on every run.
 struct XorShift(u64);
@@ -38,6 +40,11 @@ fn sha(pr: u64) -> String {
 }
 
 const RESTARTS: u64 = 60;
+
+/// Requests both fakes received so far.
+fn requests(w: &World) -> usize {
+    w.gitea.request_count() + w.drone.requests().len()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
@@ -86,18 +93,24 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
                 w.drone.set_build_status(CI_REPO, n as i64, "success");
             }
         }
-        tokio::time::sleep(Duration::from_millis(rng.below(120))).await;
+        // Kill right after the k-th request reached a fake (its effect is
+        // done, its answer not yet read: the "call made, answer lost"
+        // window), or at a random instant if fewer came by then.
+        let k = rng.below(30) as usize;
+        let base = requests(&w);
+        let deadline = Duration::from_millis(rng.below(120));
+        w.wait_for(deadline, || requests(&w) >= base + k).await;
         bridge.kill().await;
     }
     // A last life without kills: everything still owed gets done.
-    let _bridge = w.start().await;
+    let bridge = w.start().await;
     let expected = posted.len();
     assert!(
         expected >= 40,
         "the schedule posts enough comments ({expected})"
     );
     assert!(
-        wait_for(Duration::from_secs(30), || {
+        w.wait_for(Duration::from_secs(30), || {
             w.builds().len() >= expected
                 && posted
                     .iter()
@@ -117,7 +130,7 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
         }
     }
     assert!(
-        wait_for(Duration::from_secs(30), || posted.iter().all(|pr| {
+        w.wait_for(Duration::from_secs(30), || posted.iter().all(|pr| {
             w.gitea
                 .comments_by(REPO, *pr, BOT)
                 .iter()
@@ -126,7 +139,7 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
         .await,
         "every report edited in place"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    bridge.quiet().await;
 
     let mut builds_per_pr: BTreeMap<String, usize> = BTreeMap::new();
     for b in w.builds() {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use ccci::bridge::ledger::{BuildParams, BuildRef, CommentRef, Job, Ledger, LedgerStore, Stage};
 use ccci::bridge::report;
 use ccci::forge::drone::{DroneClient, DroneToken};
-use support::bridge_world::{BOT, CI_REPO, FORK, RECIPE, REPO, SHA, World, settle, wait_for};
+use support::bridge_world::{BOT, CI_REPO, FORK, RECIPE, REPO, SHA, World};
 use support::fake_gitea::now_secs;
 
 const T: std::time::Duration = std::time::Duration::from_secs(10);
@@ -79,9 +79,12 @@ async fn a_build_created_just_before_a_crash_is_adopted_not_duplicated() {
             },
         ),
     );
-    let _b = w.start().await;
-    assert!(wait_for(T, || !w.gitea.comments_by(REPO, 1, BOT).is_empty()).await);
-    settle().await;
+    let b = w.start().await;
+    assert!(
+        w.wait_for(T, || !w.gitea.comments_by(REPO, 1, BOT).is_empty())
+            .await
+    );
+    b.quiet().await;
     assert_eq!(w.builds().len(), 1, "adopted, not created again");
     let started = &w.gitea.comments_by(REPO, 1, BOT)[0].body;
     assert!(started.contains(&report::build_marker(1)));
@@ -114,10 +117,11 @@ async fn a_started_comment_posted_just_before_a_crash_is_found_not_posted_again(
     );
     let b = w.start().await;
     assert!(
-        wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 1).await,
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 1)
+            .await,
         "pending status set"
     );
-    settle().await;
+    b.quiet().await;
     assert_eq!(
         w.gitea.comments_by(REPO, 1, BOT).len(),
         1,
@@ -128,4 +132,42 @@ async fn a_started_comment_posted_just_before_a_crash_is_found_not_posted_again(
     // The followed build's report goes to the comment that was found.
     let ledger = LedgerStore::new(w.state.path()).load().expect("ledger");
     assert_eq!(ledger.following[&1].report_comment, report_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_mark_cannot_be_saved_is_not_sent_until_it_can() {
+    let w = World::new();
+    let id = w.gitea.comment(REPO, 1, "alice", "!testme");
+    w.gitea.add_reaction(id, BOT, report::REACTION);
+    leave_ledger(
+        &w,
+        job(
+            id,
+            Stage::Triggering {
+                params: params(),
+                intent_at: now_secs(),
+                sent: false,
+            },
+        ),
+    );
+    // A directory where the ledger's temp file goes: every save fails (even
+    // for root, unlike a read-only directory).
+    let blocker = w.state.path().join("ledger.json.tmp");
+    std::fs::create_dir(&blocker).expect("blocker");
+    let b = w.start().await;
+    b.until(|p| p.job_rounds >= 3).await;
+    b.quiet().await;
+    assert!(
+        w.drone.mutating_requests().is_empty(),
+        "no create without its mark on disk"
+    );
+    std::fs::remove_dir(&blocker).expect("unblocked");
+    assert!(
+        w.wait_for(T, || !w.gitea.comments_by(REPO, 1, BOT).is_empty())
+            .await
+    );
+    b.quiet().await;
+    assert_eq!(w.builds().len(), 1, "created once, once it could be marked");
+    let ledger = LedgerStore::new(w.state.path()).load().expect("ledger");
+    assert!(ledger.following.contains_key(&1));
 }

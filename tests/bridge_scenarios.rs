@@ -7,8 +7,7 @@ mod support;
 use std::time::Duration;
 
 use support::bridge_world::{
-    BOT, CI_REPO, FORK, HOOK_SECRET, RECIPE, REPO, Running, SHA, SHA2, World, hook_payload, settle,
-    sign, wait_for,
+    BOT, CI_REPO, FORK, HOOK_SECRET, RECIPE, REPO, Running, SHA, SHA2, World, hook_payload, sign,
 };
 use support::fake_drone::Failure;
 use support::fake_gitea::now_secs;
@@ -25,17 +24,16 @@ fn bot_comments(w: &World, pr: u64) -> Vec<String> {
 
 async fn one_build(w: &World) -> serde_json::Value {
     assert!(
-        wait_for(T, || w.builds().len() == 1).await,
+        w.wait_for(T, || w.builds().len() == 1).await,
         "expected one build"
     );
     w.builds().remove(0)
 }
 
-/// The start-up sweep has read the repository: later comments by users who
-/// hide their activity reach the bridge only through the webhook.
-async fn after_first_sweep(w: &World) {
-    assert!(wait_for(T, || w.gitea.count("GET", "/issues/comments") >= 1).await);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+/// The start-up sweep is complete (its cursor saved): later comments by
+/// users who hide their activity reach the bridge only through the webhook.
+async fn after_first_sweep(b: &Running) {
+    b.until(|p| p.sweeps >= 1).await;
 }
 
 /// A counter's value from `/metrics` text (0 when absent).
@@ -48,13 +46,13 @@ fn metric(b: &Running, series: &str) -> u64 {
 }
 
 async fn acked(w: &World, pr: u64) -> bool {
-    wait_for(T, || !bot_comments(w, pr).is_empty()).await
+    w.wait_for(T, || !bot_comments(w, pr).is_empty()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_testme_creates_exactly_one_build_with_exact_params_and_the_ack_trio() {
     let w = World::new();
-    let _b = w.start().await;
+    let b = w.start().await;
     let id = w.gitea.comment(REPO, 1, "alice", "!testme");
     let build = one_build(&w).await;
     assert_eq!(build["event"], "custom");
@@ -94,7 +92,7 @@ async fn a_member_testme_creates_exactly_one_build_with_exact_params_and_the_ack
     assert_eq!(comments.len(), 1);
     assert!(comments[0].starts_with("⏳ started CI run for **custom-html** @ `9fc1ad6`"));
     assert!(comments[0].contains(&format!("{}/{CI_REPO}/1", w.drone.url())));
-    settle().await;
+    b.quiet().await;
     assert_eq!(w.builds().len(), 1, "fires once");
 }
 
@@ -105,8 +103,11 @@ async fn a_non_member_gets_no_build_and_one_reply() {
     w.gitea.comment(REPO, 1, "mallory", "!testme");
     assert!(acked(&w, 1).await);
     w.gitea.comment(REPO, 1, "mallory", "!testme");
-    assert!(wait_for(T, || metric(&b, "ccci_bridge_refusals_total") == 2).await);
-    settle().await;
+    assert!(
+        w.wait_for(T, || metric(&b, "ccci_bridge_refusals_total") == 2)
+            .await
+    );
+    b.quiet().await;
     assert!(w.builds().is_empty());
     let replies = bot_comments(&w, 1);
     assert_eq!(replies.len(), 1, "{replies:?}");
@@ -127,15 +128,15 @@ async fn quoted_fenced_own_longer_and_argument_comments_do_nothing() {
     ];
     // The feed has delivered all six to the core (and a real one would fire).
     assert!(
-        wait_for(T, || metric(
+        w.wait_for(T, || metric(
             &b,
             "ccci_bridge_comments_seen_total{source=\"feed\"}"
         ) >= 6)
-        .await
+            .await
     );
     w.gitea.comment(REPO, 1, "alice", "!testme");
     one_build(&w).await;
-    settle().await;
+    b.quiet().await;
     assert_eq!(w.builds().len(), 1, "only the real command fired");
     let mine = bot_comments(&w, 1);
     assert_eq!(
@@ -156,12 +157,13 @@ async fn quoted_fenced_own_longer_and_argument_comments_do_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_comment_does_not_fire_even_when_swept() {
     let mut w = World::new();
-    // A sweep every 100 ms: it sees the edit (the feed never does).
-    w.tuning.sweep_interval = Duration::from_millis(100);
+    // A sweep every 40 ms: it sees the edit (the feed never does).
+    w.tuning.sweep_interval = Duration::from_millis(40);
     let id = w.gitea.comment(REPO, 1, "alice", "looks good");
     w.gitea.edit(id, "!testme", now_secs() + 1);
-    let _b = w.start().await;
-    settle().await;
+    let b = w.start().await;
+    // Swept twice, each sweep followed by working the jobs: the edit was seen.
+    b.sweeps(2).await;
     assert!(w.builds().is_empty());
     assert!(w.gitea.count("GET", "/issues/comments") >= 2, "swept");
 }
@@ -169,12 +171,14 @@ async fn an_edited_comment_does_not_fire_even_when_swept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_catches_a_comment_the_feed_hides() {
     let mut w = World::new();
-    w.tuning.sweep_interval = Duration::from_millis(100);
+    w.tuning.sweep_interval = Duration::from_millis(40);
     w.gitea.hide_activity("alice");
-    let _b = w.start().await;
+    let b = w.start().await;
     w.gitea.comment(REPO, 1, "alice", "!testme");
     one_build(&w).await;
-    settle().await;
+    // Swept again (the sweep re-reads its overlap): still one build.
+    b.sweeps(1).await;
+    b.quiet().await;
     assert_eq!(w.builds().len(), 1);
 }
 
@@ -202,7 +206,8 @@ async fn the_same_comment_via_feed_and_webhook_fires_once() {
     assert_eq!(deliver(&b, &body, &sign(&body)).await, 202);
     one_build(&w).await;
     assert_eq!(deliver(&b, &body, &sign(&body)).await, 202);
-    settle().await;
+    b.until(|p| p.deliveries >= 2).await;
+    b.quiet().await;
     assert_eq!(w.builds().len(), 1);
     let m = b.metrics.render();
     assert!(m.contains("ccci_bridge_comments_seen_total{source=\"webhook\"} 2"));
@@ -215,7 +220,7 @@ async fn a_webhook_alone_triggers_without_the_feed() {
     w.webhook = true;
     w.gitea.hide_activity("alice");
     let b = w.start().await;
-    after_first_sweep(&w).await;
+    after_first_sweep(&b).await;
     let id = w.gitea.comment(REPO, 1, "alice", "!testme");
     let body = hook_payload(&w.gitea, id, REPO, 1, "alice");
     assert_eq!(deliver(&b, &body, &sign(&body)).await, 202);
@@ -228,7 +233,7 @@ async fn a_bad_signature_is_401_and_nothing_happens() {
     w.webhook = true;
     w.gitea.hide_activity("alice");
     let b = w.start().await;
-    after_first_sweep(&w).await;
+    after_first_sweep(&b).await;
     let id = w.gitea.comment(REPO, 1, "alice", "!testme");
     let body = hook_payload(&w.gitea, id, REPO, 1, "alice");
     let mut forged = sign(&body);
@@ -240,7 +245,7 @@ async fn a_bad_signature_is_401_and_nothing_happens() {
         .replace("\"number\":1", "\"number\":2")
         .into_bytes();
     assert_eq!(deliver(&b, &tampered, &sign(&body)).await, 401);
-    settle().await;
+    b.quiet().await;
     assert!(w.builds().is_empty());
     assert!(w.gitea.reactions(id).is_empty());
     let _ = HOOK_SECRET;
@@ -254,7 +259,8 @@ async fn membership_303_is_no_build_and_retried_not_a_no() {
     let _b = w.start().await;
     w.gitea.comment(REPO, 1, "carol", "!testme");
     assert!(
-        wait_for(T, || w.gitea.count("GET", "/members/carol") >= 3).await,
+        w.wait_for(T, || w.gitea.count("GET", "/members/carol") >= 3)
+            .await,
         "membership asked again and again"
     );
     assert!(w.builds().is_empty());
@@ -275,9 +281,9 @@ async fn a_push_after_the_comment_means_no_build_and_one_reply() {
     let now = now_secs();
     w.gitea.comment_at(REPO, 1, "alice", "!testme", now - 5);
     w.gitea.push_at(REPO, 1, SHA2, now - 2);
-    let _b = w.start().await;
+    let b = w.start().await;
     assert!(acked(&w, 1).await);
-    settle().await;
+    b.quiet().await;
     assert!(w.builds().is_empty());
     let replies = bot_comments(&w, 1);
     assert_eq!(replies.len(), 1);
@@ -305,8 +311,8 @@ async fn a_second_testme_cancels_the_first_build() {
     assert!(acked(&w, 1).await);
     w.gitea.push_at(REPO, 1, SHA2, now_secs() - 1);
     w.gitea.comment_at(REPO, 1, "alice", "!testme", now_secs());
-    assert!(wait_for(T, || w.builds().len() == 2).await);
-    assert!(wait_for(T, || w.builds()[0]["status"] == "killed").await);
+    assert!(w.wait_for(T, || w.builds().len() == 2).await);
+    assert!(w.wait_for(T, || w.builds()[0]["status"] == "killed").await);
     assert!(
         w.drone
             .requests()
@@ -321,7 +327,7 @@ async fn a_second_testme_cancels_the_first_build() {
             .description
             .contains("superseded")
     );
-    assert!(wait_for(T, || bot_comments(&w, 1).len() == 2).await);
+    assert!(w.wait_for(T, || bot_comments(&w, 1).len() == 2).await);
     assert!(bot_comments(&w, 1)[0].contains("superseded"));
     assert_eq!(World::params(&w.builds()[1])["REF"], SHA2);
 }
@@ -330,10 +336,10 @@ async fn a_second_testme_cancels_the_first_build() {
 async fn drone_200_null_is_reported_as_an_error() {
     let w = World::new();
     w.drone.fail_next(Failure::NullBuild);
-    let _b = w.start().await;
+    let b = w.start().await;
     w.gitea.comment(REPO, 1, "alice", "!testme");
     assert!(acked(&w, 1).await);
-    settle().await;
+    b.quiet().await;
     assert!(w.builds().is_empty());
     let replies = bot_comments(&w, 1);
     assert_eq!(replies.len(), 1);
@@ -365,10 +371,10 @@ async fn drone_down_for_good_is_retried_then_reported() {
     for _ in 0..3 {
         w.drone.fail_next(Failure::Status(503));
     }
-    let _b = w.start().await;
+    let b = w.start().await;
     w.gitea.comment(REPO, 1, "alice", "!testme");
     assert!(acked(&w, 1).await);
-    settle().await;
+    b.quiet().await;
     assert!(w.builds().is_empty());
     assert_eq!(w.drone.requests().len(), 3, "three attempts");
     let replies = bot_comments(&w, 1);
@@ -388,7 +394,8 @@ async fn a_finished_build_edits_the_comment_into_the_report_and_sets_the_status(
     w.write_results(1, SHA, true, "## custom-html\nall rungs green");
     w.drone.set_build_status(CI_REPO, 1, "success");
     assert!(
-        wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2).await,
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2)
+            .await,
         "final status"
     );
     let st = w.gitea.statuses(REPO, SHA);
@@ -425,7 +432,10 @@ async fn a_failed_run_reports_failure_with_its_level() {
     assert!(acked(&w, 1).await);
     w.write_results(1, SHA, false, "");
     w.drone.set_build_status(CI_REPO, 1, "failure");
-    assert!(wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2).await);
+    assert!(
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2)
+            .await
+    );
     let st = w.gitea.statuses(REPO, SHA);
     assert_eq!(st[1].state, "failure");
     assert_eq!(st[1].description, "level: none");
@@ -440,7 +450,10 @@ async fn a_build_ending_without_results_is_an_infrastructure_error() {
     one_build(&w).await;
     assert!(acked(&w, 1).await);
     w.drone.set_build_status(CI_REPO, 1, "error");
-    assert!(wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2).await);
+    assert!(
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2)
+            .await
+    );
     let st = w.gitea.statuses(REPO, SHA);
     assert_eq!(st[1].state, "error");
     let body = &bot_comments(&w, 1)[0];
@@ -461,9 +474,9 @@ async fn comments_posted_while_down_each_fire_once_after_a_restart() {
     w.gitea
         .comment("coop-cloud/keycloak", 4, "alice", "!testme");
     w.gitea.comment(REPO, 2, "alice", "unrelated chatter");
-    let _b = w.start().await;
-    assert!(wait_for(T, || w.builds().len() == 3).await);
-    settle().await;
+    let b = w.start().await;
+    assert!(w.wait_for(T, || w.builds().len() == 3).await);
+    b.quiet().await;
     assert_eq!(w.builds().len(), 3);
     let mut prs: Vec<_> = w
         .builds()
@@ -501,9 +514,11 @@ async fn a_lost_state_directory_with_reactions_present_fires_nothing_again() {
     std::fs::remove_dir_all(w.state.path()).expect("state lost");
     let mut w2_settings = w.settings();
     // A fresh sweep would also see the old comment: make it run now.
-    w2_settings.tuning.sweep_interval = Duration::from_millis(100);
-    let _b = w.start_with(w2_settings).await;
-    settle().await;
+    w2_settings.tuning.sweep_interval = Duration::from_millis(40);
+    let b = w.start_with(w2_settings).await;
+    // The fresh sweep saw the old comment (twice) and judged it.
+    b.sweeps(2).await;
+    b.quiet().await;
     assert_eq!(w.builds().len(), 1);
     assert_eq!(bot_comments(&w, 1).len(), 1);
 }
@@ -533,6 +548,8 @@ async fn healthz_and_metrics_are_served_on_the_listener() {
     let b = w.start().await;
     w.gitea.comment(REPO, 1, "alice", "!testme");
     one_build(&w).await;
+    // The ack follows the create call's answer: the bridge has counted it.
+    assert!(acked(&w, 1).await);
     let c = reqwest::Client::new();
     let h = c
         .get(format!("{}/healthz", b.url()))
@@ -571,14 +588,17 @@ async fn an_unenrolled_repo_and_a_closed_pr_do_nothing() {
     w.gitea.add_pr("coop-cloud/not-enrolled", 1, SHA, None);
     w.gitea.add_pr(REPO, 3, SHA2, None);
     w.gitea.close_pr(REPO, 3);
-    let _b = w.start().await;
+    let b = w.start().await;
     let other = w
         .gitea
         .comment("coop-cloud/not-enrolled", 1, "alice", "!testme");
     let closed = w.gitea.comment(REPO, 3, "alice", "!testme");
     // The closed PR's comment is handled (marked), nothing more.
-    assert!(wait_for(T, || !w.gitea.reactions(closed).is_empty()).await);
-    settle().await;
+    assert!(
+        w.wait_for(T, || !w.gitea.reactions(closed).is_empty())
+            .await
+    );
+    b.quiet().await;
     assert!(w.builds().is_empty());
     assert!(w.gitea.all_statuses().is_empty());
     assert!(

@@ -50,7 +50,9 @@ pub struct BuildRef {
 
 /// How far a comment got. Each step before a non-idempotent call (creating a
 /// build, posting a comment) is saved first, so a restart knows to look for
-/// evidence of the call instead of repeating it blindly.
+/// evidence of the call instead of repeating it blindly. These flags (with
+/// [`Job::reacted`]) are the "may have happened" state the machine
+/// (`machine/job`) sets before a call and reads when it wakes a job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Stage {

@@ -1,8 +1,9 @@
 //! `ccci bridge`: from a `!testme` comment on a recipe PR to a living report.
 //!
 //! Three trigger sources (org activity feed, per-repo sweep, optional webhook)
-//! feed one pure decision core (`core`); a thin executor (`exec`) gathers the
-//! facts the core asks for and performs its effects against Gitea and Drone;
+//! feed one pure decision core (`core`, the rules) and state machine
+//! (`machine`, every stage of a job); a thin executor (`exec`) performs the
+//! effects the machine asks for against Gitea and Drone and feeds back the outcomes;
 //! a durable ledger (`ledger`) makes every comment fire exactly once across
 //! restarts, and the bot's reaction on the comment is a second, remote marker.
 
@@ -11,8 +12,10 @@ pub mod exec;
 pub mod grammar;
 pub mod http;
 pub mod ledger;
+pub mod machine;
 pub mod metrics;
 pub mod report;
+pub mod screen;
 pub mod sources;
 
 use std::path::{Path, PathBuf};

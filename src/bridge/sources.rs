@@ -60,6 +60,44 @@ pub fn from_comment(repo: &str, c: &Comment, source: Source, now: i64) -> SeenCo
     }
 }
 
+/// A comment fetched in full because its feed or sweep text was cut short.
+/// The feed row proves creation (its time is the creation time), so only
+/// the other sources judge an edit.
+pub fn refetched(repo: &str, c: &Comment, source: Source, now: i64) -> SeenComment {
+    let mut full = from_comment(repo, c, source, now);
+    full.edited = source != Source::Feed && full.edited;
+    full
+}
+
+/// One page of the org feed against the cursor: the rows newer than it, and
+/// whether the next page must be read too. Without a cursor (first start)
+/// one page is the look-back; the sweep covers anything older.
+pub fn feed_page(batch: Vec<Activity>, cursor: Option<i64>, limit: u32) -> (Vec<Activity>, bool) {
+    let n = batch.len();
+    let fresh: Vec<_> = batch
+        .into_iter()
+        .filter(|a| cursor.is_none_or(|c| a.id > c))
+        .collect();
+    let reached_cursor = fresh.len() < n;
+    let more = cursor.is_some() && !reached_cursor && n >= limit as usize;
+    (fresh, more)
+}
+
+/// Where a sweep starts (unix seconds): a little before the last complete
+/// sweep (second precision, clock skew), or the comment age limit back.
+pub fn sweep_start(last: Option<i64>, now: i64, overlap_secs: i64, max_age_secs: i64) -> i64 {
+    match last {
+        Some(s) => s - overlap_secs,
+        None => now - max_age_secs,
+    }
+}
+
+/// Whether a repository has comments past this sweep page.
+pub fn sweep_more(page: u32, got: usize, total: Option<u64>, limit: u32) -> bool {
+    let read = u64::from(page) * u64::from(limit);
+    got >= limit as usize && total.is_none_or(|t| read < t)
+}
+
 #[derive(Deserialize)]
 struct HookRepo {
     full_name: String,
@@ -155,6 +193,35 @@ mod tests {
             from_activity(&activity(&long), 0).expect("a comment").body,
             Body::Truncated(_)
         ));
+    }
+
+    #[test]
+    fn the_feed_is_read_back_to_the_cursor_only() {
+        let page = |ids: &[i64]| -> Vec<Activity> {
+            ids.iter()
+                .map(|id| Activity {
+                    id: *id,
+                    ..activity("1|x")
+                })
+                .collect()
+        };
+        let (fresh, more) = feed_page(page(&[12, 11, 10]), Some(10), 3);
+        assert_eq!(fresh.len(), 2);
+        assert!(!more, "the cursor was reached");
+        let (fresh, more) = feed_page(page(&[13, 12, 11]), Some(10), 3);
+        assert_eq!(fresh.len(), 3);
+        assert!(more, "a full page above the cursor");
+        let (_, more) = feed_page(page(&[13, 12, 11]), None, 3);
+        assert!(!more, "first start: one page");
+    }
+
+    #[test]
+    fn a_sweep_overlaps_the_last_one_and_pages_by_total() {
+        assert_eq!(sweep_start(Some(1000), 5000, 60, 86_400), 940);
+        assert_eq!(sweep_start(None, 100_000, 60, 86_400), 13_600);
+        assert!(sweep_more(1, 50, Some(120), 50));
+        assert!(!sweep_more(3, 50, Some(120), 50));
+        assert!(!sweep_more(1, 20, None, 50));
     }
 
     #[test]

@@ -1,22 +1,34 @@
 //! A world for bridge tests: a fake Gitea and a fake Drone, a state and a runs
 //! directory, a bridge config pointing at them, and a bridge that runs
-//! in-process with intervals scaled down (50 ms poll) and can be killed
+//! in-process with intervals scaled down (20 ms poll) and can be killed
 //! (its task dropped) and started again at will.
+//!
+//! Tests never sleep and hope: they wait for an event. [`World::wait_for`]
+//! re-checks its condition whenever a fake served a request or the bridge
+//! finished a round of work; [`Running::quiet`] waits until the bridge has
+//! looked again (two more feed polls, each followed by working its jobs, and
+//! a round over its followed builds), which is what "nothing more happens"
+//! means for a loop driven by those rounds.
+//!
+//! The bridge talks to the fakes over real sockets, so tokio's paused clock
+//! cannot stand in for time here: with I/O in flight the runtime would jump
+//! straight to the client's timeout. The rounds are the clock instead.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ccci::bridge::exec::Bridge;
+use ccci::bridge::exec::{Bridge, Progress};
 use ccci::bridge::metrics::Metrics;
 use ccci::bridge::{Secrets, Settings, Tuning};
 use ccci::config::{BridgeConfigV1, BridgeCredentials, CONFIG_SCHEMA};
 use ccci::header::JsonHeader;
 use serde_json::Value;
+use tokio::sync::watch;
 
 use super::fake_drone::FakeDrone;
 use super::fake_gitea::{FakeGitea, GITEA_TOKEN};
@@ -39,6 +51,8 @@ pub struct World {
     pub repos: BTreeMap<String, String>,
     pub tuning: Tuning,
     pub webhook: bool,
+    /// The progress of the bridge started last, for [`World::wait_for`].
+    progress: Mutex<Option<watch::Receiver<Progress>>>,
 }
 
 /// A running bridge; dropping it kills it (its task is aborted).
@@ -46,11 +60,45 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     pub addr: SocketAddr,
     pub metrics: Arc<Metrics>,
+    progress: watch::Receiver<Progress>,
 }
+
+/// How long any event-driven wait may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(10);
 
 impl Running {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    pub fn progress(&self) -> Progress {
+        *self.progress.borrow()
+    }
+
+    /// Wait until the bridge's progress satisfies `cond`.
+    pub async fn until(&self, mut cond: impl FnMut(&Progress) -> bool) {
+        let mut rx = self.progress.clone();
+        let waited = tokio::time::timeout(PATIENCE, rx.wait_for(|p| cond(p))).await;
+        assert!(
+            matches!(waited, Ok(Ok(_))),
+            "the bridge made no such progress: {:?}",
+            self.progress()
+        );
+    }
+
+    /// The bridge has looked again since now: two more feed polls (each
+    /// followed by working the due jobs) and one more round over the followed
+    /// builds. Anything the present state calls for has been done by then.
+    pub async fn quiet(&self) {
+        let at = self.progress();
+        self.until(|p| p.feed_polls >= at.feed_polls + 2 && p.follow_rounds > at.follow_rounds)
+            .await;
+    }
+
+    /// `n` more complete sweeps (each followed by working the due jobs).
+    pub async fn sweeps(&self, n: u64) {
+        let at = self.progress().sweeps;
+        self.until(|p| p.sweeps >= at + n).await;
     }
 
     /// Kill the bridge at whatever await point it is at.
@@ -68,12 +116,12 @@ impl Drop for Running {
 
 pub fn fast_tuning() -> Tuning {
     Tuning {
-        poll_interval: Duration::from_millis(50),
+        poll_interval: Duration::from_millis(20),
         sweep_interval: Duration::from_secs(3600),
-        follow_interval: Duration::from_millis(50),
-        retry_base: Duration::from_millis(50),
-        retry_cap: Duration::from_millis(400),
-        fatal_retry: Duration::from_millis(300),
+        follow_interval: Duration::from_millis(20),
+        retry_base: Duration::from_millis(20),
+        retry_cap: Duration::from_millis(160),
+        fatal_retry: Duration::from_millis(120),
         http_timeout: Duration::from_secs(5),
         sweep_overlap: Duration::from_secs(60),
         max_comment_age: Duration::from_secs(24 * 3600),
@@ -102,7 +150,7 @@ impl World {
         World {
             gitea,
             drone,
-            state: tempfile::tempdir().expect("state dir"),
+            state: state_dir(),
             runs: tempfile::tempdir().expect("runs dir"),
             repos: repos
                 .iter()
@@ -110,6 +158,7 @@ impl World {
                 .collect(),
             tuning: fast_tuning(),
             webhook: false,
+            progress: Mutex::new(None),
         }
     }
 
@@ -170,6 +219,8 @@ impl World {
     pub async fn start_with(&self, settings: Settings) -> Running {
         let metrics = Arc::new(Metrics::default());
         let bridge = Bridge::new(settings, self.secrets(), metrics.clone()).expect("bridge starts");
+        let progress = bridge.progress();
+        *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = Some(progress.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -179,6 +230,31 @@ impl World {
             task,
             addr,
             metrics,
+            progress,
+        }
+    }
+
+    /// Wait until `cond` holds, re-checking it each time a fake served a
+    /// request or the bridge finished a round; false after `timeout`.
+    pub async fn wait_for(&self, timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+        let mut gitea = Some(self.gitea.served());
+        let mut drone = Some(self.drone.served());
+        let mut bridge = self
+            .progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if cond() {
+                return true;
+            }
+            tokio::select! {
+                () = changed(&mut gitea) => {}
+                () = changed(&mut drone) => {}
+                () = changed(&mut bridge) => {}
+                () = tokio::time::sleep_until(deadline) => return cond(),
+            }
         }
     }
 
@@ -229,7 +305,32 @@ impl World {
     }
 }
 
-/// Poll `cond` every 10 ms until it holds or `timeout` passes.
+/// A state directory in memory when the machine has one: every ledger save
+/// is fsynced (about 8 ms each on a disk), and the kills these tests inflict
+/// abort a task, not the OS, so what they test does not depend on the disk.
+/// That a save survives a torn write is unit-tested in `ledger.rs`.
+fn state_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("ccci-bridge-state")
+        .tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .expect("state dir")
+}
+
+/// The next change of a watched value; never, once its sender is gone.
+async fn changed<T>(rx: &mut Option<watch::Receiver<T>>) {
+    let gone = match rx {
+        Some(r) => r.changed().await.is_err(),
+        None => std::future::pending().await,
+    };
+    if gone {
+        *rx = None;
+    }
+}
+
+/// Poll `cond` every 10 ms until it holds or `timeout` passes. For the
+/// benchmarks, which measure latencies against a fixed clock; scenarios use
+/// [`World::wait_for`].
 pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + timeout;
     loop {
@@ -241,11 +342,6 @@ pub async fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// Let the bridge run a few poll cycles (for "nothing happens" assertions).
-pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(400)).await;
 }
 
 /// HMAC-SHA256 hex of `body` under the test secret.

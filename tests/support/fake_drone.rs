@@ -82,6 +82,8 @@ struct Inner {
     failures: VecDeque<Failure>,
     /// Every `/api` answer is delayed by this much (fault injection tests).
     latency_ms: u64,
+    /// Bumped once per request, after its effect and before its answer.
+    served: Option<tokio::sync::watch::Sender<u64>>,
 }
 
 /// The fake server. Cheap accessors lock the shared state briefly.
@@ -100,6 +102,7 @@ impl FakeDrone {
             admin: true,
             healthy: true,
             next_id: 100,
+            served: Some(tokio::sync::watch::Sender::new(0)),
             ..Inner::default()
         }));
         let app = axum::Router::new()
@@ -112,6 +115,15 @@ impl FakeDrone {
     /// `http://127.0.0.1:<port>` (no trailing slash, no `/api`).
     pub fn url(&self) -> String {
         format!("http://{}", self.server.addr)
+    }
+
+    /// Changes once per request handled (its effect applied), so a test can
+    /// wait for the next request instead of sleeping.
+    pub fn served(&self) -> tokio::sync::watch::Receiver<u64> {
+        match &self.lock().served {
+            Some(tx) => tx.subscribe(),
+            None => tokio::sync::watch::channel(0).1,
+        }
     }
 
     pub fn token(&self) -> String {
@@ -334,6 +346,11 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let answer = answer(&state, method, uri, headers, body);
+    if let Ok(s) = state.lock()
+        && let Some(tx) = &s.served
+    {
+        tx.send_modify(|n| *n += 1);
+    }
     let latency = state.lock().map_or(0, |s| s.latency_ms);
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;

@@ -106,6 +106,8 @@ struct Inner {
     failures: VecDeque<Failure>,
     /// Added to every answer, so that work spreads over time (fault injection).
     latency_ms: u64,
+    /// Bumped once per request, after its effect and before its answer.
+    served: Option<tokio::sync::watch::Sender<u64>>,
 }
 
 pub struct FakeGitea {
@@ -134,6 +136,7 @@ impl FakeGitea {
             bot: bot.to_owned(),
             next_id: 1000,
             next_action: 50_000,
+            served: Some(tokio::sync::watch::Sender::new(0)),
             ..Inner::default()
         }));
         state
@@ -154,6 +157,15 @@ impl FakeGitea {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.server.addr)
+    }
+
+    /// Changes once per request handled (its effect applied), so a test can
+    /// wait for the next request instead of sleeping.
+    pub fn served(&self) -> tokio::sync::watch::Receiver<u64> {
+        match &self.lock().served {
+            Some(tx) => tx.subscribe(),
+            None => tokio::sync::watch::channel(0).1,
+        }
     }
 
     pub fn add_member(&self, user: &str) {
@@ -473,6 +485,11 @@ async fn handle(
     // The effect happens first, the answer is late: a client killed while
     // waiting leaves the effect without knowing it.
     let answer = answer(&state, method, uri, headers, body);
+    if let Ok(s) = state.lock()
+        && let Some(tx) = &s.served
+    {
+        tx.send_modify(|n| *n += 1);
+    }
     let latency = state.lock().map_or(0, |s| s.latency_ms);
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;

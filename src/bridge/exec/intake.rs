@@ -1,0 +1,163 @@
+//! Comments in: the org feed (read back to its cursor), the per-repo sweep
+//! and webhook deliveries, each seen comment through the core's screen; an
+//! accepted one becomes a job in the ledger. The paging and cursor rules are
+//! in `sources`; here they are only applied.
+
+use time::OffsetDateTime;
+
+use crate::bridge::core::{self, Screen, SeenComment, Source};
+use crate::bridge::http::now_ms;
+use crate::bridge::sources;
+use crate::forge::ErrorClass;
+use crate::forge::gitea::PAGE_LIMIT;
+
+use super::Bridge;
+
+/// How many feed pages one cycle reads back at most (50 rows each).
+const FEED_MAX_PAGES: u32 = 10;
+
+/// A comment that could not be judged (fetching or saving failed): it is
+/// read again next cycle.
+#[derive(Debug)]
+pub(super) struct NotJudged(String);
+
+pub(super) fn now_secs() -> i64 {
+    now_ms().div_euclid(1000)
+}
+
+impl Bridge {
+    /// One seen comment through the screen; an accepted one becomes a job.
+    pub(super) async fn see(&mut self, seen: SeenComment) -> Result<(), NotJudged> {
+        self.metrics.comment_seen(seen.source.as_str());
+        let rules = &self.settings.rules;
+        let mut verdict = core::screen(&seen, rules, &self.ledger, now_secs());
+        if verdict == Screen::FetchFull {
+            let full = match self.gitea.comment(&seen.repo, seen.id).await {
+                Ok(c) => c,
+                Err(e) if e.class() == ErrorClass::Skip => return Ok(()),
+                Err(e) => return Err(NotJudged(e.to_string())),
+            };
+            let full = sources::refetched(&seen.repo, &full, seen.source, now_secs());
+            verdict = core::screen(&full, &self.settings.rules, &self.ledger, now_secs());
+        }
+        match verdict {
+            Screen::Accept(job) => {
+                tracing::info!(
+                    comment = job.comment.id,
+                    repo = %job.comment.repo,
+                    pr = job.comment.pr,
+                    user = %job.comment.user,
+                    source = seen.source.as_str(),
+                    "command accepted"
+                );
+                self.ledger.jobs.insert(job.comment.id, *job);
+                self.save().map_err(|e| NotJudged(e.to_string()))?;
+            }
+            Screen::Ignore(why) => {
+                tracing::debug!(comment = seen.id, ?why, "comment ignored");
+            }
+            Screen::FetchFull => {}
+        }
+        Ok(())
+    }
+
+    /// The org feed, read back to the cursor: one request per cycle when
+    /// nothing happened.
+    pub(super) async fn poll_feed(&mut self) {
+        let org = self.settings.rules.org.clone();
+        let cursor = self.ledger.feed_cursor;
+        let mut rows = Vec::new();
+        for page in 1..=FEED_MAX_PAGES {
+            let batch = match self.gitea.org_feed(&org, page, PAGE_LIMIT).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, class = ?e.class(), "feed poll failed");
+                    return;
+                }
+            };
+            let (fresh, more) = sources::feed_page(batch, cursor, PAGE_LIMIT);
+            rows.extend(fresh);
+            if !more {
+                break;
+            }
+        }
+        self.metrics.poll_ok(now_ms());
+        rows.sort_by_key(|a| a.id);
+        let now = now_secs();
+        let mut new_cursor = cursor;
+        for a in rows {
+            if let Some(seen) = sources::from_activity(&a, now)
+                && let Err(NotJudged(e)) = self.see(seen).await
+            {
+                // Leave the cursor before this row: it is read again next cycle.
+                tracing::warn!(error = %e, "feed row not judged, retrying next cycle");
+                break;
+            }
+            new_cursor = Some(new_cursor.map_or(a.id, |c| c.max(a.id)));
+        }
+        if new_cursor != self.ledger.feed_cursor {
+            self.ledger.feed_cursor = new_cursor;
+            if let Err(e) = self.save() {
+                tracing::error!(error = %e, "cannot save the feed cursor");
+            }
+        }
+    }
+
+    /// Every enrolled repository's comments since the last sweep: catches
+    /// comments the feed hides (users keeping their activity private).
+    pub(super) async fn sweep(&mut self) {
+        let t = self.settings.tuning.clone();
+        let now = now_secs();
+        let max_age = t.max_comment_age.as_secs() as i64;
+        let since_secs = sources::sweep_start(
+            self.ledger.sweep_since,
+            now,
+            t.sweep_overlap.as_secs() as i64,
+            max_age,
+        );
+        let since =
+            OffsetDateTime::from_unix_timestamp(since_secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let repos: Vec<_> = self.settings.rules.repos.keys().cloned().collect();
+        let mut started: Option<i64> = None;
+        let mut complete = true;
+        for repo in repos {
+            let mut page = 1;
+            loop {
+                let p = match self
+                    .gitea
+                    .repo_comments_since(repo.as_str(), since, page)
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(error = %e, repo = %repo, "sweep page failed");
+                        complete = false;
+                        break;
+                    }
+                };
+                if started.is_none() {
+                    started = Some(p.server_time.map_or(now, |t| t.unix_timestamp()));
+                }
+                for c in &p.comments {
+                    let seen = sources::from_comment(repo.as_str(), c, Source::Sweep, now_secs());
+                    if let Err(NotJudged(e)) = self.see(seen).await {
+                        tracing::warn!(error = %e, "swept comment not judged");
+                        complete = false;
+                    }
+                }
+                if !sources::sweep_more(page, p.comments.len(), p.total, PAGE_LIMIT) {
+                    break;
+                }
+                page += 1;
+            }
+        }
+        // Only a complete sweep moves the cursor: a failed repo is re-read.
+        if complete && let Some(s) = started {
+            self.ledger.sweep_since = Some(s);
+            self.ledger.prune(now - max_age - 86_400);
+            if let Err(e) = self.save() {
+                tracing::error!(error = %e, "cannot save the sweep cursor");
+            }
+        }
+    }
+}

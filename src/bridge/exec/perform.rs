@@ -1,0 +1,171 @@
+//! One call of the machine made against Gitea, Drone or the runs directory,
+//! its answer turned into plain data and its error into a classified failure.
+//! Nothing is decided here.
+
+use time::OffsetDateTime;
+
+use crate::bridge::machine::{Answer, Call, Event, Failure, SeenPost};
+use crate::forge::drone::{BuildCreated, DroneError};
+use crate::forge::gitea::{self, ApiObserver, GiteaError};
+use crate::names;
+use crate::results::ResultsV1;
+
+use super::Bridge;
+
+fn gitea_failed(e: GiteaError) -> Event {
+    Event::Failed(Failure::new(e.class(), e.to_string()))
+}
+
+fn drone_failed(e: DroneError) -> Event {
+    Event::Failed(Failure::new(e.class(), e.to_string()))
+}
+
+fn time_at(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn gitea<T>(r: Result<T, GiteaError>, f: impl FnOnce(T) -> Answer) -> Event {
+    match r {
+        Ok(v) => Event::Answer(f(v)),
+        Err(e) => gitea_failed(e),
+    }
+}
+
+impl Bridge {
+    /// Make the call; its outcome is the machine's next event.
+    pub(super) async fn perform(&self, call: Call) -> Event {
+        let g = &self.gitea;
+        match call {
+            Call::Reactions { repo, comment } => {
+                gitea(g.reactions(repo.as_str(), comment).await, |rs| {
+                    Answer::Reactions(
+                        rs.into_iter()
+                            .map(|r| (r.user.map(|u| u.login).unwrap_or_default(), r.content))
+                            .collect(),
+                    )
+                })
+            }
+            Call::Membership { org, user } => {
+                gitea(g.membership(&org, &user).await, Answer::Membership)
+            }
+            Call::Pull { repo, pr } => gitea(g.pull(repo.as_str(), pr).await, |p| Answer::Pull {
+                state: p.state,
+                merged: p.merged,
+                head_sha: p.head.sha,
+                head_repo: p.head.repo.map(|r| r.full_name),
+            }),
+            Call::Timeline { repo, pr, since } => {
+                let r = g.timeline_since(repo.as_str(), pr, time_at(since)).await;
+                gitea(r, |events| {
+                    Answer::Timeline(
+                        events
+                            .into_iter()
+                            .map(|e| {
+                                let at =
+                                    gitea::parse_time(&e.created_at).map(|t| t.unix_timestamp());
+                                (e.kind, at)
+                            })
+                            .collect(),
+                    )
+                })
+            }
+            Call::Comments { repo, pr, since } => {
+                let r = g.pr_comments_since(repo.as_str(), pr, time_at(since)).await;
+                gitea(r, |cs| {
+                    Answer::Comments(
+                        cs.into_iter()
+                            .map(|c| SeenPost {
+                                id: c.id,
+                                login: c.login().to_owned(),
+                                body: c.body,
+                            })
+                            .collect(),
+                    )
+                })
+            }
+            Call::React {
+                repo,
+                comment,
+                content,
+            } => gitea(g.react(repo.as_str(), comment, content).await, |()| {
+                Answer::Done
+            }),
+            Call::Post { repo, pr, body } => {
+                gitea(g.create_comment(repo.as_str(), pr, &body).await, |c| {
+                    Answer::Posted(c.id)
+                })
+            }
+            Call::Edit {
+                repo,
+                comment,
+                body,
+            } => gitea(g.edit_comment(repo.as_str(), comment, &body).await, |()| {
+                Answer::Done
+            }),
+            Call::SetStatus { repo, sha, status } => {
+                gitea(g.set_status(repo.as_str(), &sha, &status).await, |()| {
+                    Answer::Done
+                })
+            }
+            Call::RecentBuilds => {
+                let ci = &self.settings.ci_repo;
+                let r = self.drone.builds(ci.owner(), ci.name(), 1, 50).await;
+                self.metrics.request("drone", "builds", r.is_ok());
+                match r {
+                    Ok(bs) => Event::Answer(Answer::Builds(
+                        bs.into_iter()
+                            .map(|b| (b.number.max(0) as u64, b.params))
+                            .collect(),
+                    )),
+                    Err(e) => drone_failed(e),
+                }
+            }
+            Call::CreateBuild { query } => {
+                let ci = &self.settings.ci_repo;
+                let r = self
+                    .drone
+                    .create_build(ci.owner(), ci.name(), &self.settings.ci_branch, &query)
+                    .await;
+                self.metrics.request("drone", "create_build", r.is_ok());
+                match r {
+                    Ok(BuildCreated::Created(b)) => {
+                        Event::Answer(Answer::Created(Some(b.number.max(0) as u64)))
+                    }
+                    Ok(BuildCreated::NotScheduled) => Event::Answer(Answer::Created(None)),
+                    Err(e) => drone_failed(e),
+                }
+            }
+            Call::CancelBuild { number } => {
+                let ci = &self.settings.ci_repo;
+                let r = self
+                    .drone
+                    .cancel_build(ci.owner(), ci.name(), number as i64)
+                    .await;
+                self.metrics.request("drone", "cancel_build", r.is_ok());
+                match r {
+                    Ok(_) => Event::Answer(Answer::Done),
+                    Err(e) => drone_failed(e),
+                }
+            }
+            Call::Build { number } => {
+                let ci = &self.settings.ci_repo;
+                let r = self.drone.build(ci.owner(), ci.name(), number as i64).await;
+                self.metrics.request("drone", "build", r.is_ok());
+                match r {
+                    Ok(b) => Event::Answer(Answer::Build {
+                        finished: b.is_finished(),
+                        status: b.status,
+                    }),
+                    Err(e) => drone_failed(e),
+                }
+            }
+            Call::ReadResults { number } => {
+                let dir = names::files::build_output_dir(&self.settings.runs_dir, number);
+                let results = ResultsV1::read(&dir.join(names::files::RESULTS_FILE))
+                    .map(Box::new)
+                    .map_err(|e| e.to_string());
+                Event::Answer(Answer::Results { results })
+            }
+        }
+    }
+}

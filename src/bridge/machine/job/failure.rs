@@ -1,0 +1,112 @@
+//! A job's failed call: what is gone ends the job, what Drone refuses is
+//! retried or reported, everything else waits (backoff for transient errors,
+//! longer for configuration errors) and starts its stage over.
+
+use crate::bridge::core::{self, Ask, Facts, TriggerResult};
+use crate::bridge::ledger::Outcome;
+use crate::forge::ErrorClass;
+
+use super::super::{Ctx, Effect, Failure, Note};
+use super::{Fx, JobWork, Waiting, error_status, finish, supersede_status, superseded};
+
+pub(super) fn failed(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, f: Failure, ctx: &Ctx<'_>) {
+    match waiting {
+        // The superseded build or its report is gone already: nothing to undo.
+        Waiting::Cancel(build) if f.class == ErrorClass::Skip => {
+            supersede_status(w, fx, build, ctx);
+        }
+        Waiting::SupersedeEdit(build) if f.class == ErrorClass::Skip => {
+            superseded(w, fx, build, ctx);
+        }
+        Waiting::BuildEvidence | Waiting::Create => drone_failed(w, fx, f, ctx),
+        _ if f.class == ErrorClass::Skip => {
+            // The PR, comment or SHA is gone: nothing left to do for it.
+            fx.push(Effect::Tell(Note::Skipped {
+                comment: w.job.comment.id,
+                message: f.message,
+            }));
+            finish(w, fx, Outcome::Gone, ctx);
+        }
+        _ => postpone(w, fx, f, ctx),
+    }
+}
+
+/// A failed create (or evidence) call: retry later, or report once the
+/// attempts are spent.
+pub(super) fn drone_failed(w: &mut JobWork, fx: &mut Fx, f: Failure, ctx: &Ctx<'_>) {
+    if f.class != ErrorClass::Retryable {
+        // A CI repository Drone does not know (404) is configuration too.
+        let f = Failure::new(ErrorClass::Fatal, f.message);
+        return postpone(w, fx, f, ctx);
+    }
+    let attempts = w.job.attempts + 1;
+    let reply = core::after_trigger(&TriggerResult::Failed { attempts }, ctx.rules);
+    if reply.is_none() {
+        return postpone(w, fx, f, ctx);
+    }
+    fx.push(Effect::Tell(Note::DroneGaveUp {
+        comment: w.job.comment.id,
+        attempts,
+        message: f.message,
+    }));
+    error_status(
+        w,
+        fx,
+        reply,
+        "CI infrastructure error: Drone unreachable",
+        ctx,
+    );
+}
+
+/// Try the saved stage again later, according to the error's class.
+pub(super) fn postpone(w: &mut JobWork, fx: &mut Fx, f: Failure, ctx: &Ctx<'_>) {
+    w.job.attempts += 1;
+    let r = ctx.retry;
+    let delay_ms = match f.class {
+        ErrorClass::Retryable => core::backoff_ms(w.job.attempts, r.base_ms, r.cap_ms),
+        ErrorClass::Fatal | ErrorClass::Skip => r.fatal_ms,
+    };
+    w.job.not_before_ms = ctx.now_ms + delay_ms as i64;
+    w.facts = Facts::default();
+    w.plan.clear();
+    w.decided = false;
+    w.waiting = None;
+    fx.push(Effect::Tell(Note::Retrying {
+        comment: w.job.comment.id,
+        class: f.class,
+        attempts: w.job.attempts,
+        delay_ms,
+        message: f.message,
+    }));
+    fx.push(Effect::Save);
+}
+
+pub(super) fn unexpected(w: &mut JobWork, fx: &mut Fx, what: &str, ctx: &Ctx<'_>) {
+    let f = Failure::new(ErrorClass::Fatal, format!("{what}: unexpected answer"));
+    postpone(w, fx, f, ctx);
+}
+
+pub(super) fn ask_name(ask: Ask) -> &'static str {
+    match ask {
+        Ask::Reactions => "reactions",
+        Ask::Membership => "membership",
+        Ask::Pull => "pull",
+        Ask::Timeline => "timeline",
+    }
+}
+
+pub(super) fn waiting_name(w: &Waiting) -> &'static str {
+    match w {
+        Waiting::Fact(a) => ask_name(*a),
+        Waiting::React => "react",
+        Waiting::Cancel(_) => "cancel build",
+        Waiting::SupersedeStatus(_) | Waiting::PendingStatus | Waiting::ErrorStatus { .. } => {
+            "set status"
+        }
+        Waiting::SupersedeEdit(_) => "edit comment",
+        Waiting::ReplyEvidence | Waiting::StartedEvidence => "pr comments",
+        Waiting::ReplyPost | Waiting::StartedPost => "post comment",
+        Waiting::BuildEvidence => "builds",
+        Waiting::Create => "create build",
+    }
+}

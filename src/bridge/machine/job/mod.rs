@@ -1,0 +1,492 @@
+//! The stages of a comment job: received (facts, then the core's decision:
+//! react, supersede, reply, trigger or finish), replying, triggering and
+//! acknowledging (pending status, "started" comment, then the build is
+//! followed). What the job is waiting for lives in memory only: a restart
+//! wakes the job at its saved stage, and the saved "may have happened" flags
+//! say where evidence must be looked for first.
+
+mod failure;
+mod supersede;
+
+use std::collections::VecDeque;
+
+use crate::bridge::core::{self, Ask, Facts, TriggerResult};
+use crate::bridge::ledger::{BuildRef, Follow, Handled, Job, Outcome, Stage};
+use crate::bridge::report;
+use crate::forge::ErrorClass;
+use crate::forge::gitea::StatusState;
+
+use super::{
+    Answer, Call, Ctx, Effect, Event, Failure, Note, SeenPost, ask_call, build_query, known_builds,
+    learn, status_call,
+};
+use failure::{ask_name, failed, postpone, unexpected, waiting_name};
+use supersede::{supersede_edit, supersede_status, superseded};
+
+/// Evidence of an earlier post is searched this far before the time it was
+/// intended (seconds): server clocks and second precision.
+const EVIDENCE_SLACK_SECS: i64 = 120;
+
+/// A job and its progress since it was last woken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobWork {
+    job: Job,
+    /// Facts gathered for the decision (received only).
+    facts: Facts,
+    /// The rest of the core's decision, carried out in order.
+    plan: VecDeque<core::Effect>,
+    /// The core has decided since the last wake (so its plan is not made twice).
+    decided: bool,
+    waiting: Option<Waiting>,
+    done: bool,
+}
+
+/// The call a job is waiting for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Waiting {
+    Fact(Ask),
+    React,
+    Cancel(u64),
+    SupersedeStatus(u64),
+    SupersedeEdit(u64),
+    ReplyEvidence,
+    ReplyPost,
+    BuildEvidence,
+    Create,
+    /// The error status of a trigger that made no build; then this reply.
+    ErrorStatus {
+        text: String,
+        outcome: Outcome,
+    },
+    PendingStatus,
+    StartedEvidence,
+    StartedPost,
+}
+
+impl JobWork {
+    pub fn new(job: Job) -> Self {
+        Self {
+            job,
+            facts: Facts::default(),
+            plan: VecDeque::new(),
+            decided: false,
+            waiting: None,
+            done: false,
+        }
+    }
+
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+
+    /// The job finished: the ledger keeps only its outcome.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+type Fx = Vec<Effect>;
+
+pub(super) fn step(mut w: JobWork, event: Event, ctx: &Ctx<'_>) -> (JobWork, Fx) {
+    let mut fx = Vec::new();
+    if w.done {
+        return (w, fx);
+    }
+    match event {
+        Event::Wake => {
+            if w.waiting.is_none() && w.job.not_before_ms <= ctx.now_ms {
+                begin(&mut w, &mut fx, ctx);
+            }
+        }
+        // An outcome with no call waiting for it is stale: ignored.
+        Event::Answer(a) => {
+            if let Some(waiting) = w.waiting.take() {
+                answer(&mut w, &mut fx, waiting, a, ctx);
+            }
+        }
+        Event::Failed(f) => {
+            if let Some(waiting) = w.waiting.take() {
+                failed(&mut w, &mut fx, waiting, f, ctx);
+            }
+        }
+        Event::NotSaved(message) => {
+            w.waiting = None;
+            postpone(
+                &mut w,
+                &mut fx,
+                Failure::new(ErrorClass::Retryable, message),
+                ctx,
+            );
+        }
+    }
+    (w, fx)
+}
+
+fn call(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, c: Call) {
+    w.waiting = Some(waiting);
+    fx.push(Effect::Call(c));
+}
+
+/// Start the saved stage over.
+fn begin(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
+    let c = &w.job.comment;
+    match &w.job.stage {
+        Stage::Received => {
+            w.facts = Facts::default();
+            w.plan.clear();
+            w.decided = false;
+            advance(w, fx, ctx);
+        }
+        Stage::Replying { posting: true, .. } => {
+            let since = c.created_at - EVIDENCE_SLACK_SECS;
+            let (repo, pr) = (c.repo.clone(), c.pr);
+            call(
+                w,
+                fx,
+                Waiting::ReplyEvidence,
+                Call::Comments { repo, pr, since },
+            );
+        }
+        Stage::Replying { .. } => post_reply(w, fx),
+        Stage::Triggering { sent: true, .. } => {
+            call(w, fx, Waiting::BuildEvidence, Call::RecentBuilds);
+        }
+        Stage::Triggering { .. } => create(w, fx),
+        Stage::Acking { .. } => pending_status(w, fx),
+    }
+}
+
+/// Received: carry out the decision, or ask the next fact it needs.
+fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
+    loop {
+        if let Some(effect) = w.plan.pop_front() {
+            match effect {
+                core::Effect::React => {
+                    // Saved before the call: our own reaction must not read
+                    // as "handled before" after a crash right after it. Saved
+                    // even when already set, since a failed save leaves the
+                    // mark in memory only.
+                    w.job.reacted = true;
+                    fx.push(Effect::Save);
+                    let c = &w.job.comment;
+                    let react = Call::React {
+                        repo: c.repo.clone(),
+                        comment: c.id,
+                        content: report::REACTION,
+                    };
+                    return call(w, fx, Waiting::React, react);
+                }
+                core::Effect::Supersede { build } => {
+                    if ctx.ledger.following.contains_key(&build) {
+                        let cancel = Call::CancelBuild { number: build };
+                        return call(w, fx, Waiting::Cancel(build), cancel);
+                    }
+                }
+                core::Effect::Reply { text, outcome } => {
+                    w.job.stage = Stage::Replying {
+                        text,
+                        outcome,
+                        posting: false,
+                    };
+                    w.job.attempts = 0;
+                    return post_reply(w, fx);
+                }
+                core::Effect::Trigger(params) => {
+                    w.job.stage = Stage::Triggering {
+                        params,
+                        intent_at: ctx.now_secs(),
+                        sent: false,
+                    };
+                    w.job.attempts = 0;
+                    return create(w, fx);
+                }
+                core::Effect::Finish(outcome) => return finish(w, fx, outcome, ctx),
+            }
+            continue;
+        }
+        if w.decided {
+            return;
+        }
+        match core::decide(&w.job, &w.facts, ctx.rules, ctx.ledger) {
+            core::Decision::Need(ask) => {
+                let c = ask_call(ask, &w.job, ctx.rules);
+                return call(w, fx, Waiting::Fact(ask), c);
+            }
+            core::Decision::Act(effects) => {
+                w.decided = true;
+                w.plan = effects.into();
+            }
+        }
+    }
+}
+
+/// Post the reply; the save before marks the post as maybe made.
+fn post_reply(w: &mut JobWork, fx: &mut Fx) {
+    let Stage::Replying { text, posting, .. } = &mut w.job.stage else {
+        return;
+    };
+    *posting = true;
+    let body = report::reply_body(text, w.job.comment.id);
+    fx.push(Effect::Save);
+    let c = &w.job.comment;
+    let post = Call::Post {
+        repo: c.repo.clone(),
+        pr: c.pr,
+        body,
+    };
+    call(w, fx, Waiting::ReplyPost, post);
+}
+
+/// Create the build; the save before marks the call as maybe made. Saved
+/// even when the mark is already set: a failed save leaves it in memory
+/// only, and a kill after the call would then lose it.
+fn create(w: &mut JobWork, fx: &mut Fx) {
+    let Stage::Triggering { params, sent, .. } = &mut w.job.stage else {
+        return;
+    };
+    let query = build_query(params);
+    *sent = true;
+    fx.push(Effect::Save);
+    call(w, fx, Waiting::Create, Call::CreateBuild { query });
+}
+
+fn pending_status(w: &mut JobWork, fx: &mut Fx) {
+    let Stage::Acking { params, build, .. } = &w.job.stage else {
+        return;
+    };
+    let description = format!("build #{} running", build.number);
+    let c = status_call(
+        &w.job.comment.repo,
+        params,
+        StatusState::Pending,
+        &description,
+        &build.link,
+    );
+    call(w, fx, Waiting::PendingStatus, c);
+}
+
+fn post_started(w: &mut JobWork, fx: &mut Fx) {
+    let Stage::Acking {
+        params,
+        build,
+        posting,
+        ..
+    } = &mut w.job.stage
+    else {
+        return;
+    };
+    *posting = true;
+    let body = report::started(params, build);
+    fx.push(Effect::Save);
+    let c = &w.job.comment;
+    let post = Call::Post {
+        repo: c.repo.clone(),
+        pr: c.pr,
+        body,
+    };
+    call(w, fx, Waiting::StartedPost, post);
+}
+
+fn finish(w: &mut JobWork, fx: &mut Fx, outcome: Outcome, ctx: &Ctx<'_>) {
+    if outcome == Outcome::Refused {
+        fx.push(Effect::Tell(Note::Refused));
+    }
+    fx.push(Effect::Tell(Note::Handled {
+        comment: w.job.comment.id,
+        outcome: outcome.clone(),
+    }));
+    fx.push(Effect::Finish {
+        comment: w.job.comment.id,
+        handled: Handled {
+            at: ctx.now_secs(),
+            outcome,
+        },
+    });
+    fx.push(Effect::Save);
+    w.done = true;
+    w.waiting = None;
+}
+
+/// Whether one of the bot's comments carries `marker`.
+fn own_post<'a>(posts: &'a [SeenPost], marker: &str, ctx: &Ctx<'_>) -> Option<&'a SeenPost> {
+    posts
+        .iter()
+        .find(|p| p.login.eq_ignore_ascii_case(&ctx.rules.bot_user) && p.body.contains(marker))
+}
+
+fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'_>) {
+    match (waiting, a) {
+        (Waiting::Fact(ask), a) => {
+            if learn(&mut w.facts, ask, &a, &w.job, ctx.rules) {
+                advance(w, fx, ctx);
+            } else {
+                unexpected(w, fx, ask_name(ask), ctx);
+            }
+        }
+        (Waiting::React, Answer::Done) => advance(w, fx, ctx),
+        (Waiting::Cancel(build), Answer::Done) => supersede_status(w, fx, build, ctx),
+        (Waiting::SupersedeStatus(build), Answer::Done) => supersede_edit(w, fx, build, ctx),
+        (Waiting::SupersedeEdit(build), Answer::Done) => superseded(w, fx, build, ctx),
+        (Waiting::ReplyEvidence, Answer::Comments(posts)) => {
+            let marker = report::reply_marker(w.job.comment.id);
+            if own_post(&posts, &marker, ctx).is_some() {
+                replied(w, fx, ctx);
+            } else {
+                post_reply(w, fx);
+            }
+        }
+        (Waiting::ReplyPost, Answer::Posted(_)) => replied(w, fx, ctx),
+        (Waiting::BuildEvidence, Answer::Builds(builds)) => {
+            let Stage::Triggering { params, .. } = &w.job.stage else {
+                return;
+            };
+            let want = build_query(params);
+            let known = known_builds(ctx.ledger);
+            // An earlier create call may have made the build before the
+            // answer was lost (crash, timeout): adopt it, never make a second.
+            let found = builds
+                .iter()
+                .find(|(n, p)| *p == want && !known.contains(n))
+                .map(|(n, _)| *n);
+            match found {
+                Some(n) => created(w, fx, n, true, ctx),
+                None => create(w, fx),
+            }
+        }
+        (Waiting::Create, Answer::Created(Some(n))) => created(w, fx, n, false, ctx),
+        (Waiting::Create, Answer::Created(None)) => {
+            fx.push(Effect::Tell(Note::NoPipeline {
+                comment: w.job.comment.id,
+            }));
+            let reply = core::after_trigger(&TriggerResult::NoPipeline, ctx.rules);
+            error_status(
+                w,
+                fx,
+                reply,
+                "CI configuration error: no build was created",
+                ctx,
+            );
+        }
+        (Waiting::ErrorStatus { text, outcome }, Answer::Done) => {
+            w.job.stage = Stage::Replying {
+                text,
+                outcome,
+                posting: false,
+            };
+            w.job.attempts = 0;
+            post_reply(w, fx);
+        }
+        (Waiting::PendingStatus, Answer::Done) => {
+            let Stage::Acking {
+                posting, intent_at, ..
+            } = &w.job.stage
+            else {
+                return;
+            };
+            if *posting {
+                let c = &w.job.comment;
+                let comments = Call::Comments {
+                    repo: c.repo.clone(),
+                    pr: c.pr,
+                    since: intent_at - EVIDENCE_SLACK_SECS,
+                };
+                call(w, fx, Waiting::StartedEvidence, comments);
+            } else {
+                post_started(w, fx);
+            }
+        }
+        (Waiting::StartedEvidence, Answer::Comments(posts)) => {
+            let Stage::Acking { build, .. } = &w.job.stage else {
+                return;
+            };
+            let marker = report::build_marker(build.number);
+            match own_post(&posts, &marker, ctx) {
+                Some(p) => acked(w, fx, p.id, ctx),
+                None => post_started(w, fx),
+            }
+        }
+        (Waiting::StartedPost, Answer::Posted(id)) => acked(w, fx, id, ctx),
+        (waiting, _) => unexpected(w, fx, waiting_name(&waiting), ctx),
+    }
+}
+
+fn replied(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
+    let Stage::Replying { outcome, .. } = &w.job.stage else {
+        return;
+    };
+    let outcome = outcome.clone();
+    if outcome == Outcome::Refused {
+        fx.push(Effect::RememberRefusal(core::refusal_key(&w.job.comment)));
+    }
+    finish(w, fx, outcome, ctx);
+}
+
+fn build_ref(number: u64, ctx: &Ctx<'_>) -> BuildRef {
+    BuildRef {
+        number,
+        link: format!("{}/{}/{}", ctx.drone_url, ctx.ci_repo, number),
+    }
+}
+
+/// The build exists: acknowledge it.
+fn created(w: &mut JobWork, fx: &mut Fx, number: u64, adopted: bool, ctx: &Ctx<'_>) {
+    let Stage::Triggering {
+        params, intent_at, ..
+    } = &w.job.stage
+    else {
+        return;
+    };
+    let c = &w.job.comment;
+    fx.push(Effect::Tell(Note::BuildCreated {
+        comment: c.id,
+        build: number,
+        adopted,
+        latency_secs: (ctx.now_ms as f64 / 1000.0) - c.created_at as f64,
+    }));
+    w.job.stage = Stage::Acking {
+        params: params.clone(),
+        build: build_ref(number, ctx),
+        posting: false,
+        intent_at: *intent_at,
+    };
+    w.job.attempts = 0;
+    fx.push(Effect::Save);
+    pending_status(w, fx);
+}
+
+/// A trigger that produced no build: the error status, then the reply.
+fn error_status(
+    w: &mut JobWork,
+    fx: &mut Fx,
+    reply: Option<core::Effect>,
+    description: &str,
+    ctx: &Ctx<'_>,
+) {
+    let (Some(core::Effect::Reply { text, outcome }), Stage::Triggering { params, .. }) =
+        (reply, &w.job.stage)
+    else {
+        return;
+    };
+    let c = status_call(
+        &w.job.comment.repo,
+        params,
+        StatusState::Error,
+        description,
+        ctx.drone_url,
+    );
+    call(w, fx, Waiting::ErrorStatus { text, outcome }, c);
+}
+
+fn acked(w: &mut JobWork, fx: &mut Fx, report_comment: u64, ctx: &Ctx<'_>) {
+    let Stage::Acking { params, build, .. } = &w.job.stage else {
+        return;
+    };
+    let number = build.number;
+    fx.push(Effect::Follow(Follow {
+        build: build.clone(),
+        params: params.clone(),
+        comment: w.job.comment.clone(),
+        report_comment,
+    }));
+    finish(w, fx, Outcome::Triggered { build: number }, ctx);
+}
