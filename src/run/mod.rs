@@ -13,6 +13,7 @@ pub mod fresh;
 pub mod lanes;
 pub mod lint_rung;
 pub mod marker;
+pub mod mask;
 pub mod platform;
 pub mod probe;
 pub mod production;
