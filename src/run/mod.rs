@@ -11,6 +11,7 @@ pub mod cli;
 pub mod fetch;
 pub mod fresh;
 pub mod lanes;
+pub mod leak;
 pub mod lint_rung;
 pub mod marker;
 pub mod mask;
