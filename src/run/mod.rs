@@ -13,6 +13,7 @@ pub mod fresh;
 pub mod lanes;
 pub mod leak;
 pub mod lint_rung;
+pub mod policy;
 pub mod marker;
 pub mod mask;
 pub mod platform;
