@@ -75,11 +75,13 @@ fn fail(results: &mut ResultsV1, found: &[String]) {
 pub fn masker_for(plan: &crate::plan::PlanV1) -> Masker {
     let m = Masker::new();
     let token = Path::new(plan.token_file.as_str());
+    // The directory is the host's secrets directory only when it holds the
+    // token (a plan without a token file points anywhere).
     if let Ok(t) = std::fs::read_to_string(token) {
         m.add(&t);
-    }
-    if let Some(dir) = token.parent() {
-        super::mask::add_secret_dir(&m, dir);
+        if let Some(dir) = token.parent() {
+            super::mask::add_secret_dir(&m, dir);
+        }
     }
     m
 }

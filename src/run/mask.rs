@@ -16,6 +16,9 @@ pub const MASK: &str = "***";
 /// shred every line, and a value that short is not a secret worth the name.
 pub const MIN_SECRET_LEN: usize = 6;
 
+/// A line of a multi-line secret is masked on its own from this length.
+pub const MIN_LINE_LEN: usize = 16;
+
 /// Every secret value of the run, longest first so a value that contains
 /// another is masked whole.
 #[derive(Clone, Default)]
@@ -40,7 +43,14 @@ impl Masker {
     pub fn add(&self, value: &str) {
         let mut candidates = vec![value.trim()];
         if value.contains('\n') {
-            candidates.extend(value.lines().map(str::trim));
+            // Lines long enough to be key material (a PEM's are 64), not a
+            // config file's short lines.
+            candidates.extend(
+                value
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| l.len() >= MIN_LINE_LEN),
+            );
         }
         let Ok(mut values) = self.values.write() else {
             return;
@@ -180,6 +190,11 @@ pub fn token_shapes(text: &str) -> Vec<ShapeHit> {
     let mut hits = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        // Every token shape starts with an ASCII byte.
+        if !bytes[i].is_ascii() {
+            i += 1;
+            continue;
+        }
         if let Some(h) = shape_at(text, i) {
             i = h.end.max(i + 1);
             hits.push(h);
@@ -330,7 +345,7 @@ mod tests {
 
     #[test]
     fn commit_ids_and_ordinary_words_are_not_tokens() {
-        let text = "ref 0123456789abcdef0123456789abcdef01234567 in ghp_short, BearerX, eyJ.x";
+        let text = "ref 0123456789abcdef0123456789abcdef01234567 in ghp_short, BearerX, eyJ.x — ü · done";
         assert!(token_shapes(text).is_empty(), "{:?}", token_shapes(text));
         // A prefix inside a word is not a token start.
         assert!(token_shapes(&format!("xghp_{}", "a".repeat(30))).is_empty());
