@@ -116,7 +116,10 @@ pub fn details(results: &ResultsV1) -> String {
     let allowed: Vec<_> = results
         .checks
         .iter()
-        .filter(|c| c.name.starts_with(crate::run::policy::gate::EXCEPTION_CHECK))
+        .filter(|c| {
+            c.name
+                .starts_with(crate::run::policy::gate::EXCEPTION_CHECK)
+        })
         .collect();
     if !allowed.is_empty() {
         out.push_str("\nCompose policy exceptions (granted by the registry):\n\n");

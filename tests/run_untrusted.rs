@@ -88,10 +88,19 @@ fn assert_refused(sc: &Scenario, r: &ResultsV1, rule: Rule, at: &str) {
         "{rule}: {reason}"
     );
     assert!(!r.green);
-    for other in [Rung::Upgrade, Rung::BackupRestore, Rung::Functional, Rung::Lint] {
+    for other in [
+        Rung::Upgrade,
+        Rung::BackupRestore,
+        Rung::Functional,
+        Rung::Lint,
+    ] {
         assert_eq!(rung(r, other).0, Status::Unverified, "{other:?}");
     }
-    assert_eq!(platform_calls(sc), vec![], "{rule}: nothing may be deployed");
+    assert_eq!(
+        platform_calls(sc),
+        vec![],
+        "{rule}: nothing may be deployed"
+    );
     assert!(sc.world.state().apps.is_empty());
 }
 
@@ -101,7 +110,10 @@ fn every_hostile_compose_setting_is_refused_before_anything_is_deployed() {
         ("/:/host", Rule::HostBindMount),
         ("/run/secrets:/s:ro", Rule::HostBindMount),
         ("../..:/up", Rule::HostBindMount),
-        ("/var/run/docker.sock:/var/run/docker.sock", Rule::DockerSocket),
+        (
+            "/var/run/docker.sock:/var/run/docker.sock",
+            Rule::DockerSocket,
+        ),
     ];
     for (item, rule) in mounts {
         let sc = Scenario::new(releases(), pr_head(hostile_mount(item)));
@@ -111,11 +123,23 @@ fn every_hostile_compose_setting_is_refused_before_anything_is_deployed() {
     let cases: &[(&str, Rule, &str)] = &[
         ("    privileged: true\n", Rule::Privileged, "compose.yml:5"),
         ("    cap_add: [SYS_ADMIN]\n", Rule::CapAdd, "compose.yml:5"),
-        ("    devices:\n      - /dev/kmsg\n", Rule::Devices, "compose.yml:5"),
-        ("    network_mode: host\n", Rule::HostNamespace, "compose.yml:5"),
+        (
+            "    devices:\n      - /dev/kmsg\n",
+            Rule::Devices,
+            "compose.yml:5",
+        ),
+        (
+            "    network_mode: host\n",
+            Rule::HostNamespace,
+            "compose.yml:5",
+        ),
         ("    pid: host\n", Rule::HostNamespace, "compose.yml:5"),
         ("    ipc: host\n", Rule::HostNamespace, "compose.yml:5"),
-        ("    userns_mode: host\n", Rule::HostNamespace, "compose.yml:5"),
+        (
+            "    userns_mode: host\n",
+            Rule::HostNamespace,
+            "compose.yml:5",
+        ),
         (
             "    security_opt:\n      - apparmor:unconfined\n",
             Rule::SecurityOpt,
@@ -126,7 +150,11 @@ fn every_hostile_compose_setting_is_refused_before_anything_is_deployed() {
             Rule::PublishedPort,
             "compose.yml:6",
         ),
-        ("    sysctls:\n      kernel.shmmax: 1\n", Rule::Sysctls, "compose.yml:5"),
+        (
+            "    sysctls:\n      kernel.shmmax: 1\n",
+            Rule::Sysctls,
+            "compose.yml:5",
+        ),
     ];
     for (extra, rule, at) in cases {
         let sc = Scenario::new(releases(), pr_head(hostile(extra)));
@@ -139,10 +167,14 @@ fn every_hostile_compose_setting_is_refused_before_anything_is_deployed() {
 fn a_bind_mount_in_the_second_file_compose_file_selects_is_refused() {
     let head = Commit {
         files: vec![
-            ("compose.yml".into(), compose("1.2.0+1.27", "content", "DOMAIN")),
+            (
+                "compose.yml".into(),
+                compose("1.2.0+1.27", "content", "DOMAIN"),
+            ),
             (
                 "compose.extra.yml".into(),
-                "version: \"3.8\"\nservices:\n  app:\n    volumes:\n      - /etc:/host-etc\n".into(),
+                "version: \"3.8\"\nservices:\n  app:\n    volumes:\n      - /etc:/host-etc\n"
+                    .into(),
             ),
             (
                 ".env.sample".into(),
@@ -170,7 +202,12 @@ fn a_registry_exception_lets_the_recipe_run_and_the_summary_says_why() {
         "the admin console listens on its own port".into(),
     );
     let (r, _) = sc.run(LaneMode::Concurrent);
-    assert_eq!(rung(&r, Rung::Install).0, Status::Pass, "{:?}", rung(&r, Rung::Install));
+    assert_eq!(
+        rung(&r, Rung::Install).0,
+        Status::Pass,
+        "{:?}",
+        rung(&r, Rung::Install)
+    );
     assert!(r.green, "{r:?}");
     let summary = ccci::report::summary_md(&r);
     assert!(summary.contains("Compose policy exceptions"), "{summary}");
@@ -208,7 +245,10 @@ fn planted_secrets_are_masked_in_progress_and_every_artifact_and_fail_the_run() 
             ChildEnd::Exited {
                 success: false,
                 status: "exit status: 1".into(),
-                stderr: format!("{}\nGITEA_TOKEN={PLANTED} another-host-secret-77\n", dump.join(" ")),
+                stderr: format!(
+                    "{}\nGITEA_TOKEN={PLANTED} another-host-secret-77\n",
+                    dump.join(" ")
+                ),
             }
         }),
     );
@@ -228,7 +268,13 @@ fn planted_secrets_are_masked_in_progress_and_every_artifact_and_fail_the_run() 
     );
 
     // Every value generated for the run apps reached the masker.
-    let generated: Vec<String> = sc.world.state().generated.iter().map(|(_, v)| v.clone()).collect();
+    let generated: Vec<String> = sc
+        .world
+        .state()
+        .generated
+        .iter()
+        .map(|(_, v)| v.clone())
+        .collect();
     assert!(!generated.is_empty());
     for v in &generated {
         assert_eq!(masker.mask(v), "***");
@@ -242,7 +288,10 @@ fn planted_secrets_are_masked_in_progress_and_every_artifact_and_fail_the_run() 
     let mut shown = vec![("progress".to_owned(), lines.text())];
     for f in std::fs::read_dir(out.path()).unwrap() {
         let p = f.unwrap().path();
-        shown.push((p.display().to_string(), std::fs::read_to_string(&p).unwrap()));
+        shown.push((
+            p.display().to_string(),
+            std::fs::read_to_string(&p).unwrap(),
+        ));
     }
     assert_eq!(shown.len(), 5, "progress and four artifacts");
     for (what, text) in &shown {
@@ -254,11 +303,22 @@ fn planted_secrets_are_masked_in_progress_and_every_artifact_and_fail_the_run() 
             assert!(!text.contains(secret), "{what} shows a secret value");
         }
     }
-    let results = &shown.iter().find(|(w, _)| w.ends_with("results.json")).unwrap().1;
+    let results = &shown
+        .iter()
+        .find(|(w, _)| w.ends_with("results.json"))
+        .unwrap()
+        .1;
     assert!(results.contains("GITEA_TOKEN=***"), "{results}");
-    assert!(results.contains("restic password *** rejected"), "{results}");
+    assert!(
+        results.contains("restic password *** rejected"),
+        "{results}"
+    );
     assert!(results.contains("\"leak scan\""), "{results}");
-    let summary = &shown.iter().find(|(w, _)| w.ends_with("summary.md")).unwrap().1;
+    let summary = &shown
+        .iter()
+        .find(|(w, _)| w.ends_with("summary.md"))
+        .unwrap()
+        .1;
     assert!(summary.contains("leak scan"), "{summary}");
 }
 

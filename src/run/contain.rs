@@ -212,7 +212,10 @@ mod tests {
         let parts: Vec<&str> = line.trim().split('|').collect();
         assert_eq!(parts[0], parts[1]);
         assert_eq!(parts[2], format!("{}/tests", parts[0]));
-        assert!(matches!(end, ChildEnd::Exited { success: true, .. }), "{end:?}");
+        assert!(
+            matches!(end, ChildEnd::Exited { success: true, .. }),
+            "{end:?}"
+        );
         assert!(!Path::new(parts[0]).exists(), "left behind: {}", parts[0]);
     }
 
@@ -241,7 +244,10 @@ mod tests {
         );
         let (end, tests_root) = run_script(&script, Vec::new());
         let err = stderr_of(&end);
-        assert!(matches!(end, ChildEnd::Exited { success: true, .. }), "{end:?}");
+        assert!(
+            matches!(end, ChildEnd::Exited { success: true, .. }),
+            "{end:?}"
+        );
         assert!(err.starts_with("65534\n"), "{err}");
         assert!(!secrets.path().join("dropped").exists());
         // Nor into the run's own copy of tests/.

@@ -99,7 +99,10 @@ pub fn write_sealed(
     if !found.is_empty() {
         progress.line(
             "run",
-            &format!("leak scan: {}; artifacts written redacted", found.join(", ")),
+            &format!(
+                "leak scan: {}; artifacts written redacted",
+                found.join(", ")
+            ),
         );
     }
     super::report::write_all(dir, results, lint)?;
@@ -107,7 +110,10 @@ pub fn write_sealed(
     for (file, f) in &after {
         progress.line(
             "run",
-            &format!("leak scan: {file} held {}; rewritten redacted", f.join(", ")),
+            &format!(
+                "leak scan: {file} held {}; rewritten redacted",
+                f.join(", ")
+            ),
         );
     }
     Ok(found.is_empty() && after.is_empty())
@@ -195,7 +201,10 @@ mod tests {
         assert_eq!(found, ["a known secret value"]);
         // Masked everywhere, and the run is red: a value reached an output.
         assert_eq!(lint, "ok ***");
-        assert_eq!(r.rungs[&Rung::Functional].reason, "tests/t: exit status: 1: ***");
+        assert_eq!(
+            r.rungs[&Rung::Functional].reason,
+            "tests/t: exit status: 1: ***"
+        );
         assert!(!r.green);
         let json = serde_json::to_string(&r).unwrap();
         assert!(!json.contains("planted-value"));

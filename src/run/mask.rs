@@ -186,20 +186,22 @@ fn is_b64url(b: u8) -> bool {
 
 /// Every token shape in `text`, left to right, not overlapping.
 pub fn token_shapes(text: &str) -> Vec<ShapeHit> {
-    let bytes = text.as_bytes();
-    let mut hits = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        // Every token shape starts with an ASCII byte.
-        if !bytes[i].is_ascii() {
-            i += 1;
+    // Candidate starts come from substring search (std's, fast even in a
+    // debug build); only those positions get the full check.
+    let mut starts: Vec<usize> = ["-----BEGIN ", "eyJ"]
+        .iter()
+        .chain(PREFIXED.iter().map(|(p, _, _)| p))
+        .flat_map(|p| text.match_indices(p).map(|(i, _)| i))
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let mut hits: Vec<ShapeHit> = Vec::new();
+    for i in starts {
+        if hits.last().is_some_and(|h| i < h.end) {
             continue;
         }
         if let Some(h) = shape_at(text, i) {
-            i = h.end.max(i + 1);
             hits.push(h);
-        } else {
-            i += 1;
         }
     }
     hits
@@ -345,7 +347,8 @@ mod tests {
 
     #[test]
     fn commit_ids_and_ordinary_words_are_not_tokens() {
-        let text = "ref 0123456789abcdef0123456789abcdef01234567 in ghp_short, BearerX, eyJ.x — ü · done";
+        let text =
+            "ref 0123456789abcdef0123456789abcdef01234567 in ghp_short, BearerX, eyJ.x — ü · done";
         assert!(token_shapes(text).is_empty(), "{:?}", token_shapes(text));
         // A prefix inside a word is not a token start.
         assert!(token_shapes(&format!("xghp_{}", "a".repeat(30))).is_empty());
@@ -362,7 +365,8 @@ mod tests {
 
     #[test]
     fn abra_machine_output_yields_the_values() {
-        let out = r#"[{"name":"db_password","value":"v4lue-one"},{"name":"k","value":"v4lue-two"}]"#;
+        let out =
+            r#"[{"name":"db_password","value":"v4lue-one"},{"name":"k","value":"v4lue-two"}]"#;
         assert_eq!(generated_values(out), ["v4lue-one", "v4lue-two"]);
         assert!(generated_values("not json").is_empty());
     }

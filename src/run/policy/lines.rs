@@ -99,8 +99,9 @@ pub fn locate(text: &str, path: &[Seg]) -> usize {
         }
         for l in &lines[i + 1..] {
             let deeper = l.indent > head.indent;
-            let list_at_key =
-                matches!(seg, Seg::Key(_)) && l.indent == head.indent && item_rest(l.body).is_some();
+            let list_at_key = matches!(seg, Seg::Key(_))
+                && l.indent == head.indent
+                && item_rest(l.body).is_some();
             if deeper || list_at_key {
                 children.push(l.clone());
             } else {
@@ -146,13 +147,22 @@ volumes:
     fn block_style_nodes_are_placed_exactly() {
         assert_eq!(locate(TEXT, &[k("services"), k("app")]), 4);
         assert_eq!(
-            locate(TEXT, &[k("services"), k("app"), k("volumes"), Seg::Index(1)]),
+            locate(
+                TEXT,
+                &[k("services"), k("app"), k("volumes"), Seg::Index(1)]
+            ),
             9
         );
         assert_eq!(
             locate(
                 TEXT,
-                &[k("services"), k("app"), k("volumes"), Seg::Index(2), k("source")]
+                &[
+                    k("services"),
+                    k("app"),
+                    k("volumes"),
+                    Seg::Index(2),
+                    k("source")
+                ]
             ),
             11
         );

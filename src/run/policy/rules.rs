@@ -164,7 +164,11 @@ fn service(name: &str, svc: &Value, vars: &BTreeMap<String, String>, out: &mut V
             Some(other) => vec![text_of(other, vars).unwrap_or_else(|| "…".into())],
         };
         if !listed.is_empty() {
-            push(rule, at(&[key(field)]), format!("{field}: {}", listed.join(", ")));
+            push(
+                rule,
+                at(&[key(field)]),
+                format!("{field}: {}", listed.join(", ")),
+            );
         }
     }
     for field in ["network_mode", "pid", "ipc", "userns_mode", "uts", "cgroup"] {
@@ -182,7 +186,9 @@ fn service(name: &str, svc: &Value, vars: &BTreeMap<String, String>, out: &mut V
         for (i, o) in opts.iter().enumerate() {
             let t = text_of(o, vars).unwrap_or_default();
             let l = t.to_ascii_lowercase();
-            if l.contains("unconfined") || l.contains("label=disable") || l.contains("label:disable")
+            if l.contains("unconfined")
+                || l.contains("label=disable")
+                || l.contains("label:disable")
             {
                 push(
                     Rule::SecurityOpt,
@@ -237,7 +243,11 @@ fn mount(v: &Value, vars: &BTreeMap<String, String>) -> Option<(Rule, String)> {
             let Some((source, _)) = t.split_once(':') else {
                 return None;
             };
-            let kind = if is_named_volume(source) { "volume" } else { "bind" };
+            let kind = if is_named_volume(source) {
+                "volume"
+            } else {
+                "bind"
+            };
             (kind.to_owned(), source.to_owned())
         }
     };
@@ -269,7 +279,9 @@ fn top_level(doc: &Value, vars: &BTreeMap<String, String>, out: &mut Vec<Finding
                 .and_then(|o| o.get("device"))
                 .and_then(|x| text_of(x, vars));
             if let (Some(o), Some(device)) = (o, device) {
-                if o.split(',').any(|x| x.trim() == "bind" || x.trim() == "rbind") {
+                if o.split(',')
+                    .any(|x| x.trim() == "bind" || x.trim() == "rbind")
+                {
                     out.push(Finding {
                         rule: Rule::HostBindMount,
                         subject: format!("volume {name}"),

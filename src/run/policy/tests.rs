@@ -25,7 +25,11 @@ const HEAD: &str = "version: \"3.8\"\nservices:\n  app:\n    image: nginx\n";
 /// the rule it breaks and the line the finding must name.
 const HOSTILE: &[(&str, Rule, usize)] = &[
     ("    volumes:\n      - /:/host\n", Rule::HostBindMount, 6),
-    ("    volumes:\n      - ./data:/data\n", Rule::HostBindMount, 6),
+    (
+        "    volumes:\n      - ./data:/data\n",
+        Rule::HostBindMount,
+        6,
+    ),
     ("    volumes:\n      - ~/x:/x\n", Rule::HostBindMount, 6),
     (
         "    volumes:\n      - type: bind\n        source: /run/secrets\n        target: /s\n",
@@ -40,20 +44,36 @@ const HOSTILE: &[(&str, Rule, usize)] = &[
     ("    privileged: true\n", Rule::Privileged, 5),
     ("    privileged: \"${PRIV}\"\n", Rule::Privileged, 5),
     ("    cap_add:\n      - SYS_ADMIN\n", Rule::CapAdd, 5),
-    ("    devices:\n      - /dev/sda:/dev/sda\n", Rule::Devices, 5),
+    (
+        "    devices:\n      - /dev/sda:/dev/sda\n",
+        Rule::Devices,
+        5,
+    ),
     ("    network_mode: host\n", Rule::HostNamespace, 5),
     ("    pid: host\n", Rule::HostNamespace, 5),
     ("    ipc: host\n", Rule::HostNamespace, 5),
     ("    userns_mode: host\n", Rule::HostNamespace, 5),
-    ("    security_opt:\n      - seccomp:unconfined\n", Rule::SecurityOpt, 6),
-    ("    security_opt:\n      - apparmor=unconfined\n", Rule::SecurityOpt, 6),
+    (
+        "    security_opt:\n      - seccomp:unconfined\n",
+        Rule::SecurityOpt,
+        6,
+    ),
+    (
+        "    security_opt:\n      - apparmor=unconfined\n",
+        Rule::SecurityOpt,
+        6,
+    ),
     ("    ports:\n      - \"8080:80\"\n", Rule::PublishedPort, 6),
     (
         "    ports:\n      - target: 80\n        published: 80\n        mode: host\n",
         Rule::PublishedPort,
         6,
     ),
-    ("    sysctls:\n      net.ipv4.ip_forward: 1\n", Rule::Sysctls, 5),
+    (
+        "    sysctls:\n      net.ipv4.ip_forward: 1\n",
+        Rule::Sysctls,
+        5,
+    ),
 ];
 
 #[test]
@@ -93,10 +113,13 @@ fn an_ordinary_traefik_routed_recipe_passes() {
     // The shape of a typical Co-op Cloud recipe: named volumes, secrets,
     // configs from the recipe, Traefik labels, the proxy network.
     let text = "version: \"3.8\"\nservices:\n  app:\n    image: nginx:1.27\n    volumes:\n      - content:/usr/share/nginx/html\n      - type: volume\n        source: data\n        target: /data\n      - type: tmpfs\n        target: /tmp\n      - /anonymous\n    secrets:\n      - db_password\n    configs:\n      - source: nginx_conf\n        target: /etc/nginx/nginx.conf\n    networks:\n      - proxy\n    security_opt:\n      - no-new-privileges:true\n    deploy:\n      labels:\n        - \"traefik.enable=true\"\n        - \"traefik.http.routers.${STACK_NAME}.rule=Host(`${DOMAIN}`)\"\nvolumes:\n  content:\n  data:\nnetworks:\n  proxy:\n    external: true\nsecrets:\n  db_password:\n    external: true\n    name: ${STACK_NAME}_db_password_${SECRET_DB_PASSWORD_VERSION}\nconfigs:\n  nginx_conf:\n    name: ${STACK_NAME}_nginx_conf_${NGINX_CONF_VERSION}\n    file: nginx.conf.tmpl\n    template_driver: golang\n";
-    assert_eq!(one(text), Verdict {
-        files: vec!["compose.yml".into()],
-        ..Verdict::default()
-    });
+    assert_eq!(
+        one(text),
+        Verdict {
+            files: vec!["compose.yml".into()],
+            ..Verdict::default()
+        }
+    );
 }
 
 #[test]
@@ -110,7 +133,9 @@ fn a_variable_can_turn_a_volume_into_a_bind_mount() {
 
 #[test]
 fn an_exception_allows_its_rule_only_and_says_why() {
-    let text = format!("{HEAD}    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n    privileged: true\n");
+    let text = format!(
+        "{HEAD}    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n    privileged: true\n"
+    );
     let allow: BTreeMap<Rule, String> =
         [(Rule::DockerSocket, "reads container labels".to_owned())].into();
     let v = check(&[("compose.yml".into(), text)], &BTreeMap::new(), &allow).unwrap();
@@ -118,7 +143,9 @@ fn an_exception_allows_its_rule_only_and_says_why() {
     assert_eq!(v.refused[0].rule, Rule::Privileged);
     assert_eq!(
         v.exceptions(),
-        ["docker_socket — service app (compose.yml:6): mounts /var/run/docker.sock — allowed: reads container labels"]
+        [
+            "docker_socket — service app (compose.yml:6): mounts /var/run/docker.sock — allowed: reads container labels"
+        ]
     );
 }
 
@@ -126,7 +153,10 @@ fn an_exception_allows_its_rule_only_and_says_why() {
 fn compose_file_chains_are_followed_line_by_line() {
     let sample = "TYPE=x\nCOMPOSE_FILE=\"compose.yml\"\n#COMPOSE_FILE=\"$COMPOSE_FILE:compose.smtp.yml\"\nCOMPOSE_FILE=\"$COMPOSE_FILE:compose.mariadb.yml\"\nCOMPOSE_FILE=\"${COMPOSE_FILE}:compose.extra.yml\"\n";
     let (files, _) = select::selected(sample, &[]);
-    assert_eq!(files, ["compose.yml", "compose.mariadb.yml", "compose.extra.yml"]);
+    assert_eq!(
+        files,
+        ["compose.yml", "compose.mariadb.yml", "compose.extra.yml"]
+    );
     let (files, _) = select::selected("", &[]);
     assert_eq!(files, ["compose.yml"]);
     // The plan's edit replaces the sample's value.
@@ -151,7 +181,9 @@ fn the_second_file_of_a_chain_is_checked_too() {
         "COMPOSE_FILE=compose.yml\nCOMPOSE_FILE=\"$COMPOSE_FILE:compose.evil.yml\"\n",
     )
     .unwrap();
-    let plan = crate::plan::PlanV1::from_json("plan", include_str!("../../../runners/custom-html.json")).unwrap();
+    let plan =
+        crate::plan::PlanV1::from_json("plan", include_str!("../../../runners/custom-html.json"))
+            .unwrap();
     let v = check_checkout(d.path(), &plan).unwrap();
     assert_eq!(v.files, ["compose.yml", "compose.evil.yml"]);
     assert_eq!(v.refused.len(), 1);
