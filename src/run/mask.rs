@@ -127,10 +127,11 @@ pub fn add_secret_dir(masker: &Masker, dir: &std::path::Path) {
     for e in entries.flatten() {
         let Ok(meta) = e.metadata() else { continue };
         // A secret file is small; anything big is not a value to mask.
-        if meta.is_file() && meta.len() <= 64 * 1024 {
-            if let Ok(text) = std::fs::read_to_string(e.path()) {
-                masker.add(&text);
-            }
+        if !(meta.is_file() && meta.len() <= 64 * 1024) {
+            continue;
+        }
+        if let Ok(text) = std::fs::read_to_string(e.path()) {
+            masker.add(&text);
         }
     }
 }

@@ -135,8 +135,7 @@ fn service(name: &str, svc: &Value, vars: &BTreeMap<String, String>, out: &mut V
             }
         }
     }
-    if let Some(v) = svc.get("privileged").filter(|v| is_on(v, vars)) {
-        let _ = v;
+    if svc.get("privileged").is_some_and(|v| is_on(v, vars)) {
         push(
             Rule::Privileged,
             at(&[key("privileged")]),
@@ -172,14 +171,13 @@ fn service(name: &str, svc: &Value, vars: &BTreeMap<String, String>, out: &mut V
         }
     }
     for field in ["network_mode", "pid", "ipc", "userns_mode", "uts", "cgroup"] {
-        if let Some(t) = svc.get(field).and_then(|v| text_of(v, vars)) {
-            if t.trim() == "host" {
-                push(
-                    Rule::HostNamespace,
-                    at(&[key(field)]),
-                    format!("{field}: host"),
-                );
-            }
+        let text = svc.get(field).and_then(|v| text_of(v, vars));
+        if text.is_some_and(|t| t.trim() == "host") {
+            push(
+                Rule::HostNamespace,
+                at(&[key(field)]),
+                format!("{field}: host"),
+            );
         }
     }
     if let Some(opts) = svc.get("security_opt").and_then(Value::as_sequence) {
@@ -240,9 +238,7 @@ fn mount(v: &Value, vars: &BTreeMap<String, String>) -> Option<(Rule, String)> {
         other => {
             let t = text_of(other, vars)?;
             // `target` alone is an anonymous volume.
-            let Some((source, _)) = t.split_once(':') else {
-                return None;
-            };
+            let (source, _) = t.split_once(':')?;
             let kind = if is_named_volume(source) {
                 "volume"
             } else {
@@ -278,17 +274,17 @@ fn top_level(doc: &Value, vars: &BTreeMap<String, String>, out: &mut Vec<Finding
             let device = opts
                 .and_then(|o| o.get("device"))
                 .and_then(|x| text_of(x, vars));
-            if let (Some(o), Some(device)) = (o, device) {
-                if o.split(',')
+            let binds = o.is_some_and(|o| {
+                o.split(',')
                     .any(|x| x.trim() == "bind" || x.trim() == "rbind")
-                {
-                    out.push(Finding {
-                        rule: Rule::HostBindMount,
-                        subject: format!("volume {name}"),
-                        path: vec![key("volumes"), key(name), key("driver_opts")],
-                        detail: format!("a volume bound to the host path {device}"),
-                    });
-                }
+            });
+            if let (true, Some(device)) = (binds, device) {
+                out.push(Finding {
+                    rule: Rule::HostBindMount,
+                    subject: format!("volume {name}"),
+                    path: vec![key("volumes"), key(name), key("driver_opts")],
+                    detail: format!("a volume bound to the host path {device}"),
+                });
             }
         }
     }
