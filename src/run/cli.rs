@@ -87,6 +87,7 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
         src,
         pr: args.pr,
         work_dir: out.join("work"),
+        out_dir: out.clone(),
         lanes: args.lanes.unwrap_or(plan.lanes),
         poll: args.poll,
         backup_attempts: 3,

@@ -32,6 +32,8 @@ pub struct RunCtx<'a> {
     pub recipe_tests: Option<PathBuf>,
     /// Whether the backup rung applies, or why not.
     pub backup: Result<(), String>,
+    /// The run's output directory: screenshots go there.
+    pub out_dir: PathBuf,
 }
 
 impl RunCtx<'_> {
@@ -53,6 +55,7 @@ impl RunCtx<'_> {
 pub struct Checks<'a> {
     clock: &'a dyn Clock,
     list: Mutex<Vec<CheckResult>>,
+    landing: Mutex<Option<String>>,
 }
 
 impl<'a> Checks<'a> {
@@ -60,6 +63,37 @@ impl<'a> Checks<'a> {
         Checks {
             clock,
             list: Mutex::default(),
+            landing: Mutex::default(),
+        }
+    }
+
+    /// Keep the lane's landing screenshot (a file name in the output directory).
+    pub fn set_landing_screenshot(&self, name: Option<String>) {
+        if let Ok(mut l) = self.landing.lock() {
+            *l = name;
+        }
+    }
+
+    pub fn landing_screenshot(&self) -> Option<String> {
+        self.landing.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Record a check with the screenshot taken where it failed.
+    pub fn record_with_screenshot(
+        &self,
+        rung: Rung,
+        lane: Lane,
+        name: &str,
+        status: Status,
+        detail: &str,
+        since: Instant,
+        screenshot: Option<String>,
+    ) {
+        self.record(rung, lane, name, status, detail, since);
+        if let Ok(mut v) = self.list.lock()
+            && let Some(last) = v.last_mut()
+        {
+            last.screenshot = screenshot;
         }
     }
 
@@ -80,6 +114,7 @@ impl<'a> Checks<'a> {
                 status,
                 detail: detail.to_owned(),
                 duration_secs: self.clock.secs_since(since),
+                screenshot: None,
             });
         }
     }
