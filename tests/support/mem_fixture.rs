@@ -13,7 +13,7 @@ use ccci::results::ResultsV1;
 use ccci::run::lanes::{self, RunInputs};
 use ccci::run::probe::ProbeConfig;
 use ccci::run::progress::Progress;
-use ccci::run::world::{ChildEnd, ChildRun};
+use ccci::run::world::{ChildEnd, ChildRun, World};
 
 use super::mem_world::{FakePage, Knobs, MemWorld, Repo, Site, TestBehaviour};
 pub use super::recipe_fixture::*;
@@ -137,14 +137,27 @@ impl Scenario {
     }
 
     pub fn run_with(&self, mode: LaneMode, progress: Progress) -> (ResultsV1, String) {
+        let probe = ProbeConfig {
+            connect: "127.0.0.1:443".parse().unwrap(),
+            extra_ca_pem: None,
+            request_timeout: Duration::from_secs(5),
+        };
+        self.run_in(&self.world, probe, mode, progress)
+    }
+
+    /// A run in another world (one that wraps this scenario's), reaching
+    /// apps where `probe` says.
+    pub fn run_in(
+        &self,
+        world: &dyn World,
+        probe: ProbeConfig,
+        mode: LaneMode,
+        progress: Progress,
+    ) -> (ResultsV1, String) {
         let inputs = RunInputs {
             plan: &self.plan,
-            world: &self.world,
-            probe: ProbeConfig {
-                connect: "127.0.0.1:443".parse().unwrap(),
-                extra_ca_pem: None,
-                request_timeout: Duration::from_secs(5),
-            },
+            world,
+            probe,
             progress,
             git_ref: self.head.clone(),
             src: REPO.parse().unwrap(),
