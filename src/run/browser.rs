@@ -15,8 +15,11 @@ use crate::results::Status;
 
 /// How often a wait looks at the page again.
 pub const STEP_POLL: Duration = Duration::from_millis(200);
-/// How long a `wait_for`, `wait_for_text` or `expect_*` step may wait.
-pub const STEP_WAIT: Duration = Duration::from_secs(10);
+/// How long a step may wait for its element, text, title or URL: as long
+/// as a page may take to load (the plan's HTTP timeout), at least a second.
+fn step_wait(ctx: &RunCtx<'_>) -> Duration {
+    ctx.probe.request_timeout.max(Duration::from_secs(1))
+}
 /// The landing screenshot gives up (and records nothing) after this.
 pub const SCREENSHOT_BUDGET: Duration = Duration::from_secs(60);
 /// Time for the network to settle once the document has loaded.
@@ -32,9 +35,10 @@ pub struct CheckVerdict {
     pub screenshot: Option<String>,
 }
 
-/// A PNG counts as blank when at least this share of its sampled pixels
-/// equal the first one: a page that has not painted yet is one colour.
-const BLANK_SHARE: f64 = 0.995;
+/// A PNG counts as blank when fewer than this share of its pixels differ
+/// from the first one: a page that has not painted yet is one colour, while
+/// one line of dark text on white already differs in thousands of pixels.
+const BLANK_SHARE: f64 = 0.0005;
 
 /// Whether a PNG is (nearly) one colour, or not a PNG at all.
 pub fn is_blank(png_bytes: &[u8]) -> bool {
@@ -50,19 +54,13 @@ pub fn is_blank(png_bytes: &[u8]) -> bool {
         return true;
     };
     let bpp = info.color_type.samples() * usize::from(info.bit_depth as u8).div_ceil(8);
-    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks_exact(bpp.max(1)).collect();
-    let Some(first) = pixels.first() else {
+    let mut pixels = buf[..info.buffer_size()].chunks_exact(bpp.max(1));
+    let Some(first) = pixels.next() else {
         return true;
     };
-    let step = (pixels.len() / 20_000).max(1);
-    let (mut same, mut seen) = (0usize, 0usize);
-    for p in pixels.iter().step_by(step) {
-        seen += 1;
-        if p == first {
-            same += 1;
-        }
-    }
-    same as f64 >= BLANK_SHARE * seen as f64
+    let total = pixels.len() + 1;
+    let differing = pixels.filter(|p| p != &first).count();
+    (differing as f64) < BLANK_SHARE * total as f64
 }
 
 /// Replace every secret value in `text` so it can be shown.
@@ -115,48 +113,56 @@ fn step(
     s: &BrowserStep,
     secrets: &mut Vec<String>,
 ) -> Result<(), String> {
+    let wait = step_wait(ctx);
     let waited = |found: bool, what: &str| {
         if found {
             Ok(())
         } else {
-            Err(format!("{what} after {}s", STEP_WAIT.as_secs()))
+            Err(format!("{what} after {}s", wait.as_secs()))
         }
     };
     match s {
         BrowserStep::Goto(p) => page.goto(p.as_str()),
-        BrowserStep::Fill { css, value } => page.fill(css, value),
+        BrowserStep::Fill { css, value } => {
+            let f = wait_until(ctx, page, wait, &mut |p| p.has(css))?;
+            waited(f, "no element matches")?;
+            page.fill(css, value)
+        }
         BrowserStep::FillSecret {
             css,
             secret,
             service,
         } => {
+            let f = wait_until(ctx, page, wait, &mut |p| p.has(css))?;
+            waited(f, "no element matches")?;
             let v = read_secret(ctx, app, service.as_str(), secret.as_str())?;
             secrets.push(v.clone());
             page.fill(css, &v)
         }
-        BrowserStep::Click(css) => page.click(css),
+        // A click or fill right after a navigation waits for its element.
+        BrowserStep::Click(css) => {
+            let f = wait_until(ctx, page, wait, &mut |p| p.has(css))?;
+            waited(f, "no element matches")?;
+            page.click(css)
+        }
         BrowserStep::WaitFor(css) => {
-            let f = wait_until(ctx, page, STEP_WAIT, &mut |p| p.has(css))?;
+            let f = wait_until(ctx, page, wait, &mut |p| p.has(css))?;
             waited(f, "no element matches")
         }
         BrowserStep::WaitForText(t) | BrowserStep::ExpectText(t) => {
-            let f = wait_until(ctx, page, STEP_WAIT, &mut |p| {
-                Ok(p.text()?.contains(t.as_str()))
-            })?;
+            let f = wait_until(ctx, page, wait, &mut |p| Ok(p.text()?.contains(t.as_str())))?;
             waited(f, "the page does not show the text")
         }
         BrowserStep::ExpectTitle(t) => {
             let mut last = String::new();
-            let f = wait_until(ctx, page, STEP_WAIT, &mut |p| {
+            let f = wait_until(ctx, page, wait, &mut |p| {
                 last = p.title()?;
                 Ok(last.contains(t.as_str()))
             })?;
             waited(f, &format!("the title is {last:?}"))
         }
         BrowserStep::ExpectUrl(u) => {
-            let f = wait_until(ctx, page, STEP_WAIT, &mut |p| {
-                Ok(p.url()?.contains(u.as_str()))
-            })?;
+            let f = wait_until(ctx, page, wait, &mut |p| Ok(p.url()?.contains(u.as_str())))?;
             waited(f, "the URL does not contain it")
         }
     }
@@ -292,6 +298,14 @@ mod tests {
             [255, 255, 255]
         })));
         assert!(is_blank(b"not a png"));
+        // One short line of text on a large white page is not blank.
+        assert!(!is_blank(&png(1280, 800, |x, y| {
+            if (20..40).contains(&y) && (20..420).contains(&x) && x % 3 == 0 {
+                [0, 0, 0]
+            } else {
+                [255, 255, 255]
+            }
+        })));
     }
 
     #[test]
