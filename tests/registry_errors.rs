@@ -269,7 +269,10 @@ fn a_misspelt_or_incomplete_browser_step_names_the_file_and_the_step() {
         "recipes/keycloak.toml",
         "[[browser]]\nname = \"login\"\nsteps = [{ fill_secret = { css = \"#password\", secret = \"admin_password\" } }]\n",
     );
-    assert!(err.contains("recipes/keycloak.toml") && err.contains("service"), "{err}");
+    assert!(
+        err.contains("recipes/keycloak.toml") && err.contains("service"),
+        "{err}"
+    );
 }
 
 #[test]

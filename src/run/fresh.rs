@@ -122,15 +122,8 @@ fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks<'_>) -> 
             Status::Unverified => undecided.push(format!("{name}: {}", v.detail)),
             _ => {}
         }
-        checks.record_with_screenshot(
-            Rung::Install,
-            L,
-            &name,
-            v.status,
-            &v.detail,
-            t,
-            v.screenshot,
-        );
+        checks.record(Rung::Install, L, &name, v.status, &v.detail, t);
+        checks.attach_screenshot(v.screenshot);
     }
     if !failed.is_empty() {
         RungOutcome::fail(failed.join("; "), secs())

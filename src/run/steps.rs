@@ -78,25 +78,6 @@ impl<'a> Checks<'a> {
         self.landing.lock().ok().and_then(|l| l.clone())
     }
 
-    /// Record a check with the screenshot taken where it failed.
-    pub fn record_with_screenshot(
-        &self,
-        rung: Rung,
-        lane: Lane,
-        name: &str,
-        status: Status,
-        detail: &str,
-        since: Instant,
-        screenshot: Option<String>,
-    ) {
-        self.record(rung, lane, name, status, detail, since);
-        if let Ok(mut v) = self.list.lock()
-            && let Some(last) = v.last_mut()
-        {
-            last.screenshot = screenshot;
-        }
-    }
-
     pub fn record(
         &self,
         rung: Rung,
@@ -116,6 +97,15 @@ impl<'a> Checks<'a> {
                 duration_secs: self.clock.secs_since(since),
                 screenshot: None,
             });
+        }
+    }
+
+    /// Attach the screenshot taken where the last recorded check failed.
+    pub fn attach_screenshot(&self, screenshot: Option<String>) {
+        if let Ok(mut v) = self.list.lock()
+            && let Some(last) = v.last_mut()
+        {
+            last.screenshot = screenshot;
         }
     }
 

@@ -4,12 +4,14 @@
 //! Each [`Page`] owns its own chromedriver (a free local port, its own
 //! process group) and a fresh profile directory; dropping the page ends the
 //! session and kills the whole group, so no browser outlives a check — on a
-//! failure, at the deadline or when the run unwinds.
+//! failure or when the run unwinds; a signal to the run stops them all
+//! first ([`stop_browsers_on_signal`]).
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -110,19 +112,76 @@ fn trust_ca(home: &Path, pem: &[u8]) -> Result<(), BrowserSetupError> {
     ])
 }
 
+/// The process groups of the drivers alive now, for a signal to stop.
+static LIVE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+fn kill_group(leader: i32) {
+    // SAFETY: kill(2) with a negative pid signals the process group
+    // chromedriver leads (it was started with process_group(0)); it touches
+    // no memory.
+    unsafe {
+        libc::kill(-leader, libc::SIGKILL);
+    }
+}
+
+/// Kill every live browser and its driver.
+pub fn stop_all() {
+    if let Ok(live) = LIVE.lock() {
+        live.iter().copied().for_each(kill_group);
+    }
+}
+
+/// On SIGINT or SIGTERM, stop every live browser first, then end as the
+/// signal would have. The drivers run in their own process groups, so
+/// nothing else would reach them once the run is gone.
+pub fn stop_browsers_on_signal() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::thread::spawn(|| {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            let code = rt.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let Ok(mut term) = signal(SignalKind::terminate()) else {
+                    return None;
+                };
+                tokio::select! {
+                    _ = term.recv() => Some(143),
+                    r = tokio::signal::ctrl_c() => r.ok().map(|()| 130),
+                }
+            });
+            if let Some(code) = code {
+                stop_all();
+                std::process::exit(code);
+            }
+        });
+    });
+}
+
 /// A chromedriver process group, killed on drop.
 struct Driver {
     child: Child,
 }
 
+impl Driver {
+    fn new(child: Child) -> Self {
+        if let (Ok(pid), Ok(mut live)) = (i32::try_from(child.id()), LIVE.lock()) {
+            live.push(pid);
+        }
+        Driver { child }
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) with a negative pid signals the process group
-            // chromedriver leads (it was started with process_group(0));
-            // it touches no memory.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
+            kill_group(pid);
+            if let Ok(mut live) = LIVE.lock() {
+                live.retain(|p| *p != pid);
             }
         }
         let _ = self.child.wait();
@@ -198,7 +257,7 @@ impl Browser for ChromeBrowser {
                     self.driver.display()
                 ))
             })?;
-        page.driver = Some(Driver { child });
+        page.driver = Some(Driver::new(child));
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let start = Instant::now();
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {

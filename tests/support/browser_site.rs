@@ -88,12 +88,13 @@ fn form_value(body: &str, key: &str) -> Option<String> {
             let b = v.as_bytes();
             let mut i = 0;
             while i < b.len() {
-                if b[i] == b'%' && i + 2 < b.len() {
-                    if let Ok(x) = u8::from_str_radix(&v[i + 1..i + 3], 16) {
-                        out.push(x);
-                        i += 3;
-                        continue;
-                    }
+                if b[i] == b'%'
+                    && i + 2 < b.len()
+                    && let Ok(x) = u8::from_str_radix(&v[i + 1..i + 3], 16)
+                {
+                    out.push(x);
+                    i += 3;
+                    continue;
                 }
                 out.push(b[i]);
                 i += 1;

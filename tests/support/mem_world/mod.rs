@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use ccci::run::world::{Browser, ChildEnd, ChildRun, Clock, Git, Platform, Processes, Web, World};
 
+#[allow(unused_imports)]
 pub use browser::{FakePage, Submit};
 pub use git::Repo;
 pub use swarm::{Backup, Deployed, MemApp, Secret, Service, Volume};
