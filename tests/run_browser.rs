@@ -379,7 +379,7 @@ fn chromium_logs_in_with_the_secret_fails_a_wrong_password_and_leaves_nothing_ru
     let printed = Lines::default();
     let (r, _) = sc.run_in(
         &world,
-        probe(&site, Duration::from_secs(3)),
+        probe(&site, Duration::from_secs(6)),
         LaneMode::Sequential,
         Progress::to(Box::new(printed.clone())),
     );
