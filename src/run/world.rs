@@ -1,6 +1,6 @@
 //! Everything `ccci run` touches, behind one seam: the [`World`].
 //!
-//! The lanes decide; a world only performs. It is made of five parts, each a
+//! The lanes decide; a world only performs. It is made of six parts, each a
 //! small trait, so a world can be assembled from parts:
 //!
 //! - [`Platform`]: abra and docker (apps, env files, secrets, deploys,
