@@ -32,11 +32,26 @@ fn run(recipe: &str, commits: &[Commit]) -> (Run, std::process::Output, f64) {
     let out = r.command(&engine).output().unwrap();
     let secs = start.elapsed().as_secs_f64();
     let left = engine::objects_named(prefix);
+    let detail: Vec<String> = left
+        .iter()
+        .filter_map(|l| l.strip_prefix("volume "))
+        .map(|v| {
+            let o = engine::docker(&[
+                "volume",
+                "inspect",
+                v,
+                "--format",
+                "{{json .Labels}} {{.CreatedAt}}",
+            ]);
+            format!("{v}: {}", String::from_utf8_lossy(&o.stdout).trim())
+        })
+        .collect();
+    let teardown = std::fs::read_to_string(r.out.join("results.json")).unwrap_or_default();
     engine::remove_all(prefix);
     drop(engine);
     assert!(
         left.is_empty(),
-        "left on the engine after the run: {left:?}\nstderr: {}",
+        "left on the engine after the run: {left:?} {detail:?}\nstderr: {}\nresults: {teardown}",
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!("{recipe}: ccci run took {secs:.1} s");
@@ -65,7 +80,10 @@ fn engine_green_run_with_both_lanes() {
     assert!(res.green, "{:#?}\n{stderr}", res.rungs);
     assert!(res.teardown.is_empty(), "{:?}", res.teardown);
     for (rung, x) in &res.rungs {
-        eprintln!("{rung:?}: {:?} {:.1} s {}", x.status, x.duration_secs, x.reason);
+        eprintln!(
+            "{rung:?}: {:?} {:.1} s {}",
+            x.status, x.duration_secs, x.reason
+        );
     }
     for (lane, x) in &res.lanes {
         eprintln!("lane {lane:?}: {:?} {:.1} s", x.status, x.duration_secs);

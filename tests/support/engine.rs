@@ -142,7 +142,8 @@ impl Engine {
             "sleep",
             "3600",
         ]);
-        let gateway = HttpsGateway::start_with_backend(CI, Some(backend(gateway_container.clone())));
+        let gateway =
+            HttpsGateway::start_with_backend(CI, Some(backend(gateway_container.clone())));
         Engine {
             gateway_container,
             gateway,
@@ -209,18 +210,34 @@ fn backend(gateway: String) -> Backend {
             if !name.starts_with(PREFIX) || running == 0 {
                 return None;
             }
-            let labels = docker_ok(&["service", "inspect", name, "--format", "{{json .Spec.Labels}}"]);
+            let labels = docker_ok(&[
+                "service",
+                "inspect",
+                name,
+                "--format",
+                "{{json .Spec.Labels}}",
+            ]);
             labels.contains(&rule).then(|| name.to_owned())
         })?;
-        let url = format!("http://{service}{path}");
-        let out = docker(&["exec", &gateway, "wget", "-q", "-T", "5", "-O", "-", &url]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if out.status.success() {
-            Some((200, String::from_utf8_lossy(&out.stdout).into_owned()))
-        } else if stderr.contains("404") {
-            Some((404, "<html><body>404 Not Found</body></html>".into()))
-        } else {
-            Some((502, format!("Bad Gateway: {stderr}")))
+        // busybox's static wget crashes resolving names (glibc NSS), and the
+        // service's virtual IP is not routed here (no IPVS); `tasks.<service>`
+        // names the task addresses, which is what Traefik uses by default.
+        let script = "printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' \"$1\" \"$2\" | nc -w 5 \"tasks.$3\" 80";
+        let out = docker(&[
+            "exec", &gateway, "sh", "-c", script, "sh", path, host, &service,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let status = text
+            .lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok());
+        match (status, text.split_once("\r\n\r\n")) {
+            (Some(status), Some((_, body))) => Some((status, body.to_owned())),
+            _ => Some((
+                502,
+                format!("Bad Gateway: {}", String::from_utf8_lossy(&out.stderr)),
+            )),
         }
     })
 }
@@ -275,7 +292,11 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "t@example.org")
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -308,7 +329,10 @@ pub fn recipe_repo(root: &Path, recipe: &str, commits: &[Commit]) -> String {
     std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
     git(root, &["init", "-q", "--bare", bare.to_str().unwrap()]);
     let b = bare.to_str().unwrap();
-    git(&work, &["push", "-q", b, "HEAD~1:refs/heads/main", "--tags"]);
+    git(
+        &work,
+        &["push", "-q", b, "HEAD~1:refs/heads/main", "--tags"],
+    );
     git(&work, &["push", "-q", b, "HEAD:refs/pull/1/head"]);
     head
 }
@@ -419,7 +443,7 @@ impl Run {
         plan["abra_dir"] = root.join("abra").to_str().unwrap().into();
         plan["runs_dir"] = root.join("runs").to_str().unwrap().into();
         plan["token_file"] = root.join("no-token").to_str().unwrap().into();
-        plan["timeouts"]["deploy_secs"] = 60.into();
+        plan["timeouts"]["deploy_secs"] = 30.into();
         plan["timeouts"]["http_secs"] = 10.into();
         plan["checks"] = serde_json::json!([
             {"name": "home page", "path": "/", "statuses": [200], "body_contains": "custom-html", "json_key": null}
