@@ -106,6 +106,12 @@ impl Engine {
             if users == 0 {
                 let state = docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
                 if state.trim() == "inactive" {
+                    // An overlay network of a swarm left earlier can linger
+                    // in the daemon and shadow the new one by name.
+                    if v["proxy"] == true {
+                        let _ = docker(&["network", "rm", "proxy"]);
+                        v["proxy"] = false.into();
+                    }
                     docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
                     v["swarm"] = true.into();
                 }
@@ -167,11 +173,12 @@ impl Drop for Engine {
                 if v["proxy"] == true {
                     for _ in 0..20 {
                         if docker(&["network", "rm", "proxy"]).status.success() {
+                            // Otherwise the next first user removes it.
+                            v["proxy"] = false.into();
                             break;
                         }
                         std::thread::sleep(std::time::Duration::from_millis(500));
                     }
-                    v["proxy"] = false.into();
                 }
                 if v["swarm"] == true {
                     let _ = docker(&["swarm", "leave", "--force"]);
@@ -202,7 +209,8 @@ fn build_image() {
 /// domain's Host rule, reached from inside `proxy`.
 fn backend(gateway: String) -> Backend {
     Arc::new(move |host: &str, path: &str| {
-        let rows = docker_ok(&["service", "ls", "--format", "{{.Name}} {{.Replicas}}"]);
+        let rows = docker(&["service", "ls", "--format", "{{.Name}} {{.Replicas}}"]);
+        let rows = String::from_utf8_lossy(&rows.stdout);
         let rule = format!("Host(`{host}`)");
         let service = rows.lines().find_map(|l| {
             let (name, replicas) = l.split_once(' ')?;
@@ -210,14 +218,17 @@ fn backend(gateway: String) -> Backend {
             if !name.starts_with(PREFIX) || running == 0 {
                 return None;
             }
-            let labels = docker_ok(&[
+            // Another test's stack may go between the listing and this.
+            let labels = docker(&[
                 "service",
                 "inspect",
                 name,
                 "--format",
                 "{{json .Spec.Labels}}",
             ]);
-            labels.contains(&rule).then(|| name.to_owned())
+            String::from_utf8_lossy(&labels.stdout)
+                .contains(&rule)
+                .then(|| name.to_owned())
         })?;
         // busybox's static wget crashes resolving names (glibc NSS), and the
         // service's virtual IP is not routed here (no IPVS); `tasks.<service>`
@@ -343,6 +354,9 @@ pub enum AppCmd {
     Serve { page: &'static str },
     /// Exits 1 at once, over and over.
     Crash,
+    /// Like `Serve`, but ignores SIGTERM (a shell as PID 1 without a trap):
+    /// its task stops only when the grace period ends and it is killed.
+    SlowStop { page: &'static str },
 }
 
 /// A recipe compose file, written like real recipes: deploy labels with
@@ -354,6 +368,13 @@ pub fn compose(version: &str, cmd: &AppCmd, unhealthy: bool) -> String {
             "echo '<html><body>{page}</body></html>' > {DOCROOT}/index.html; httpd -f -p 80 -h {DOCROOT} & trap 'exit 0' TERM; wait"
         ),
         AppCmd::Crash => "echo 'cannot start: no database' >&2; exit 1".to_owned(),
+        AppCmd::SlowStop { page } => format!(
+            "echo '<html><body>{page}</body></html>' > {DOCROOT}/index.html; httpd -f -p 80 -h {DOCROOT} & wait"
+        ),
+    };
+    let grace = match cmd {
+        AppCmd::SlowStop { .. } => "    stop_grace_period: 4s\n",
+        _ => "",
     };
     let health = if unhealthy {
         "    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      timeout: 1s\n      retries: 1\n"
@@ -373,7 +394,7 @@ services:
       - content:{DOCROOT}
     networks:
       - proxy
-{health}    deploy:
+{health}{grace}    deploy:
       update_config:
         failure_action: rollback
         order: start-first
