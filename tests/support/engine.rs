@@ -112,6 +112,11 @@ impl Engine {
                         let _ = docker(&["network", "rm", "proxy"]);
                         v["proxy"] = false.into();
                     }
+                    // Swarm init also creates the bridge `docker_gwbridge`.
+                    v["gwbridge"] = (!docker(&["network", "inspect", "docker_gwbridge"])
+                        .status
+                        .success())
+                    .into();
                     docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
                     v["swarm"] = true.into();
                 }
@@ -137,7 +142,7 @@ impl Engine {
         });
         let gateway_container = format!("{PREFIX}-gateway-{}", std::process::id());
         let _ = docker(&["rm", "-f", &gateway_container]);
-        docker_ok(&[
+        let started = docker(&[
             "run",
             "-d",
             "--name",
@@ -148,6 +153,14 @@ impl Engine {
             "sleep",
             "3600",
         ]);
+        if !started.status.success() {
+            // `run` may have created the container before failing to start it.
+            let _ = docker(&["rm", "-f", &gateway_container]);
+            panic!(
+                "cannot start the gateway container: {}",
+                String::from_utf8_lossy(&started.stderr)
+            );
+        }
         let gateway =
             HttpsGateway::start_with_backend(CI, Some(backend(gateway_container.clone())));
         Engine {
@@ -183,6 +196,10 @@ impl Drop for Engine {
                 if v["swarm"] == true {
                     let _ = docker(&["swarm", "leave", "--force"]);
                     v["swarm"] = false.into();
+                    if v["gwbridge"] == true {
+                        let _ = docker(&["network", "rm", "docker_gwbridge"]);
+                        v["gwbridge"] = false.into();
+                    }
                 }
             }
         });
