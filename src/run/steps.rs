@@ -32,6 +32,8 @@ pub struct RunCtx<'a> {
     pub recipe_tests: Option<PathBuf>,
     /// Whether the backup rung applies, or why not.
     pub backup: Result<(), String>,
+    /// The run's output directory: screenshots go there.
+    pub out_dir: PathBuf,
 }
 
 impl RunCtx<'_> {
@@ -53,6 +55,7 @@ impl RunCtx<'_> {
 pub struct Checks<'a> {
     clock: &'a dyn Clock,
     list: Mutex<Vec<CheckResult>>,
+    landing: Mutex<Option<String>>,
 }
 
 impl<'a> Checks<'a> {
@@ -60,7 +63,19 @@ impl<'a> Checks<'a> {
         Checks {
             clock,
             list: Mutex::default(),
+            landing: Mutex::default(),
         }
+    }
+
+    /// Keep the lane's landing screenshot (a file name in the output directory).
+    pub fn set_landing_screenshot(&self, name: Option<String>) {
+        if let Ok(mut l) = self.landing.lock() {
+            *l = name;
+        }
+    }
+
+    pub fn landing_screenshot(&self) -> Option<String> {
+        self.landing.lock().ok().and_then(|l| l.clone())
     }
 
     pub fn record(
@@ -80,7 +95,17 @@ impl<'a> Checks<'a> {
                 status,
                 detail: detail.to_owned(),
                 duration_secs: self.clock.secs_since(since),
+                screenshot: None,
             });
+        }
+    }
+
+    /// Attach the screenshot taken where the last recorded check failed.
+    pub fn attach_screenshot(&self, screenshot: Option<String>) {
+        if let Ok(mut v) = self.list.lock()
+            && let Some(last) = v.last_mut()
+        {
+            last.screenshot = screenshot;
         }
     }
 
@@ -189,7 +214,10 @@ fn convergence(services: &[ServiceState]) -> Result<(), String> {
     let waiting: Vec<String> = services
         .iter()
         .filter(|s| !s.converged())
-        .map(|s| format!("{} {}/{}", s.name, s.running, s.desired))
+        .map(|s| match &s.update_state {
+            Some(u) if s.updating() => format!("{} {}/{} ({u})", s.name, s.running, s.desired),
+            _ => format!("{} {}/{}", s.name, s.running, s.desired),
+        })
         .collect();
     if waiting.is_empty() {
         Ok(())
@@ -205,17 +233,20 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Resu
     let start = ctx.now();
     let mut budget = Duration::from_secs(ctx.plan.timeouts.deploy_secs);
     let mut last: String;
-    // The full listing (labels) once, for the recipe's timeout label; then
-    // only replica counts until everything converged.
+    // The full listing (labels, update state) once, for the recipe's
+    // timeout label, and again on every poll while an update is under way
+    // (replica counts alone do not show it); otherwise only replica counts.
     let mut labels_seen = false;
+    let mut updating = false;
     loop {
-        let listing = if labels_seen {
+        let listing = if labels_seen && !updating {
             ctx.platform().replicas(app)
         } else {
             ctx.platform().services(app)
         };
         match listing {
             Ok(services) => {
+                updating = services.iter().any(ServiceState::updating);
                 if !labels_seen && !services.is_empty() {
                     labels_seen = true;
                     if let Some(secs) = timeout_label(&services, &app.stack) {
@@ -350,5 +381,23 @@ mod tests {
                 .contains("b 0/1")
         );
         assert!(convergence(&[s("a", 1, 1), s("b", 2, 2)]).is_ok());
+    }
+
+    #[test]
+    fn an_update_under_way_is_not_converged_even_at_full_replicas() {
+        let s = |state: Option<&str>| ServiceState {
+            name: "a".into(),
+            running: 1,
+            desired: 1,
+            update_state: state.map(str::to_owned),
+            ..Default::default()
+        };
+        for busy in ["updating", "rollback_started"] {
+            let e = convergence(&[s(Some(busy))]).unwrap_err();
+            assert!(e.contains(&format!("a 1/1 ({busy})")), "{e}");
+        }
+        for done in [None, Some("completed"), Some("rollback_completed")] {
+            assert!(convergence(&[s(done)]).is_ok(), "{done:?}");
+        }
     }
 }
