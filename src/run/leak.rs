@@ -67,6 +67,7 @@ fn fail(results: &mut ResultsV1, found: &[String]) {
             found.join(", ")
         ),
         duration_secs: 0.0,
+        screenshot: None,
     });
 }
 
@@ -183,6 +184,7 @@ mod tests {
                     domain: "x.ci.example.org".into(),
                     reason: reason.to_owned(),
                     duration_secs: 0.0,
+                    screenshot: None,
                 },
             )]
             .into(),

@@ -35,6 +35,7 @@ fn check(name: String, status: Status, detail: String, secs: f64) -> CheckResult
         status,
         detail,
         duration_secs: secs,
+        screenshot: None,
     }
 }
 
