@@ -10,7 +10,6 @@ use super::lanes::{self, RunInputs};
 use super::probe::ProbeConfig;
 use super::production::ProductionWorld;
 use super::progress::Progress;
-use super::report;
 use crate::plan::PlanV1;
 use crate::registry::LaneMode;
 use crate::registry::values::RepoSlug;
@@ -74,6 +73,8 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
             &run_id,
         )
     });
+    let masker = super::leak::masker_for(&plan);
+    let progress = progress.with_masker(masker.clone());
     let world = ProductionWorld::from_env(Duration::from_secs(plan.timeouts.deploy_secs.max(60)));
     let inputs = RunInputs {
         plan: &plan,
@@ -98,11 +99,12 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
             .clone()
             .unwrap_or_else(|| plan.gitea_url.trimmed().to_owned()),
     };
-    let output = lanes::execute(&inputs);
-    let exit = match report::write_all(&out, &output.results, &output.lint_text) {
-        Ok(()) => {
+    let mut output = lanes::execute(&inputs);
+    let (results, lint) = (&mut output.results, &mut output.lint_text);
+    let exit = match super::leak::write_sealed(&out, results, lint, &masker, &progress) {
+        Ok(clean) => {
             progress.line("run", &format!("results in {}", out.display()));
-            super::rungs::exit_code(output.results.green)
+            super::rungs::exit_code(clean && output.results.green)
         }
         Err(e) => {
             progress.line("run", &format!("cannot write the results: {e}"));
