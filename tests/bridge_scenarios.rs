@@ -60,6 +60,8 @@ async fn a_member_testme_creates_exactly_one_build_with_exact_params_and_the_ack
     assert_eq!(
         p.into_iter().collect::<Vec<_>>(),
         vec![
+            // The job's identity: evidence of a lost create names its comment.
+            ("CCCI_JOB".to_owned(), id.to_string()),
             ("PR".to_owned(), "1".to_owned()),
             ("RECIPE".to_owned(), RECIPE.to_owned()),
             ("REF".to_owned(), SHA.to_owned()),

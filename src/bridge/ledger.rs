@@ -94,6 +94,12 @@ pub struct Job {
     pub attempts: u32,
     /// Do not retry before this instant (unix milliseconds).
     pub not_before_ms: i64,
+    /// When the last non-idempotent call (create, post) was sent, unix
+    /// milliseconds; 0 once its server is known to be done with it. Until
+    /// the settle time after it has passed, a missing answer proves nothing:
+    /// the server may still be acting on the call.
+    #[serde(default)]
+    pub sent_at_ms: i64,
 }
 
 /// A build being followed to its end.
@@ -320,6 +326,7 @@ mod tests {
                 reacted: true,
                 attempts: 0,
                 not_before_ms: 0,
+                sent_at_ms: 0,
             },
         );
         store.save(&l).expect("saves");

@@ -116,6 +116,7 @@ pub fn screen(seen: &SeenComment, rules: &Rules, ledger: &Ledger, now_secs: i64)
         reacted: false,
         attempts: 0,
         not_before_ms: 0,
+        sent_at_ms: 0,
     }))
 }
 

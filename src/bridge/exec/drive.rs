@@ -16,6 +16,7 @@ impl Bridge {
             base_ms: t.retry_base.as_millis() as u64,
             cap_ms: t.retry_cap.as_millis() as u64,
             fatal_ms: t.fatal_retry.as_millis() as u64,
+            settle_ms: t.settle.as_millis() as u64,
         }
     }
 
@@ -151,6 +152,11 @@ impl Bridge {
                 comment,
                 error = %message,
                 "configuration error; the bridge keeps running and retries later"
+            ),
+            Note::Settling { comment, wait_ms } => tracing::info!(
+                comment,
+                wait_ms,
+                "an earlier call's answer was lost; waiting until it settled before looking for it"
             ),
             Note::Superseded { build } => tracing::info!(build, "superseded build cancelled"),
             Note::ReportCommentGone { build, message } => {

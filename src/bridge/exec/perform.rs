@@ -13,11 +13,17 @@ use crate::results::ResultsV1;
 use super::Bridge;
 
 fn gitea_failed(e: GiteaError) -> Event {
-    Event::Failed(Failure::new(e.class(), e.to_string()))
+    Event::Failed(match e {
+        GiteaError::Transport { .. } => Failure::lost(e.class(), e.to_string()),
+        _ => Failure::new(e.class(), e.to_string()),
+    })
 }
 
 fn drone_failed(e: DroneError) -> Event {
-    Event::Failed(Failure::new(e.class(), e.to_string()))
+    Event::Failed(match e {
+        DroneError::Transport { .. } => Failure::lost(e.class(), e.to_string()),
+        _ => Failure::new(e.class(), e.to_string()),
+    })
 }
 
 fn time_at(secs: i64) -> OffsetDateTime {

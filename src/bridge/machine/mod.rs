@@ -64,8 +64,14 @@ pub struct Retry {
     /// First delay after a transient error; doubles per attempt up to `cap_ms`.
     pub base_ms: u64,
     pub cap_ms: u64,
-    /// After a configuration error.
+    /// After a configuration or authorisation error: the cap of a backoff
+    /// that starts at `base_ms` (a token fixed or a short 401 over is noticed
+    /// within this).
     pub fatal_ms: u64,
+    /// How long after sending a non-idempotent call its server may still be
+    /// acting on it (the client timeout, and then some). Evidence of the call
+    /// is only conclusive after this.
+    pub settle_ms: u64,
 }
 
 /// A unit of work the machine moves: a comment job or a followed build.
@@ -94,6 +100,10 @@ pub enum Event {
 pub struct Failure {
     pub class: ErrorClass,
     pub message: String,
+    /// No HTTP answer came (timeout, broken connection): the server may have
+    /// received the call and may still be acting on it. An answered error
+    /// means the server is done with the call.
+    pub lost: bool,
 }
 
 impl Failure {
@@ -101,6 +111,15 @@ impl Failure {
         Self {
             class,
             message: message.into(),
+            lost: false,
+        }
+    }
+
+    /// A call whose answer never came.
+    pub fn lost(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            lost: true,
+            ..Self::new(class, message)
         }
     }
 }
@@ -266,6 +285,12 @@ pub enum Note {
         delay_ms: u64,
         message: String,
     },
+    /// A call whose answer was lost may still be acted on: the job sleeps
+    /// this long before looking for its evidence.
+    Settling {
+        comment: u64,
+        wait_ms: u64,
+    },
     Superseded {
         build: u64,
     },
@@ -381,12 +406,22 @@ pub fn known_builds(ledger: &Ledger) -> Vec<u64> {
     known
 }
 
-/// The query of the create-build call (and what an earlier one left on a build).
-pub fn build_query(p: &BuildParams) -> BTreeMap<String, String> {
-    crate::bridge::core::drone_params(p)
+/// The build parameter that names the comment job a build was made for:
+/// evidence of a create call whose answer was lost is found by it
+/// (docs/drone.md, "A lost answer is not a failed call").
+pub const JOB_PARAM: &str = "CCCI_JOB";
+
+/// The query of the create-build call (and what an earlier one left on a
+/// build): the validated parameters plus, for a job, its comment id.
+pub fn build_query(p: &BuildParams, job: Option<u64>) -> BTreeMap<String, String> {
+    let mut q: BTreeMap<String, String> = crate::bridge::core::drone_params(p)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+        .collect();
+    if let Some(id) = job {
+        q.insert(JOB_PARAM.to_owned(), id.to_string());
+    }
+    q
 }
 
 /// Learn a fact from the answer to the core's question; false if the answer
