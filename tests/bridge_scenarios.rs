@@ -293,6 +293,32 @@ async fn a_push_after_the_comment_means_no_build_and_one_reply() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_in_the_same_second_after_the_comment_means_no_build_and_one_reply() {
+    let w = World::new();
+    let now = now_secs();
+    w.gitea.comment_at(REPO, 1, "alice", "!testme", now);
+    w.gitea.push_at(REPO, 1, SHA2, now);
+    let b = w.start().await;
+    assert!(acked(&w, 1).await);
+    b.quiet().await;
+    assert!(w.builds().is_empty(), "the pushed commit is not built");
+    let replies = bot_comments(&w, 1);
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].contains("Comment `!testme` again"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_in_the_same_second_before_the_comment_tests_the_new_head() {
+    let w = World::new();
+    let now = now_secs();
+    w.gitea.push_at(REPO, 1, SHA2, now);
+    w.gitea.comment_at(REPO, 1, "alice", "!testme", now);
+    let _b = w.start().await;
+    let build = one_build(&w).await;
+    assert_eq!(World::params(&build)["REF"], SHA2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_before_the_comment_tests_the_new_head() {
     let w = World::new();
     let now = now_secs();

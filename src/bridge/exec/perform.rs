@@ -69,7 +69,7 @@ impl Bridge {
                             .map(|e| {
                                 let at =
                                     gitea::parse_time(&e.created_at).map(|t| t.unix_timestamp());
-                                (e.kind, at)
+                                (u64::try_from(e.id).unwrap_or(0), e.kind, at)
                             })
                             .collect(),
                     )

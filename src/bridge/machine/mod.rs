@@ -144,8 +144,9 @@ pub enum Answer {
         head_sha: String,
         head_repo: Option<String>,
     },
-    /// (kind, server time in unix seconds if it parsed) of each timeline event.
-    Timeline(Vec<(String, Option<i64>)>),
+    /// (id, kind, server time in unix seconds if it parsed) of each timeline
+    /// event; the id is 0 when Gitea gave none.
+    Timeline(Vec<(u64, String, Option<i64>)>),
     /// Comments on the PR since the asked time.
     Comments(Vec<SeenPost>),
     /// (number, params) of the CI repository's recent builds.
@@ -424,6 +425,18 @@ pub fn build_query(p: &BuildParams, job: Option<u64>) -> BTreeMap<String, String
     q
 }
 
+/// Whether a push timeline entry may have come after the comment
+/// (docs/gitea.md, "Ordering a push and a comment"). Entries and comments
+/// are rows of one table, so ids order them exactly, even within a second;
+/// without an id, only a strictly earlier second proves "before", and a
+/// push in the comment's own second counts as after: when in doubt, ask.
+fn not_before(id: u64, at: Option<i64>, c: &crate::bridge::ledger::CommentRef) -> bool {
+    if id != 0 {
+        return id > c.id;
+    }
+    at.is_none_or(|t| t >= c.created_at)
+}
+
 /// Learn a fact from the answer to the core's question; false if the answer
 /// does not fit the question.
 fn learn(facts: &mut Facts, ask: Ask, answer: &Answer, job: &Job, rules: &Rules) -> bool {
@@ -460,9 +473,8 @@ fn learn(facts: &mut Facts, ask: Ask, answer: &Answer, job: &Job, rules: &Rules)
             });
         }
         (Ask::Timeline, Answer::Timeline(events)) => {
-            let after = job.comment.created_at;
-            facts.pushed_after = Some(events.iter().any(|(kind, at)| {
-                kind == crate::forge::gitea::TIMELINE_PUSH && at.is_some_and(|t| t > after)
+            facts.pushed_after = Some(events.iter().any(|(id, kind, at)| {
+                kind == crate::forge::gitea::TIMELINE_PUSH && not_before(*id, *at, &job.comment)
             }));
         }
         _ => return false,

@@ -154,8 +154,8 @@ fn a_push_after_the_comment_is_replied_to_not_built() {
     let after = comment(7).created_at + 1;
     let mut answers = facts_ok();
     answers[3] = ok(Answer::Timeline(vec![
-        ("comment".into(), Some(after)),
-        ("pull_push".into(), Some(after)),
+        (8, "comment".into(), Some(after)),
+        (9, "pull_push".into(), Some(after)),
     ]));
     answers.push(ok(Answer::Done));
     let open = h.run(&mut w, answers);
@@ -166,6 +166,47 @@ fn a_push_after_the_comment_is_replied_to_not_built() {
         !h.calls
             .iter()
             .any(|c| matches!(c, Call::CreateBuild { .. }))
+    );
+}
+
+/// What the core decides when the timeline holds these entries.
+fn after_timeline(events: Vec<(u64, String, Option<i64>)>) -> Option<Outcome> {
+    let mut h = Harness::new().with_job(job(7, Stage::Received));
+    let mut w = h.job_work(7);
+    let mut answers = facts_ok();
+    answers[3] = ok(Answer::Timeline(events));
+    answers.push(ok(Answer::Done)); // react
+    match h.run(&mut w, answers) {
+        Some(Call::Post { .. }) => {
+            h.step(&mut w, ok(Answer::Posted(1)));
+            h.outcome(7).cloned()
+        }
+        Some(Call::CreateBuild { .. }) => Some(Outcome::Triggered { build: 0 }),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_push_in_the_comments_second_is_ordered_by_id() {
+    let same = comment(7).created_at;
+    let push = |id| vec![(id, "pull_push".to_owned(), Some(same))];
+    // Gitea numbers the push and the comment from one sequence.
+    assert_eq!(after_timeline(push(8)), Some(Outcome::PushedAfter));
+    assert_eq!(
+        after_timeline(push(6)),
+        Some(Outcome::Triggered { build: 0 })
+    );
+}
+
+#[test]
+fn a_push_that_cannot_be_ordered_is_taken_for_a_later_one() {
+    let c = comment(7).created_at;
+    let push = |at| vec![(0, "pull_push".to_owned(), at)];
+    assert_eq!(after_timeline(push(Some(c))), Some(Outcome::PushedAfter));
+    assert_eq!(after_timeline(push(None)), Some(Outcome::PushedAfter));
+    assert_eq!(
+        after_timeline(push(Some(c - 1))),
+        Some(Outcome::Triggered { build: 0 })
     );
 }
 
