@@ -184,6 +184,43 @@ async fn the_sweep_catches_a_comment_the_feed_hides() {
     assert_eq!(w.builds().len(), 1);
 }
 
+/// A review long enough that the feed keeps only its first lines.
+fn long_review(command_line: &str) -> String {
+    let mut lines: Vec<String> = (1..20)
+        .map(|i| format!("Line {i} of the review, with a remark or two."))
+        .collect();
+    lines.push(command_line.to_owned());
+    lines.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_testme_on_line_twenty_of_a_long_comment_fires_from_the_feed() {
+    let w = World::new();
+    let b = w.start().await;
+    after_first_sweep(&b).await;
+    let sweeps = b.progress().sweeps;
+    w.gitea.comment(REPO, 1, "alice", &long_review("!testme"));
+    one_build(&w).await;
+    assert_eq!(b.progress().sweeps, sweeps, "no sweep was needed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_comment_rewritten_into_a_testme_within_its_second_does_not_fire() {
+    let w = World::new();
+    let b = w.start().await;
+    after_first_sweep(&b).await;
+    let now = now_secs();
+    let id = w
+        .gitea
+        .comment_at(REPO, 1, "alice", &long_review("Thanks!"), now);
+    w.gitea
+        .edit(id, &format!("!testme\n{}", long_review("")), now);
+    b.quiet().await;
+    b.quiet().await;
+    assert!(w.builds().is_empty());
+    assert!(bot_comments(&w, 1).is_empty());
+}
+
 async fn deliver(b: &Running, body: &[u8], signature: &str) -> reqwest::StatusCode {
     reqwest::Client::new()
         .post(format!("{}/hook", b.url()))

@@ -377,10 +377,19 @@ fn add_comment(
         created: at,
         updated: at,
     });
-    // services/feed/notifier.go: content = "<index>|<body cut at 200 bytes>".
+    // services/feed/notifier.go: content = "<index>|<body cut at 200 bytes>",
+    // cut back to a space within the last 15 bytes, then "…".
     let mut cut = body.len().min(200);
     while !body.is_char_boundary(cut) {
         cut -= 1;
+    }
+    let mut text = body[..cut].to_owned();
+    if cut < body.len()
+        && let Some(space) = text.rfind(' ')
+        && text.len() - space < 15
+    {
+        text.truncate(space);
+        text.push('…');
     }
     s.next_action += 1;
     let action = Action {
@@ -394,7 +403,7 @@ fn add_comment(
         user: user.to_owned(),
         repo: repo.to_owned(),
         comment_id: id,
-        content: format!("{index}|{}", &body[..cut]),
+        content: format!("{index}|{text}"),
         created: at,
     };
     s.actions.push(action);

@@ -37,7 +37,7 @@ impl Bridge {
                 Err(e) if e.class() == ErrorClass::Skip => return Ok(()),
                 Err(e) => return Err(NotJudged(e.to_string())),
             };
-            let full = sources::refetched(&seen.repo, &full, seen.source, now_secs());
+            let full = sources::refetched(&seen, &full, now_secs());
             verdict = core::screen(&full, &self.settings.rules, &self.ledger, now_secs());
         }
         match verdict {
