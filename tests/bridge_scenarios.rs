@@ -474,7 +474,7 @@ async fn a_finished_build_edits_the_comment_into_the_report_and_sets_the_status(
         )
     );
     assert!(body.contains("| install | ✅ pass | 20s |"));
-    assert!(body.contains("| upgrade | ⏭️ skip | 0s | no earlier release |"));
+    assert!(body.contains("| upgrade | ⏭️ skip | 0s | `no earlier release` |"));
     assert_eq!(
         body.matches("| install |").count(),
         1,
