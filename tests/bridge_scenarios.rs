@@ -523,7 +523,27 @@ async fn a_build_ending_without_results_is_an_infrastructure_error() {
     assert_eq!(st[1].state, "error");
     let body = &bot_comments(&w, 1)[0];
     assert!(body.contains("infrastructure error"));
+    assert!(body.contains("`no results.json`"), "{body}");
     assert!(body.contains(&format!("{}/{CI_REPO}/1", w.drone.url())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_of_another_schema_are_reported_as_such() {
+    let w = World::new();
+    let _b = w.start().await;
+    w.gitea.comment(REPO, 1, "alice", "!testme");
+    one_build(&w).await;
+    assert!(acked(&w, 1).await);
+    let dir = w.runs.path().join("1");
+    std::fs::create_dir_all(&dir).expect("run dir");
+    std::fs::write(dir.join("results.json"), r#"{"schema": 2, "recipe": "x"}"#).expect("write");
+    w.drone.set_build_status(CI_REPO, 1, "success");
+    assert!(
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2)
+            .await
+    );
+    let body = &bot_comments(&w, 1)[0];
+    assert!(body.contains("results.json has schema 2"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::bridge::machine::{Answer, Call, Event, Failure, SeenPost};
+use crate::contract::ContractError;
 use crate::forge::drone::{BuildCreated, DroneError};
 use crate::forge::gitea::{self, ApiObserver, GiteaError};
 use crate::names;
@@ -24,6 +25,22 @@ fn drone_failed(e: DroneError) -> Event {
         DroneError::Transport { .. } => Failure::lost(e.class(), e.to_string()),
         _ => Failure::new(e.class(), e.to_string()),
     })
+}
+
+/// Why a build's results cannot be reported, in words fit for the PR
+/// (no host paths): a missing file is not the same as one of another schema.
+fn results_problem(e: &ContractError) -> String {
+    let file = names::files::RESULTS_FILE;
+    match e {
+        ContractError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            format!("no {file}")
+        }
+        ContractError::Read { .. } => format!("{file} could not be read"),
+        ContractError::Parse { .. } => format!("{file} is not valid"),
+        ContractError::Schema {
+            found, expected, ..
+        } => format!("{file} has schema {found}, the bridge reads schema {expected}"),
+    }
 }
 
 fn time_at(secs: i64) -> OffsetDateTime {
@@ -169,7 +186,10 @@ impl Bridge {
                 let dir = names::files::build_output_dir(&self.settings.runs_dir, number);
                 let results = ResultsV1::read(&dir.join(names::files::RESULTS_FILE))
                     .map(Box::new)
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| {
+                        tracing::warn!(build = number, error = %e, "results unusable");
+                        results_problem(&e)
+                    });
                 Event::Answer(Answer::Results { results })
             }
         }
