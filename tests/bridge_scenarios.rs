@@ -628,6 +628,42 @@ async fn gitea_401_is_fatal_logged_and_the_bridge_keeps_running() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_drone_token_shows_in_healthz_and_metrics_and_the_job_resumes_soon() {
+    // Production backs off auth errors to at most 30 s between tries.
+    let defaults = ccci::bridge::Tuning::from_config(&World::new().config());
+    assert!(defaults.fatal_retry <= Duration::from_secs(30));
+    let w = World::new();
+    let token = w.drone.token();
+    let b = w.start().await;
+    w.drone.set_token("rotated");
+    w.gitea.comment(REPO, 1, "alice", "!testme");
+    assert!(
+        w.wait_for(T, || metric(
+            &b,
+            "ccci_bridge_auth_refusals_total{api=\"drone\"}"
+        ) >= 1)
+            .await
+    );
+    let c = reqwest::Client::new();
+    let health = |c: reqwest::Client| {
+        let url = format!("{}/healthz", b.url());
+        async move {
+            let r = c.get(url).send().await.expect("healthz");
+            (r.status().as_u16(), r.text().await.expect("text"))
+        }
+    };
+    let (code, text) = health(c.clone()).await;
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("drone: credentials refused"), "{text}");
+    assert_eq!(metric(&b, "ccci_bridge_api_up{api=\"drone\"}"), 0);
+    // The token is right again: the job goes on within the backoff cap.
+    w.drone.set_token(&token);
+    one_build(&w).await;
+    assert_eq!(health(c).await.0, 200);
+    assert_eq!(metric(&b, "ccci_bridge_api_up{api=\"drone\"}"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_and_metrics_are_served_on_the_listener() {
     let w = World::new();
     let b = w.start().await;

@@ -5,6 +5,7 @@
 
 use crate::bridge::http::now_ms;
 use crate::bridge::machine::{self, Call, Ctx, Effect, Event, Note, Retry, Work};
+use crate::bridge::metrics::ApiHealth;
 use crate::forge::ErrorClass;
 
 use super::Bridge;
@@ -55,7 +56,13 @@ impl Bridge {
             }
             match self.apply(effects) {
                 Next::Stop => return,
-                Next::Call(call) => event = self.perform(call).await,
+                Next::Call(call) => {
+                    let api = super::perform::api_of(&call);
+                    event = self.perform(call).await;
+                    if let Some(api) = api {
+                        self.metrics.api_outcome(api, api_health(&event), now_ms());
+                    }
+                }
                 Next::NotSaved(message) => event = Event::NotSaved(message),
             }
         }
@@ -174,6 +181,16 @@ impl Bridge {
                 tracing::warn!(build, error = %message, "following the build failed; retrying");
             }
         }
+    }
+}
+
+/// How an API answered, for `/metrics` and `/healthz`.
+fn api_health(event: &Event) -> ApiHealth {
+    match event {
+        Event::Failed(f) if f.auth => ApiHealth::AuthRefused,
+        Event::Failed(f) if f.lost => ApiHealth::Unreachable,
+        // An error status is an answer: the API is up.
+        _ => ApiHealth::Up,
     }
 }
 

@@ -16,6 +16,10 @@ use super::Bridge;
 fn gitea_failed(e: GiteaError) -> Event {
     Event::Failed(match e {
         GiteaError::Transport { .. } => Failure::lost(e.class(), e.to_string()),
+        GiteaError::Status { status, .. } => Failure {
+            auth: matches!(status, 401 | 403),
+            ..Failure::new(e.class(), e.to_string())
+        },
         _ => Failure::new(e.class(), e.to_string()),
     })
 }
@@ -23,8 +27,24 @@ fn gitea_failed(e: GiteaError) -> Event {
 fn drone_failed(e: DroneError) -> Event {
     Event::Failed(match e {
         DroneError::Transport { .. } => Failure::lost(e.class(), e.to_string()),
+        DroneError::Status { status, .. } => Failure {
+            auth: matches!(status, 401 | 403),
+            ..Failure::new(e.class(), e.to_string())
+        },
         _ => Failure::new(e.class(), e.to_string()),
     })
+}
+
+/// The API a call goes to (`None`: the runs directory).
+pub(super) fn api_of(call: &Call) -> Option<&'static str> {
+    match call {
+        Call::RecentBuilds
+        | Call::CreateBuild { .. }
+        | Call::CancelBuild { .. }
+        | Call::Build { .. } => Some("drone"),
+        Call::ReadResults { .. } => None,
+        _ => Some("gitea"),
+    }
 }
 
 /// Why a build's results cannot be reported, in words fit for the PR

@@ -104,6 +104,8 @@ pub struct Failure {
     /// received the call and may still be acting on it. An answered error
     /// means the server is done with the call.
     pub lost: bool,
+    /// The server refused the credentials (401, 403).
+    pub auth: bool,
 }
 
 impl Failure {
@@ -112,6 +114,7 @@ impl Failure {
             class,
             message: message.into(),
             lost: false,
+            auth: false,
         }
     }
 
