@@ -90,7 +90,7 @@ impl Bridge {
                     self.ledger.following.remove(&n);
                 }
                 Effect::RememberRefusal(key) => {
-                    self.ledger.refusals_replied.insert(key);
+                    self.ledger.remember_refusal(key, now_ms().div_euclid(1000));
                 }
                 Effect::Tell(note) => self.tell(note),
                 // A call whose "may have happened" mark is not on disk is not made.

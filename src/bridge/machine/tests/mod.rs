@@ -193,7 +193,7 @@ impl Harness {
                     self.ledger.following.remove(&b);
                 }
                 Effect::RememberRefusal(k) => {
-                    self.ledger.refusals_replied.insert(k);
+                    self.ledger.remember_refusal(k, self.now_ms / 1000);
                 }
                 Effect::Tell(note) => self.notes.push(note),
                 Effect::Call(c) => {
