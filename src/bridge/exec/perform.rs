@@ -38,7 +38,7 @@ fn drone_failed(e: DroneError) -> Event {
 /// The API a call goes to (`None`: the runs directory).
 pub(super) fn api_of(call: &Call) -> Option<&'static str> {
     match call {
-        Call::RecentBuilds
+        Call::RecentBuilds { .. }
         | Call::CreateBuild { .. }
         | Call::CancelBuild { .. }
         | Call::Build { .. } => Some("drone"),
@@ -150,9 +150,13 @@ impl Bridge {
                     Answer::Done
                 })
             }
-            Call::RecentBuilds => {
+            Call::RecentBuilds { page } => {
                 let ci = &self.settings.ci_repo;
-                let r = self.drone.builds(ci.owner(), ci.name(), 1, 50).await;
+                let per_page = crate::bridge::machine::EVIDENCE_PAGE;
+                let r = self
+                    .drone
+                    .builds(ci.owner(), ci.name(), page, per_page)
+                    .await;
                 self.metrics.request("drone", "builds", r.is_ok());
                 match r {
                     Ok(bs) => Event::Answer(Answer::Builds(

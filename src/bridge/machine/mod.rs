@@ -218,8 +218,11 @@ pub enum Call {
         sha: String,
         status: NewStatus,
     },
-    /// The CI repository's most recent builds (first page).
-    RecentBuilds,
+    /// One page ([`EVIDENCE_PAGE`] builds, newest first) of the CI
+    /// repository's builds.
+    RecentBuilds {
+        page: u32,
+    },
     /// Create a build of the CI repository with exactly this query.
     CreateBuild {
         query: BTreeMap<String, String>,
@@ -409,6 +412,12 @@ pub fn known_builds(ledger: &Ledger) -> Vec<u64> {
     }));
     known
 }
+
+/// Builds per page of the evidence search (Drone's largest page).
+pub const EVIDENCE_PAGE: u32 = 100;
+/// How far back the evidence search pages: builds other jobs, crons and
+/// people made since the create was sent push it off the first page.
+pub const EVIDENCE_PAGES: u32 = 10;
 
 /// The build parameter that names the comment job a build was made for:
 /// evidence of a create call whose answer was lost is found by it

@@ -27,7 +27,7 @@ pub(super) fn failed(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, f: Failure,
         Waiting::SupersedeEdit(build) if f.class == ErrorClass::Skip => {
             superseded(w, fx, build, ctx);
         }
-        Waiting::BuildEvidence | Waiting::Create => drone_failed(w, fx, f, ctx),
+        Waiting::BuildEvidence(_) | Waiting::Create => drone_failed(w, fx, f, ctx),
         _ if f.class == ErrorClass::Skip => {
             // The PR, comment or SHA is gone: nothing left to do for it.
             fx.push(Effect::Tell(Note::Skipped {
@@ -122,7 +122,7 @@ pub(super) fn waiting_name(w: &Waiting) -> &'static str {
         Waiting::SupersedeEdit(_) => "edit comment",
         Waiting::ReplyEvidence | Waiting::StartedEvidence => "pr comments",
         Waiting::ReplyPost | Waiting::StartedPost => "post comment",
-        Waiting::BuildEvidence => "builds",
+        Waiting::BuildEvidence(_) => "builds",
         Waiting::Create => "create build",
     }
 }

@@ -51,7 +51,8 @@ enum Waiting {
     SupersedeEdit(u64),
     ReplyEvidence,
     ReplyPost,
-    BuildEvidence,
+    /// This page of the builds.
+    BuildEvidence(u32),
     Create,
     /// The error status of a trigger that made no build; then this reply.
     ErrorStatus {
@@ -160,7 +161,12 @@ fn begin(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
         }
         Stage::Replying { .. } => post_reply(w, fx, ctx),
         Stage::Triggering { sent: true, .. } => {
-            call(w, fx, Waiting::BuildEvidence, Call::RecentBuilds);
+            call(
+                w,
+                fx,
+                Waiting::BuildEvidence(1),
+                Call::RecentBuilds { page: 1 },
+            );
         }
         Stage::Triggering { .. } => create(w, fx, ctx),
         Stage::Acking { .. } => pending_status(w, fx),
@@ -378,7 +384,7 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
             }
         }
         (Waiting::ReplyPost, Answer::Posted(_)) => replied(w, fx, ctx),
-        (Waiting::BuildEvidence, Answer::Builds(builds)) => {
+        (Waiting::BuildEvidence(page), Answer::Builds(builds)) => {
             let Stage::Triggering { params, .. } = &w.job.stage else {
                 return;
             };
@@ -396,8 +402,14 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
                 .filter(|(n, p)| (*p == mine || *p == unmarked) && !known.contains(n))
                 .map(|(n, _)| *n)
                 .min();
+            let full = builds.len() >= super::EVIDENCE_PAGE as usize;
             match found {
                 Some(n) => created(w, fx, n, true, ctx),
+                // Not on this page, and older builds exist: look there too.
+                None if full && page < super::EVIDENCE_PAGES => {
+                    let next = Call::RecentBuilds { page: page + 1 };
+                    call(w, fx, Waiting::BuildEvidence(page + 1), next);
+                }
                 None => create(w, fx, ctx),
             }
         }

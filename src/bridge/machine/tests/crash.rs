@@ -12,7 +12,10 @@ fn killed_after_marking_the_create_but_before_it_the_next_life_looks_then_create
     h.crash();
     h.now_ms += SETTLE_MS; // what the first call may still do is done // the call never left
     let mut w = h.job_work(7);
-    assert_eq!(h.step(&mut w, Event::Wake), Some(Call::RecentBuilds));
+    assert_eq!(
+        h.step(&mut w, Event::Wake),
+        Some(Call::RecentBuilds { page: 1 })
+    );
     let other = BTreeMap::from([("RECIPE".to_owned(), "other".to_owned())]);
     assert!(is_create(
         &h.step(&mut w, ok(Answer::Builds(vec![(3, other)])))
@@ -224,7 +227,10 @@ fn a_create_mark_that_could_not_be_saved_is_saved_before_the_create_is_tried_aga
     h.now_ms += 1000;
     // The mark is set in memory: evidence first, then the create, and the
     // harness checks the mark reached the disk before it.
-    assert_eq!(h.step(&mut w, Event::Wake), Some(Call::RecentBuilds));
+    assert_eq!(
+        h.step(&mut w, Event::Wake),
+        Some(Call::RecentBuilds { page: 1 })
+    );
     assert!(is_create(&h.step(&mut w, ok(Answer::Builds(vec![])))));
 }
 

@@ -38,7 +38,10 @@ fn a_create_that_timed_out_is_not_looked_for_before_it_settled() {
     assert_eq!(creates(&h), 1);
     assert_eq!(h.saved.jobs[&7].not_before_ms, T0 + SETTLE_MS);
     h.now_ms = T0 + SETTLE_MS;
-    assert_eq!(h.step(&mut w, Event::Wake), Some(Call::RecentBuilds));
+    assert_eq!(
+        h.step(&mut w, Event::Wake),
+        Some(Call::RecentBuilds { page: 1 })
+    );
     // By now the build the first call made is listed: adopted.
     let next = h.step(
         &mut w,
@@ -68,7 +71,10 @@ fn killed_between_the_create_and_its_answer_the_next_life_waits_it_out() {
     assert_eq!(h.step(&mut w, Event::Wake), None);
     h.now_ms = T0 + SETTLE_MS;
     let mut w = h.job_work(7);
-    assert_eq!(h.step(&mut w, Event::Wake), Some(Call::RecentBuilds));
+    assert_eq!(
+        h.step(&mut w, Event::Wake),
+        Some(Call::RecentBuilds { page: 1 })
+    );
 }
 
 #[test]
@@ -79,8 +85,31 @@ fn a_create_drone_answered_with_an_error_is_looked_for_at_once() {
     // A 500 is an answer: Drone is done with the call.
     h.step(&mut w, fail(ErrorClass::Retryable));
     h.now_ms += 100;
-    assert_eq!(h.step(&mut w, Event::Wake), Some(Call::RecentBuilds));
+    assert_eq!(
+        h.step(&mut w, Event::Wake),
+        Some(Call::RecentBuilds { page: 1 })
+    );
     assert!(is_create(&h.step(&mut w, ok(Answer::Builds(vec![])))));
+}
+
+#[test]
+fn the_evidence_search_pages_back_past_builds_made_since() {
+    let mut h = Harness::new().with_job(job(7, triggering(true)));
+    let mut w = h.job_work(7);
+    h.now_ms += SETTLE_MS;
+    h.step(&mut w, Event::Wake);
+    let others: Vec<_> = (200..300)
+        .rev()
+        .map(|n| (n, build_query(&params(), Some(n))))
+        .collect();
+    let next = h.step(&mut w, ok(Answer::Builds(others)));
+    assert_eq!(next, Some(Call::RecentBuilds { page: 2 }));
+    let next = h.step(
+        &mut w,
+        ok(Answer::Builds(vec![(58, build_query(&params(), Some(7)))])),
+    );
+    assert!(matches!(next, Some(Call::SetStatus { .. })), "{next:?}");
+    assert_eq!(creates(&h), 0);
 }
 
 #[test]

@@ -325,10 +325,16 @@ fn drone_down_is_retried_then_reported_with_an_error_status_and_a_reply() {
     assert_eq!(h.step(&mut w, fail(ErrorClass::Retryable)), None);
     h.now_ms += 10_000;
     // The create may have reached Drone: look before creating again.
-    assert_eq!(h.step(&mut w, Event::Wake), Some(Call::RecentBuilds));
+    assert_eq!(
+        h.step(&mut w, Event::Wake),
+        Some(Call::RecentBuilds { page: 1 })
+    );
     assert_eq!(h.step(&mut w, fail(ErrorClass::Retryable)), None);
     h.now_ms += 10_000;
-    assert_eq!(h.step(&mut w, Event::Wake), Some(Call::RecentBuilds));
+    assert_eq!(
+        h.step(&mut w, Event::Wake),
+        Some(Call::RecentBuilds { page: 1 })
+    );
     let status = h.step(&mut w, fail(ErrorClass::Retryable));
     let Some(Call::SetStatus { status, .. }) = status else {
         panic!("{status:?}")
@@ -349,7 +355,7 @@ fn drone_down_is_retried_then_reported_with_an_error_status_and_a_reply() {
     assert_eq!(
         h.calls
             .iter()
-            .filter(|c| matches!(c, Call::CreateBuild { .. } | Call::RecentBuilds))
+            .filter(|c| matches!(c, Call::CreateBuild { .. } | Call::RecentBuilds { .. }))
             .count(),
         3,
         "three attempts"
