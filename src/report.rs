@@ -141,7 +141,7 @@ pub fn details(results: &ResultsV1) -> String {
             // The file sits next to results.json in the run's artifacts.
             match &c.screenshot {
                 Some(f) => {
-                    let _ = writeln!(out, " (screenshot `{}`)", cell(f));
+                    let _ = writeln!(out, " (screenshot {})", cell(f));
                 }
                 None => out.push('\n'),
             }
@@ -225,7 +225,7 @@ mod tests {
             screenshot: Some("browser-1.png".into()),
         });
         assert!(
-            details(&r).contains("failed at https://a/x (screenshot `browser-1.png`)\n"),
+            details(&r).contains("failed at https://a/x` (screenshot `browser-1.png`)\n"),
             "{}",
             details(&r)
         );

@@ -278,6 +278,7 @@ mod tests {
             status: Status::Fail,
             detail: format!("{hostile}\n{}", "x".repeat(10_000)),
             duration_secs: 0.0,
+            screenshot: None,
         }];
         r.teardown = vec![hostile.into()];
         let body = finished(&params(), &build(), &r).body;
