@@ -64,10 +64,37 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
-/// Text made safe for one Markdown table cell or list item: no column breaks,
-/// no line breaks.
+/// Longest run output one cell or list item shows (characters).
+pub const CELL_MAX: usize = 300;
+
+/// Run output made inert for one Markdown table cell or list item: a code
+/// span, so no markup, HTML, link, image, mention or hidden marker from it
+/// reaches a rendered page (Gitea neither renders HTML nor links nor
+/// mentions inside code), on one line, without column breaks, and capped.
 pub fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let one_line = s.replace(['\n', '\r'], " ");
+    let mut text: String = one_line.chars().take(CELL_MAX).collect();
+    if text.chars().count() < one_line.chars().count() {
+        text.push('…');
+    }
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    // A fence longer than any backtick run inside; spaces keep a leading or
+    // trailing backtick off the fence.
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    // GFM splits table cells at `|` even inside code spans; and an HTML
+    // comment opener is broken so no text can pass for the bot's hidden
+    // markers, which are searched for as plain text.
+    let text = text.replace('|', "\\|").replace("<!--", "<!\u{200b}--");
+    format!("{fence}{pad}{text}{pad}{fence}")
 }
 
 /// The rung table: one row per rung the run reports, in ladder order.
@@ -114,7 +141,7 @@ pub fn details(results: &ResultsV1) -> String {
             // The file sits next to results.json in the run's artifacts.
             match &c.screenshot {
                 Some(f) => {
-                    let _ = writeln!(out, " (screenshot `{}`)", cell(f));
+                    let _ = writeln!(out, " (screenshot {})", cell(f));
                 }
                 None => out.push('\n'),
             }
@@ -155,7 +182,7 @@ pub fn summary_md(results: &ResultsV1) -> String {
     );
     let _ = writeln!(
         out,
-        "Level: **{}** · run `{}` · {}\n",
+        "Level: **{}** · run {} · {}\n",
         level(results),
         cell(&results.run_id),
         duration(results.duration_secs)
@@ -212,7 +239,7 @@ mod tests {
             screenshot: Some("browser-1.png".into()),
         });
         assert!(
-            details(&r).contains("failed at https://a/x (screenshot `browser-1.png`)\n"),
+            details(&r).contains("failed at https://a/x` (screenshot `browser-1.png`)\n"),
             "{}",
             details(&r)
         );
@@ -220,6 +247,8 @@ mod tests {
 
     #[test]
     fn a_cell_cannot_break_the_table() {
-        assert_eq!(cell("a | b\nc\rd"), "a \\| b c d");
+        assert_eq!(cell("a | b\nc\rd"), "`a \\| b c d`");
+        assert_eq!(cell(""), "");
+        assert_eq!(cell("say `hi`"), "`` say `hi` ``");
     }
 }

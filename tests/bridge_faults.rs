@@ -1,6 +1,8 @@
 //! Fault injection: the bridge is killed at random instants, many times, while
 //! comments keep arriving and builds finish; in the end every comment fired
-//! exactly once (one build, one "started" comment, one report per PR).
+//! exactly once (one build, one "started" comment, one report per PR; one
+//! refusal per non-member command), also when a server was still acting on
+//! a call when the bridge died.
 //!
 //! The bridge runs in-process and is killed by aborting its task: the abort
 //! lands at whatever await point it is at (between any two HTTP calls, after
@@ -39,7 +41,7 @@ fn sha(pr: u64) -> String {
     format!("{:040x}", 0xabc0_0000_u64 + pr)
 }
 
-const RESTARTS: u64 = 60;
+const RESTARTS: u64 = 100;
 
 /// Requests both fakes received so far.
 fn requests(w: &World) -> usize {
@@ -47,14 +49,23 @@ fn requests(w: &World) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
-    let w = World::new();
+async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once() {
+    let mut w = World::new();
+    // Well past the slowest write below (on a loaded machine a request also
+    // arrives late): a job whose call may still be in the server's hands
+    // waits that long before looking for it.
+    w.tuning.settle = Duration::from_millis(300);
     // Spread each job over several milliseconds so kills land inside jobs.
     w.gitea.set_latency_ms(2);
     w.drone.set_latency_ms(3);
     let mut rng = XorShift(0x5eed_cafe_f00d_1234);
     let mut next_pr = 10u64;
     let mut posted: Vec<u64> = Vec::new();
+    // PRs where a non-member asked: one refusal each, no build.
+    let mut refused: Vec<u64> = Vec::new();
+    // Lives in which a create or a post was still being processed by the
+    // server when the bridge died (its answer lost after the server acted).
+    let mut slow_lives = 0;
     let mut resumed_with_work = 0;
     // Which step the kills interrupted (job stage as the next life finds it).
     let mut cut_at: BTreeMap<String, u32> = BTreeMap::new();
@@ -77,8 +88,21 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
             }
             *cut_at.entry(key).or_insert(0u32) += 1;
         }
+        // Some lives meet a busy server: the next create and the next post
+        // take effect only after the kill may have come.
+        if rng.below(3) == 0 {
+            w.drone.slow_next_writes("/builds", 1, 20 + rng.below(50));
+            w.gitea.slow_next_writes("/comments", 1, 20 + rng.below(50));
+            slow_lives += 1;
+        }
         let bridge = w.start().await;
-        for _ in 0..rng.below(3) {
+        if rng.below(3) == 0 {
+            w.gitea.add_pr(REPO, next_pr, &sha(next_pr), None);
+            w.gitea.comment(REPO, next_pr, "mallory", "!testme");
+            refused.push(next_pr);
+            next_pr += 1;
+        }
+        for _ in 0..rng.below(2) + u64::from(rng.below(3) == 0) {
             w.gitea.add_pr(REPO, next_pr, &sha(next_pr), None);
             w.gitea.comment(REPO, next_pr, "alice", "!testme");
             posted.push(next_pr);
@@ -98,7 +122,7 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
         // window), or at a random instant if fewer came by then.
         let k = rng.below(30) as usize;
         let base = requests(&w);
-        let deadline = Duration::from_millis(rng.below(120));
+        let deadline = Duration::from_millis(rng.below(80));
         w.wait_for(deadline, || requests(&w) >= base + k).await;
         bridge.kill().await;
     }
@@ -114,6 +138,7 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
             w.builds().len() >= expected
                 && posted
                     .iter()
+                    .chain(&refused)
                     .all(|pr| !w.gitea.comments_by(REPO, *pr, BOT).is_empty())
         })
         .await,
@@ -139,6 +164,14 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
         .await,
         "every report edited in place"
     );
+    // What a slow server was still doing is done, and the bridge has looked
+    // again since: a duplicate would show now.
+    assert!(
+        w.wait_for(Duration::from_secs(10), || w.drone.slow_in_flight() == 0
+            && w.gitea.slow_in_flight() == 0)
+            .await
+    );
+    bridge.quiet().await;
     bridge.quiet().await;
 
     let mut builds_per_pr: BTreeMap<String, usize> = BTreeMap::new();
@@ -164,10 +197,26 @@ async fn killed_and_restarted_sixty_times_every_comment_fires_exactly_once() {
         assert_eq!(statuses.last().map(|s| s.state.as_str()), Some("success"));
     }
     assert_eq!(w.builds().len(), expected, "no build for anything else");
+    for pr in &refused {
+        let replies = w.gitea.comments_by(REPO, *pr, BOT);
+        assert_eq!(replies.len(), 1, "PR {pr}: one refusal");
+        assert!(replies[0].body.contains("not run"), "{}", replies[0].body);
+    }
     eprintln!(
-        "fault injection: {RESTARTS} kills, {expected} comments, {resumed_with_work} restarts resumed half-done work; interrupted steps: {cut_at:?}"
+        "fault injection: {RESTARTS} kills ({slow_lives} with a slow server), {expected} commands -> {} builds, {} started/report comments; {} refusals -> {} replies; {resumed_with_work} restarts resumed half-done work; interrupted steps: {cut_at:?}",
+        w.builds().len(),
+        posted
+            .iter()
+            .map(|pr| w.gitea.comments_by(REPO, *pr, BOT).len())
+            .sum::<usize>(),
+        refused.len(),
+        refused
+            .iter()
+            .map(|pr| w.gitea.comments_by(REPO, *pr, BOT).len())
+            .sum::<usize>(),
     );
-    for window in ["triggering+sent", "acking+posting"] {
+    assert!(!refused.is_empty() && slow_lives >= 10);
+    for window in ["triggering+sent", "acking+posting", "replying+posting"] {
         assert!(
             cut_at.get(window).copied().unwrap_or(0) >= 1,
             "no kill landed in the {window} window: {cut_at:?}"

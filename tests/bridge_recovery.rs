@@ -38,6 +38,7 @@ fn job(id: u64, stage: Stage) -> Job {
         reacted: true,
         attempts: 0,
         not_before_ms: 0,
+        sent_at_ms: 0,
     }
 }
 

@@ -60,6 +60,8 @@ async fn a_member_testme_creates_exactly_one_build_with_exact_params_and_the_ack
     assert_eq!(
         p.into_iter().collect::<Vec<_>>(),
         vec![
+            // The job's identity: evidence of a lost create names its comment.
+            ("CCCI_JOB".to_owned(), id.to_string()),
             ("PR".to_owned(), "1".to_owned()),
             ("RECIPE".to_owned(), RECIPE.to_owned()),
             ("REF".to_owned(), SHA.to_owned()),
@@ -182,6 +184,43 @@ async fn the_sweep_catches_a_comment_the_feed_hides() {
     assert_eq!(w.builds().len(), 1);
 }
 
+/// A review long enough that the feed keeps only its first lines.
+fn long_review(command_line: &str) -> String {
+    let mut lines: Vec<String> = (1..20)
+        .map(|i| format!("Line {i} of the review, with a remark or two."))
+        .collect();
+    lines.push(command_line.to_owned());
+    lines.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_testme_on_line_twenty_of_a_long_comment_fires_from_the_feed() {
+    let w = World::new();
+    let b = w.start().await;
+    after_first_sweep(&b).await;
+    let sweeps = b.progress().sweeps;
+    w.gitea.comment(REPO, 1, "alice", &long_review("!testme"));
+    one_build(&w).await;
+    assert_eq!(b.progress().sweeps, sweeps, "no sweep was needed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_comment_rewritten_into_a_testme_within_its_second_does_not_fire() {
+    let w = World::new();
+    let b = w.start().await;
+    after_first_sweep(&b).await;
+    let now = now_secs();
+    let id = w
+        .gitea
+        .comment_at(REPO, 1, "alice", &long_review("Thanks!"), now);
+    w.gitea
+        .edit(id, &format!("!testme\n{}", long_review("")), now);
+    b.quiet().await;
+    b.quiet().await;
+    assert!(w.builds().is_empty());
+    assert!(bot_comments(&w, 1).is_empty());
+}
+
 async fn deliver(b: &Running, body: &[u8], signature: &str) -> reqwest::StatusCode {
     reqwest::Client::new()
         .post(format!("{}/hook", b.url()))
@@ -288,6 +327,32 @@ async fn a_push_after_the_comment_means_no_build_and_one_reply() {
     let replies = bot_comments(&w, 1);
     assert_eq!(replies.len(), 1);
     assert!(replies[0].contains("new commits were pushed after the comment"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_in_the_same_second_after_the_comment_means_no_build_and_one_reply() {
+    let w = World::new();
+    let now = now_secs();
+    w.gitea.comment_at(REPO, 1, "alice", "!testme", now);
+    w.gitea.push_at(REPO, 1, SHA2, now);
+    let b = w.start().await;
+    assert!(acked(&w, 1).await);
+    b.quiet().await;
+    assert!(w.builds().is_empty(), "the pushed commit is not built");
+    let replies = bot_comments(&w, 1);
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].contains("Comment `!testme` again"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_in_the_same_second_before_the_comment_tests_the_new_head() {
+    let w = World::new();
+    let now = now_secs();
+    w.gitea.push_at(REPO, 1, SHA2, now);
+    w.gitea.comment_at(REPO, 1, "alice", "!testme", now);
+    let _b = w.start().await;
+    let build = one_build(&w).await;
+    assert_eq!(World::params(&build)["REF"], SHA2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -409,7 +474,7 @@ async fn a_finished_build_edits_the_comment_into_the_report_and_sets_the_status(
         )
     );
     assert!(body.contains("| install | ✅ pass | 20s |"));
-    assert!(body.contains("| upgrade | ⏭️ skip | 0s | no earlier release |"));
+    assert!(body.contains("| upgrade | ⏭️ skip | 0s | `no earlier release` |"));
     assert_eq!(
         body.matches("| install |").count(),
         1,
@@ -458,7 +523,27 @@ async fn a_build_ending_without_results_is_an_infrastructure_error() {
     assert_eq!(st[1].state, "error");
     let body = &bot_comments(&w, 1)[0];
     assert!(body.contains("infrastructure error"));
+    assert!(body.contains("`no results.json`"), "{body}");
     assert!(body.contains(&format!("{}/{CI_REPO}/1", w.drone.url())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_of_another_schema_are_reported_as_such() {
+    let w = World::new();
+    let _b = w.start().await;
+    w.gitea.comment(REPO, 1, "alice", "!testme");
+    one_build(&w).await;
+    assert!(acked(&w, 1).await);
+    let dir = w.runs.path().join("1");
+    std::fs::create_dir_all(&dir).expect("run dir");
+    std::fs::write(dir.join("results.json"), r#"{"schema": 2, "recipe": "x"}"#).expect("write");
+    w.drone.set_build_status(CI_REPO, 1, "success");
+    assert!(
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2)
+            .await
+    );
+    let body = &bot_comments(&w, 1)[0];
+    assert!(body.contains("results.json has schema 2"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -540,6 +625,42 @@ async fn gitea_401_is_fatal_logged_and_the_bridge_keeps_running() {
     w.gitea.comment(REPO, 1, "alice", "!testme");
     // The configuration error is retried slowly; once fixed, the comment fires.
     one_build(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_drone_token_shows_in_healthz_and_metrics_and_the_job_resumes_soon() {
+    // Production backs off auth errors to at most 30 s between tries.
+    let defaults = ccci::bridge::Tuning::from_config(&World::new().config());
+    assert!(defaults.fatal_retry <= Duration::from_secs(30));
+    let w = World::new();
+    let token = w.drone.token();
+    let b = w.start().await;
+    w.drone.set_token("rotated");
+    w.gitea.comment(REPO, 1, "alice", "!testme");
+    assert!(
+        w.wait_for(T, || metric(
+            &b,
+            "ccci_bridge_auth_refusals_total{api=\"drone\"}"
+        ) >= 1)
+            .await
+    );
+    let c = reqwest::Client::new();
+    let health = |c: reqwest::Client| {
+        let url = format!("{}/healthz", b.url());
+        async move {
+            let r = c.get(url).send().await.expect("healthz");
+            (r.status().as_u16(), r.text().await.expect("text"))
+        }
+    };
+    let (code, text) = health(c.clone()).await;
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("drone: credentials refused"), "{text}");
+    assert_eq!(metric(&b, "ccci_bridge_api_up{api=\"drone\"}"), 0);
+    // The token is right again: the job goes on within the backoff cap.
+    w.drone.set_token(&token);
+    one_build(&w).await;
+    assert_eq!(health(c).await.0, 200);
+    assert_eq!(metric(&b, "ccci_bridge_api_up{api=\"drone\"}"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,12 +28,6 @@ pub fn asks_for_run(body: &str, word: &str) -> bool {
     false
 }
 
-/// A cheap pre-filter for truncated text (the activity feed keeps only the
-/// first 200 bytes of a body): could the full body ask for a run?
-pub fn might_ask_for_run(text: &str, word: &str) -> bool {
-    text.contains(word)
-}
-
 fn fence_marker(line: &str) -> Option<(char, usize)> {
     let c = line.chars().next()?;
     if c != '`' && c != '~' {

@@ -16,7 +16,7 @@ use sha2::Sha256;
 use tokio::sync::mpsc;
 
 use crate::bridge::core::SeenComment;
-use crate::bridge::metrics::Metrics;
+use crate::bridge::metrics::{ApiHealth, Metrics};
 use crate::bridge::sources;
 
 /// Whether `signature_hex` (the `X-Gitea-Signature` header: lowercase hex, no
@@ -61,17 +61,33 @@ async fn healthz(State(s): State<Listener>) -> Response {
     let now = now_ms();
     let last = s.metrics.last_poll_ok_ms();
     let since = if last == 0 { s.started_ms } else { last };
+    let mut problems = Vec::new();
     if now - since > s.stale_after_ms {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "stale: no successful feed poll for {} s\n",
-                (now - since) / 1000
-            ),
-        )
-            .into_response()
-    } else {
+        problems.push(format!(
+            "stale: no successful feed poll for {} s",
+            (now - since) / 1000
+        ));
+    }
+    // A refused token is news at once; an unreachable API only once it
+    // has lasted (a restart of Drone or Gitea is routine).
+    for (api, health, from) in s.metrics.failing_apis() {
+        match health {
+            ApiHealth::AuthRefused => problems.push(format!(
+                "{api}: credentials refused for {} s",
+                (now - from) / 1000
+            )),
+            ApiHealth::Unreachable if now - from > s.stale_after_ms => {
+                problems.push(format!("{api}: unreachable for {} s", (now - from) / 1000))
+            }
+            _ => {}
+        }
+    }
+    if problems.is_empty() {
         (StatusCode::OK, "ok\n").into_response()
+    } else {
+        let mut text = problems.join("\n");
+        text.push('\n');
+        (StatusCode::SERVICE_UNAVAILABLE, text).into_response()
     }
 }
 

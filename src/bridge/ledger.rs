@@ -94,6 +94,12 @@ pub struct Job {
     pub attempts: u32,
     /// Do not retry before this instant (unix milliseconds).
     pub not_before_ms: i64,
+    /// When the last non-idempotent call (create, post) was sent, unix
+    /// milliseconds; 0 once its server is known to be done with it. Until
+    /// the settle time after it has passed, a missing answer proves nothing:
+    /// the server may still be acting on the call.
+    #[serde(default)]
+    pub sent_at_ms: i64,
 }
 
 /// A build being followed to its end.
@@ -147,6 +153,10 @@ pub struct Ledger {
     pub following: BTreeMap<u64, Follow>,
     /// `repo#pr@user` keys that already got the refusal reply.
     pub refusals_replied: BTreeSet<String>,
+    /// When each refusal reply went out (unix seconds), so that the set is
+    /// pruned like the handled comments.
+    #[serde(default)]
+    pub refusals_at: BTreeMap<String, i64>,
 }
 
 impl Default for Ledger {
@@ -159,6 +169,7 @@ impl Default for Ledger {
             jobs: BTreeMap::new(),
             following: BTreeMap::new(),
             refusals_replied: BTreeSet::new(),
+            refusals_at: BTreeMap::new(),
         }
     }
 }
@@ -173,6 +184,20 @@ impl Ledger {
     /// grammar ignores comments that old anyway, and the reaction still marks them.
     pub fn prune(&mut self, keep_after: i64) {
         self.handled.retain(|_, h| h.at >= keep_after);
+        // A refusal from a ledger that kept no times is dated now: it goes
+        // a window later.
+        for key in &self.refusals_replied {
+            self.refusals_at.entry(key.clone()).or_insert(keep_after);
+        }
+        self.refusals_at.retain(|_, at| *at >= keep_after);
+        let at = &self.refusals_at;
+        self.refusals_replied.retain(|k| at.contains_key(k));
+    }
+
+    /// The refusal reply for `key` went out at `at` (unix seconds).
+    pub fn remember_refusal(&mut self, key: String, at: i64) {
+        self.refusals_at.insert(key.clone(), at);
+        self.refusals_replied.insert(key);
     }
 
     /// The build currently followed for a PR, if any.
@@ -320,6 +345,7 @@ mod tests {
                 reacted: true,
                 attempts: 0,
                 not_before_ms: 0,
+                sent_at_ms: 0,
             },
         );
         store.save(&l).expect("saves");
@@ -359,5 +385,24 @@ mod tests {
         l.prune(50);
         assert!(!l.knows(1));
         assert!(l.knows(2));
+    }
+
+    #[test]
+    fn refusal_records_are_pruned_by_age() {
+        let mut l = Ledger::default();
+        l.remember_refusal("a/b#1@x".into(), 10);
+        l.remember_refusal("a/b#2@x".into(), 100);
+        // From a ledger that kept no times.
+        l.refusals_replied.insert("a/b#3@x".into());
+        l.prune(50);
+        assert!(!l.refusals_replied.contains("a/b#1@x"));
+        assert!(l.refusals_replied.contains("a/b#2@x"));
+        assert!(
+            l.refusals_replied.contains("a/b#3@x"),
+            "dated at this prune"
+        );
+        l.prune(60);
+        assert!(!l.refusals_replied.contains("a/b#3@x"));
+        assert!(l.refusals_replied.contains("a/b#2@x"));
     }
 }

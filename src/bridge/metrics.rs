@@ -33,6 +33,21 @@ pub struct Metrics {
     latency: Mutex<Histogram>,
     /// Unix milliseconds of the last successful feed poll (0: none yet).
     last_poll_ok_ms: AtomicI64,
+    /// API → (how its last call went, since when, unix ms).
+    health: Mutex<BTreeMap<&'static str, (ApiHealth, i64)>>,
+    /// API → answers refusing the credentials.
+    auth_refusals: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// How an API's last call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiHealth {
+    /// It answered (possibly with an error status).
+    Up,
+    /// It answered 401 or 403: the token is wrong, revoked or being rotated.
+    AuthRefused,
+    /// No answer (refused connection, timeout).
+    Unreachable,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -59,6 +74,29 @@ impl Metrics {
 
     pub fn refusal(&self) {
         self.refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Record how an API's call went.
+    pub fn api_outcome(&self, api: &'static str, health: ApiHealth, now_ms: i64) {
+        if health == ApiHealth::AuthRefused {
+            *lock(&self.auth_refusals).entry(api).or_default() += 1;
+        }
+        let mut h = lock(&self.health);
+        match h.get(api) {
+            Some((was, _)) if *was == health => {}
+            _ => {
+                h.insert(api, (health, now_ms));
+            }
+        }
+    }
+
+    /// The APIs whose last call failed, how, and since when (unix ms).
+    pub fn failing_apis(&self) -> Vec<(&'static str, ApiHealth, i64)> {
+        lock(&self.health)
+            .iter()
+            .filter(|(_, (h, _))| *h != ApiHealth::Up)
+            .map(|(api, (h, since))| (*api, *h, *since))
+            .collect()
     }
 
     pub fn poll_ok(&self, now_ms: i64) {
@@ -127,6 +165,24 @@ impl Metrics {
             );
         }
         drop(api);
+        let _ = writeln!(
+            out,
+            "# HELP ccci_bridge_api_up Whether the API's last call was answered with accepted credentials.\n# TYPE ccci_bridge_api_up gauge"
+        );
+        for (a, (h, _)) in lock(&self.health).iter() {
+            let _ = writeln!(
+                out,
+                "ccci_bridge_api_up{{api=\"{a}\"}} {}",
+                u8::from(*h == ApiHealth::Up)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ccci_bridge_auth_refusals_total Answers refusing the bridge's token (401, 403).\n# TYPE ccci_bridge_auth_refusals_total counter"
+        );
+        for (a, n) in lock(&self.auth_refusals).iter() {
+            let _ = writeln!(out, "ccci_bridge_auth_refusals_total{{api=\"{a}\"}} {n}");
+        }
         let h = lock(&self.latency);
         let _ = writeln!(
             out,

@@ -35,9 +35,15 @@ pub struct Tuning {
     /// First retry delay; doubles per attempt up to `retry_cap`.
     pub retry_base: Duration,
     pub retry_cap: Duration,
-    /// Delay before retrying after a fatal (configuration) error.
+    /// Longest delay between retries after a fatal (configuration or
+    /// authorisation) error.
     pub fatal_retry: Duration,
     pub http_timeout: Duration,
+    /// How long a server may still act on a call after its client gave up
+    /// waiting (or was killed): evidence of a create or post is conclusive
+    /// only this long after it was sent
+    /// (docs/drone.md, "A lost answer is not a failed call").
+    pub settle: Duration,
     /// The sweep re-reads this much before its cursor (second precision, skew).
     pub sweep_overlap: Duration,
     /// Comments older than this never fire (and the first sweep looks back this far).
@@ -54,8 +60,9 @@ impl Tuning {
             follow_interval: Duration::from_secs(15),
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(300),
-            fatal_retry: Duration::from_secs(300),
+            fatal_retry: Duration::from_secs(30),
             http_timeout: Duration::from_secs(20),
+            settle: Duration::from_secs(60),
             sweep_overlap: Duration::from_secs(60),
             max_comment_age: Duration::from_secs(24 * 3600),
             max_trigger_attempts: 5,

@@ -102,9 +102,10 @@ pub fn finished(p: &BuildParams, b: &BuildRef, results: &ResultsV1) -> FinalRepo
     };
     let mut details = details(results);
     if details.len() > DETAILS_MAX {
+        // At a line end, so no code span is left open.
         let cut = (0..=DETAILS_MAX)
             .rev()
-            .find(|&i| details.is_char_boundary(i))
+            .find(|&i| details.is_char_boundary(i) && details[i..].starts_with('\n'))
             .unwrap_or(0);
         details.truncate(cut);
         details.push_str("\n\n… (cut short: the build's summary.md has it all)\n");
@@ -136,7 +137,7 @@ pub fn infrastructure_error(
         state: StatusState::Error,
         description: "infrastructure error: no results".to_owned(),
         body: format!(
-            "⚠️ CI run for **{}** @ `{}` hit an infrastructure error: the build ended `{}` without results ({}) → [build #{}]({})\n\n{}",
+            "⚠️ CI run for **{}** @ `{}` hit an infrastructure error: the build ended {} without results ({}) → [build #{}]({})\n\n{}",
             p.recipe,
             short(&p.git_ref),
             cell(drone_status),
@@ -253,5 +254,46 @@ mod tests {
         assert!(f.body.contains("in 1m 01s"));
         assert_eq!(f.body.matches("| install |").count(), 1, "the table once");
         assert!(f.body.ends_with(&build_marker(57)));
+    }
+
+    #[test]
+    fn hostile_run_output_reaches_the_comment_inert() {
+        let hostile = "<script>alert(1)</script></details><img src=x onerror=alert(1)> \
+                       <!-- ccci:build:999 --> @admin [click](https://evil.example) ![i](x) **bold** | col";
+        let mut rungs = BTreeMap::new();
+        rungs.insert(
+            Rung::Install,
+            RungResult {
+                status: Status::Fail,
+                reason: hostile.into(),
+                duration_secs: 1.0,
+            },
+        );
+        let mut r = results(rungs);
+        r.green = false;
+        r.checks = vec![crate::results::CheckResult {
+            rung: Rung::Install,
+            lane: crate::results::Lane::Fresh,
+            name: hostile.into(),
+            status: Status::Fail,
+            detail: format!("{hostile}\n{}", "x".repeat(10_000)),
+            duration_secs: 0.0,
+            screenshot: None,
+        }];
+        r.teardown = vec![hostile.into()];
+        let body = finished(&params(), &build(), &r).body;
+        // The only marker is the bot's own, last.
+        assert_eq!(body.matches("<!-- ccci:").count(), 1, "{body}");
+        assert!(body.ends_with(&build_marker(57)));
+        // Every hostile text sits inside a code span, on its line, capped.
+        for line in body.lines().filter(|l| l.contains("<script>")) {
+            let spans: Vec<&str> = line.split('`').collect();
+            for (i, part) in spans.iter().enumerate() {
+                if part.contains('<') || part.contains('@') || part.contains("](") {
+                    assert!(i % 2 == 1, "outside a code span: {part:?} in {line}");
+                }
+            }
+            assert!(line.chars().count() < 2 * crate::report::CELL_MAX, "{line}");
+        }
     }
 }

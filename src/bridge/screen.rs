@@ -94,10 +94,8 @@ pub fn screen(seen: &SeenComment, rules: &Rules, ledger: &Ledger, now_secs: i64)
         return Screen::Ignore(Ignored::TooOld);
     }
     match &seen.body {
-        Body::Truncated(text) if grammar::might_ask_for_run(text, &rules.trigger) => {
-            return Screen::FetchFull;
-        }
-        Body::Truncated(_) => return Screen::Ignore(Ignored::NoCommand),
+        // The command may be on any line past the cut: read the whole body.
+        Body::Truncated(_) => return Screen::FetchFull,
         Body::Full(text) if !grammar::asks_for_run(text, &rules.trigger) => {
             return Screen::Ignore(Ignored::NoCommand);
         }
@@ -116,6 +114,7 @@ pub fn screen(seen: &SeenComment, rules: &Rules, ledger: &Ledger, now_secs: i64)
         reacted: false,
         attempts: 0,
         not_before_ms: 0,
+        sent_at_ms: 0,
     }))
 }
 
@@ -221,6 +220,16 @@ mod tests {
         assert_eq!(
             screen(&seen("!testme"), &rules(), &l, 1001),
             Screen::Ignore(Ignored::AlreadyKnown)
+        );
+    }
+
+    #[test]
+    fn a_truncated_body_not_mentioning_the_word_is_fetched_too() {
+        let mut s = seen("");
+        s.body = Body::Truncated("a long review, line after line …".into());
+        assert_eq!(
+            screen(&s, &rules(), &Ledger::default(), 1001),
+            Screen::FetchFull
         );
     }
 

@@ -25,8 +25,10 @@ pub fn from_activity(a: &Activity, now: i64) -> Option<SeenComment> {
     }
     let (index, text) = a.content.split_once('|')?;
     let index: u64 = index.parse().ok()?;
-    // Gitea cuts the body at 200 bytes (on a char boundary, so maybe a little less).
-    let body = if text.len() + 4 >= FEED_CONTENT_LIMIT {
+    // Gitea cuts the body at 200 bytes (on a char boundary, so maybe a little
+    // less) and, when a space is within the last 15 bytes, cuts back to it
+    // and appends "…" (docs/gitea.md, "The activity feed truncates comments").
+    let body = if text.len() + 4 >= FEED_CONTENT_LIMIT || text.ends_with('…') {
         Body::Truncated(text.to_owned())
     } else {
         Body::Full(text.to_owned())
@@ -63,9 +65,20 @@ pub fn from_comment(repo: &str, c: &Comment, source: Source, now: i64) -> SeenCo
 /// A comment fetched in full because its feed or sweep text was cut short.
 /// The feed row proves creation (its time is the creation time), so only
 /// the other sources judge an edit.
-pub fn refetched(repo: &str, c: &Comment, source: Source, now: i64) -> SeenComment {
-    let mut full = from_comment(repo, c, source, now);
-    full.edited = source != Source::Feed && full.edited;
+pub fn refetched(seen: &SeenComment, c: &Comment, now: i64) -> SeenComment {
+    let mut full = from_comment(&seen.repo, c, seen.source, now);
+    full.edited = match (&seen.source, &seen.body) {
+        // The feed row holds the start of the body as created: a body that
+        // no longer starts with it was edited, even within the second.
+        (Source::Feed, Body::Truncated(start)) => {
+            let start = start.strip_suffix('…').unwrap_or(start);
+            !c.body
+                .replace("\r\n", "\n")
+                .starts_with(&start.replace("\r\n", "\n"))
+        }
+        (Source::Feed, _) => false,
+        _ => full.edited,
+    };
     full
 }
 
@@ -193,6 +206,43 @@ mod tests {
             from_activity(&activity(&long), 0).expect("a comment").body,
             Body::Truncated(_)
         ));
+    }
+
+    #[test]
+    fn a_row_gitea_cut_back_to_a_word_is_marked_truncated() {
+        // Cut at 200 bytes, then back to the last space, plus "…".
+        let row = format!("42|{} …", "word ".repeat(37));
+        assert!(row.len() < 200);
+        assert!(matches!(
+            from_activity(&activity(&row), 0).expect("a comment").body,
+            Body::Truncated(_)
+        ));
+    }
+
+    fn full(body: &str) -> Comment {
+        Comment {
+            id: 4711,
+            body: body.into(),
+            user: Some(User {
+                id: 7,
+                login: "alice".into(),
+            }),
+            created_at: "2025-06-01T10:00:07Z".into(),
+            updated_at: "2025-06-01T10:00:07Z".into(),
+            pull_request_url: "https://git.example.org/acme/widget/pulls/42".into(),
+            issue_url: String::new(),
+            html_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_refetched_feed_comment_whose_start_changed_was_edited_within_its_second() {
+        let start = format!("{}…", "review ".repeat(27));
+        let seen = from_activity(&activity(&format!("42|{start}")), 0).expect("a comment");
+        let as_created = format!("{}and more\n!testme", "review ".repeat(28));
+        assert!(!refetched(&seen, &full(&as_created), 0).edited);
+        let rewritten = format!("!testme\n{}", "review ".repeat(40));
+        assert!(refetched(&seen, &full(&rewritten), 0).edited);
     }
 
     #[test]

@@ -123,6 +123,7 @@ pub fn fast_tuning() -> Tuning {
         retry_cap: Duration::from_millis(160),
         fatal_retry: Duration::from_millis(120),
         http_timeout: Duration::from_secs(5),
+        settle: Duration::from_millis(300),
         sweep_overlap: Duration::from_secs(60),
         max_comment_age: Duration::from_secs(24 * 3600),
         max_trigger_attempts: 3,

@@ -82,6 +82,12 @@ struct Inner {
     failures: VecDeque<Failure>,
     /// Every `/api` answer is delayed by this much (fault injection tests).
     latency_ms: u64,
+    /// (path part, how many, ms): the next writes (POST, PATCH, PUT,
+    /// DELETE) to a path containing the part take effect this long after
+    /// they arrive, and are answered then.
+    slow_writes: Option<(String, u32, u64)>,
+    /// Slow writes received and not yet processed.
+    slow_in_flight: u32,
     /// Bumped once per request, after its effect and before its answer.
     served: Option<tokio::sync::watch::Sender<u64>>,
 }
@@ -207,6 +213,21 @@ impl FakeDrone {
     /// client killed while waiting leaves the effect without the answer.
     pub fn set_latency_ms(&self, ms: u64) {
         self.lock().latency_ms = ms;
+    }
+
+    /// The next `count` writes to a path containing `path_contains` take
+    /// `ms` to take effect, as on a busy server. The work goes on when the
+    /// client gives up or dies (nothing in the API cancels a request once
+    /// received): a client with a shorter timeout sees an error while the
+    /// build or comment still appears later
+    /// (docs/drone.md, "A lost answer is not a failed call").
+    pub fn slow_next_writes(&self, path_contains: &str, count: u32, ms: u64) {
+        self.lock().slow_writes = Some((path_contains.to_owned(), count, ms));
+    }
+
+    /// Slow writes still being processed (their effect is yet to come).
+    pub fn slow_in_flight(&self) -> u32 {
+        self.lock().slow_in_flight
     }
 
     /// Queue a failure for the next `/api` request (see [`Failure`]).
@@ -345,7 +366,43 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let answer = answer(&state, method, uri, headers, body);
+    let slow = state.lock().map_or(0, |mut s| {
+        let ms = match &mut s.slow_writes {
+            Some((part, n, ms))
+                if *n > 0 && method != Method::GET && uri.path().contains(&**part) =>
+            {
+                *n -= 1;
+                *ms
+            }
+            _ => 0,
+        };
+        if ms > 0 {
+            s.slow_in_flight += 1;
+            // Received is news too: a test may wait for it.
+            if let Some(tx) = &s.served {
+                tx.send_modify(|n| *n += 1);
+            }
+        }
+        ms
+    });
+    let answer = if slow > 0 {
+        // Processed on its own task: a client that hangs up does not stop it.
+        let st = state.clone();
+        let work = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(slow)).await;
+            let a = answer(&st, method, uri, headers, body);
+            if let Ok(mut s) = st.lock() {
+                s.slow_in_flight -= 1;
+            }
+            a
+        });
+        match work.await {
+            Ok(a) => a,
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    } else {
+        answer(&state, method, uri, headers, body)
+    };
     if let Ok(s) = state.lock()
         && let Some(tx) = &s.served
     {

@@ -5,6 +5,7 @@
 
 use crate::bridge::http::now_ms;
 use crate::bridge::machine::{self, Call, Ctx, Effect, Event, Note, Retry, Work};
+use crate::bridge::metrics::ApiHealth;
 use crate::forge::ErrorClass;
 
 use super::Bridge;
@@ -16,6 +17,7 @@ impl Bridge {
             base_ms: t.retry_base.as_millis() as u64,
             cap_ms: t.retry_cap.as_millis() as u64,
             fatal_ms: t.fatal_retry.as_millis() as u64,
+            settle_ms: t.settle.as_millis() as u64,
         }
     }
 
@@ -54,7 +56,13 @@ impl Bridge {
             }
             match self.apply(effects) {
                 Next::Stop => return,
-                Next::Call(call) => event = self.perform(call).await,
+                Next::Call(call) => {
+                    let api = super::perform::api_of(&call);
+                    event = self.perform(call).await;
+                    if let Some(api) = api {
+                        self.metrics.api_outcome(api, api_health(&event), now_ms());
+                    }
+                }
                 Next::NotSaved(message) => event = Event::NotSaved(message),
             }
         }
@@ -82,7 +90,7 @@ impl Bridge {
                     self.ledger.following.remove(&n);
                 }
                 Effect::RememberRefusal(key) => {
-                    self.ledger.refusals_replied.insert(key);
+                    self.ledger.remember_refusal(key, now_ms().div_euclid(1000));
                 }
                 Effect::Tell(note) => self.tell(note),
                 // A call whose "may have happened" mark is not on disk is not made.
@@ -152,6 +160,11 @@ impl Bridge {
                 error = %message,
                 "configuration error; the bridge keeps running and retries later"
             ),
+            Note::Settling { comment, wait_ms } => tracing::info!(
+                comment,
+                wait_ms,
+                "an earlier call's answer was lost; waiting until it settled before looking for it"
+            ),
             Note::Superseded { build } => tracing::info!(build, "superseded build cancelled"),
             Note::ReportCommentGone { build, message } => {
                 tracing::warn!(build, error = %message, "report comment gone");
@@ -168,6 +181,16 @@ impl Bridge {
                 tracing::warn!(build, error = %message, "following the build failed; retrying");
             }
         }
+    }
+}
+
+/// How an API answered, for `/metrics` and `/healthz`.
+fn api_health(event: &Event) -> ApiHealth {
+    match event {
+        Event::Failed(f) if f.auth => ApiHealth::AuthRefused,
+        Event::Failed(f) if f.lost => ApiHealth::Unreachable,
+        // An error status is an answer: the API is up.
+        _ => ApiHealth::Up,
     }
 }
 

@@ -7,9 +7,10 @@ use time::OffsetDateTime;
 
 use crate::bridge::core::{self, Screen, SeenComment, Source};
 use crate::bridge::http::now_ms;
+use crate::bridge::metrics::ApiHealth;
 use crate::bridge::sources;
 use crate::forge::ErrorClass;
-use crate::forge::gitea::PAGE_LIMIT;
+use crate::forge::gitea::{GiteaError, PAGE_LIMIT};
 
 use super::Bridge;
 
@@ -37,7 +38,7 @@ impl Bridge {
                 Err(e) if e.class() == ErrorClass::Skip => return Ok(()),
                 Err(e) => return Err(NotJudged(e.to_string())),
             };
-            let full = sources::refetched(&seen.repo, &full, seen.source, now_secs());
+            let full = sources::refetched(&seen, &full, now_secs());
             verdict = core::screen(&full, &self.settings.rules, &self.ledger, now_secs());
         }
         match verdict {
@@ -69,9 +70,20 @@ impl Bridge {
         let mut rows = Vec::new();
         for page in 1..=FEED_MAX_PAGES {
             let batch = match self.gitea.org_feed(&org, page, PAGE_LIMIT).await {
-                Ok(b) => b,
+                Ok(b) => {
+                    self.metrics.api_outcome("gitea", ApiHealth::Up, now_ms());
+                    b
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, class = ?e.class(), "feed poll failed");
+                    let health = match e {
+                        GiteaError::Status {
+                            status: 401 | 403, ..
+                        } => ApiHealth::AuthRefused,
+                        GiteaError::Transport { .. } => ApiHealth::Unreachable,
+                        _ => ApiHealth::Up,
+                    };
+                    self.metrics.api_outcome("gitea", health, now_ms());
                     return;
                 }
             };

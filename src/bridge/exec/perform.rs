@@ -5,6 +5,7 @@
 use time::OffsetDateTime;
 
 use crate::bridge::machine::{Answer, Call, Event, Failure, SeenPost};
+use crate::contract::ContractError;
 use crate::forge::drone::{BuildCreated, DroneError};
 use crate::forge::gitea::{self, ApiObserver, GiteaError};
 use crate::names;
@@ -13,11 +14,53 @@ use crate::results::ResultsV1;
 use super::Bridge;
 
 fn gitea_failed(e: GiteaError) -> Event {
-    Event::Failed(Failure::new(e.class(), e.to_string()))
+    Event::Failed(match e {
+        GiteaError::Transport { .. } => Failure::lost(e.class(), e.to_string()),
+        GiteaError::Status { status, .. } => Failure {
+            auth: matches!(status, 401 | 403),
+            ..Failure::new(e.class(), e.to_string())
+        },
+        _ => Failure::new(e.class(), e.to_string()),
+    })
 }
 
 fn drone_failed(e: DroneError) -> Event {
-    Event::Failed(Failure::new(e.class(), e.to_string()))
+    Event::Failed(match e {
+        DroneError::Transport { .. } => Failure::lost(e.class(), e.to_string()),
+        DroneError::Status { status, .. } => Failure {
+            auth: matches!(status, 401 | 403),
+            ..Failure::new(e.class(), e.to_string())
+        },
+        _ => Failure::new(e.class(), e.to_string()),
+    })
+}
+
+/// The API a call goes to (`None`: the runs directory).
+pub(super) fn api_of(call: &Call) -> Option<&'static str> {
+    match call {
+        Call::RecentBuilds { .. }
+        | Call::CreateBuild { .. }
+        | Call::CancelBuild { .. }
+        | Call::Build { .. } => Some("drone"),
+        Call::ReadResults { .. } => None,
+        _ => Some("gitea"),
+    }
+}
+
+/// Why a build's results cannot be reported, in words fit for the PR
+/// (no host paths): a missing file is not the same as one of another schema.
+fn results_problem(e: &ContractError) -> String {
+    let file = names::files::RESULTS_FILE;
+    match e {
+        ContractError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            format!("no {file}")
+        }
+        ContractError::Read { .. } => format!("{file} could not be read"),
+        ContractError::Parse { .. } => format!("{file} is not valid"),
+        ContractError::Schema {
+            found, expected, ..
+        } => format!("{file} has schema {found}, the bridge reads schema {expected}"),
+    }
 }
 
 fn time_at(secs: i64) -> OffsetDateTime {
@@ -63,7 +106,7 @@ impl Bridge {
                             .map(|e| {
                                 let at =
                                     gitea::parse_time(&e.created_at).map(|t| t.unix_timestamp());
-                                (e.kind, at)
+                                (u64::try_from(e.id).unwrap_or(0), e.kind, at)
                             })
                             .collect(),
                     )
@@ -107,9 +150,13 @@ impl Bridge {
                     Answer::Done
                 })
             }
-            Call::RecentBuilds => {
+            Call::RecentBuilds { page } => {
                 let ci = &self.settings.ci_repo;
-                let r = self.drone.builds(ci.owner(), ci.name(), 1, 50).await;
+                let per_page = crate::bridge::machine::EVIDENCE_PAGE;
+                let r = self
+                    .drone
+                    .builds(ci.owner(), ci.name(), page, per_page)
+                    .await;
                 self.metrics.request("drone", "builds", r.is_ok());
                 match r {
                     Ok(bs) => Event::Answer(Answer::Builds(
@@ -163,7 +210,10 @@ impl Bridge {
                 let dir = names::files::build_output_dir(&self.settings.runs_dir, number);
                 let results = ResultsV1::read(&dir.join(names::files::RESULTS_FILE))
                     .map(Box::new)
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| {
+                        tracing::warn!(build = number, error = %e, "results unusable");
+                        results_problem(&e)
+                    });
                 Event::Answer(Answer::Results { results })
             }
         }

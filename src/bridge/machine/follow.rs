@@ -172,8 +172,8 @@ pub fn final_report(
             "the results are for another commit",
         ),
         Ok(r) => report::finished(&f.params, &f.build, r),
-        Err(_) => {
-            report::infrastructure_error(&f.params, &f.build, drone_status, "no results.json")
-        }
+        // Why there are none, as the reader found it (missing, invalid,
+        // another schema): each calls for a different fix.
+        Err(why) => report::infrastructure_error(&f.params, &f.build, drone_status, why),
     }
 }

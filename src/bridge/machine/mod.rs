@@ -64,8 +64,14 @@ pub struct Retry {
     /// First delay after a transient error; doubles per attempt up to `cap_ms`.
     pub base_ms: u64,
     pub cap_ms: u64,
-    /// After a configuration error.
+    /// After a configuration or authorisation error: the cap of a backoff
+    /// that starts at `base_ms` (a token fixed or a short 401 over is noticed
+    /// within this).
     pub fatal_ms: u64,
+    /// How long after sending a non-idempotent call its server may still be
+    /// acting on it (the client timeout, and then some). Evidence of the call
+    /// is only conclusive after this.
+    pub settle_ms: u64,
 }
 
 /// A unit of work the machine moves: a comment job or a followed build.
@@ -94,6 +100,12 @@ pub enum Event {
 pub struct Failure {
     pub class: ErrorClass,
     pub message: String,
+    /// No HTTP answer came (timeout, broken connection): the server may have
+    /// received the call and may still be acting on it. An answered error
+    /// means the server is done with the call.
+    pub lost: bool,
+    /// The server refused the credentials (401, 403).
+    pub auth: bool,
 }
 
 impl Failure {
@@ -101,6 +113,16 @@ impl Failure {
         Self {
             class,
             message: message.into(),
+            lost: false,
+            auth: false,
+        }
+    }
+
+    /// A call whose answer never came.
+    pub fn lost(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            lost: true,
+            ..Self::new(class, message)
         }
     }
 }
@@ -125,8 +147,9 @@ pub enum Answer {
         head_sha: String,
         head_repo: Option<String>,
     },
-    /// (kind, server time in unix seconds if it parsed) of each timeline event.
-    Timeline(Vec<(String, Option<i64>)>),
+    /// (id, kind, server time in unix seconds if it parsed) of each timeline
+    /// event; the id is 0 when Gitea gave none.
+    Timeline(Vec<(u64, String, Option<i64>)>),
     /// Comments on the PR since the asked time.
     Comments(Vec<SeenPost>),
     /// (number, params) of the CI repository's recent builds.
@@ -195,8 +218,11 @@ pub enum Call {
         sha: String,
         status: NewStatus,
     },
-    /// The CI repository's most recent builds (first page).
-    RecentBuilds,
+    /// One page ([`EVIDENCE_PAGE`] builds, newest first) of the CI
+    /// repository's builds.
+    RecentBuilds {
+        page: u32,
+    },
     /// Create a build of the CI repository with exactly this query.
     CreateBuild {
         query: BTreeMap<String, String>,
@@ -265,6 +291,12 @@ pub enum Note {
         attempts: u32,
         delay_ms: u64,
         message: String,
+    },
+    /// A call whose answer was lost may still be acted on: the job sleeps
+    /// this long before looking for its evidence.
+    Settling {
+        comment: u64,
+        wait_ms: u64,
     },
     Superseded {
         build: u64,
@@ -381,12 +413,40 @@ pub fn known_builds(ledger: &Ledger) -> Vec<u64> {
     known
 }
 
-/// The query of the create-build call (and what an earlier one left on a build).
-pub fn build_query(p: &BuildParams) -> BTreeMap<String, String> {
-    crate::bridge::core::drone_params(p)
+/// Builds per page of the evidence search (Drone's largest page).
+pub const EVIDENCE_PAGE: u32 = 100;
+/// How far back the evidence search pages: builds other jobs, crons and
+/// people made since the create was sent push it off the first page.
+pub const EVIDENCE_PAGES: u32 = 10;
+
+/// The build parameter that names the comment job a build was made for:
+/// evidence of a create call whose answer was lost is found by it
+/// (docs/drone.md, "A lost answer is not a failed call").
+pub const JOB_PARAM: &str = "CCCI_JOB";
+
+/// The query of the create-build call (and what an earlier one left on a
+/// build): the validated parameters plus, for a job, its comment id.
+pub fn build_query(p: &BuildParams, job: Option<u64>) -> BTreeMap<String, String> {
+    let mut q: BTreeMap<String, String> = crate::bridge::core::drone_params(p)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+        .collect();
+    if let Some(id) = job {
+        q.insert(JOB_PARAM.to_owned(), id.to_string());
+    }
+    q
+}
+
+/// Whether a push timeline entry may have come after the comment
+/// (docs/gitea.md, "Ordering a push and a comment"). Entries and comments
+/// are rows of one table, so ids order them exactly, even within a second;
+/// without an id, only a strictly earlier second proves "before", and a
+/// push in the comment's own second counts as after: when in doubt, ask.
+fn not_before(id: u64, at: Option<i64>, c: &crate::bridge::ledger::CommentRef) -> bool {
+    if id != 0 {
+        return id > c.id;
+    }
+    at.is_none_or(|t| t >= c.created_at)
 }
 
 /// Learn a fact from the answer to the core's question; false if the answer
@@ -425,9 +485,8 @@ fn learn(facts: &mut Facts, ask: Ask, answer: &Answer, job: &Job, rules: &Rules)
             });
         }
         (Ask::Timeline, Answer::Timeline(events)) => {
-            let after = job.comment.created_at;
-            facts.pushed_after = Some(events.iter().any(|(kind, at)| {
-                kind == crate::forge::gitea::TIMELINE_PUSH && at.is_some_and(|t| t > after)
+            facts.pushed_after = Some(events.iter().any(|(id, kind, at)| {
+                kind == crate::forge::gitea::TIMELINE_PUSH && not_before(*id, *at, &job.comment)
             }));
         }
         _ => return false,

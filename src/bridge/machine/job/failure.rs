@@ -10,6 +10,15 @@ use super::super::{Ctx, Effect, Failure, Note};
 use super::{Fx, JobWork, Waiting, error_status, finish, supersede_status, superseded};
 
 pub(super) fn failed(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, f: Failure, ctx: &Ctx<'_>) {
+    // The server answered the non-idempotent call (with an error): it is
+    // done with it, so its evidence, if any, is already there to be found.
+    if matches!(
+        waiting,
+        Waiting::Create | Waiting::ReplyPost | Waiting::StartedPost
+    ) && !f.lost
+    {
+        w.job.sent_at_ms = 0;
+    }
     match waiting {
         // The superseded build or its report is gone already: nothing to undo.
         Waiting::Cancel(build) if f.class == ErrorClass::Skip => {
@@ -18,7 +27,7 @@ pub(super) fn failed(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, f: Failure,
         Waiting::SupersedeEdit(build) if f.class == ErrorClass::Skip => {
             superseded(w, fx, build, ctx);
         }
-        Waiting::BuildEvidence | Waiting::Create => drone_failed(w, fx, f, ctx),
+        Waiting::BuildEvidence(_) | Waiting::Create => drone_failed(w, fx, f, ctx),
         _ if f.class == ErrorClass::Skip => {
             // The PR, comment or SHA is gone: nothing left to do for it.
             fx.push(Effect::Tell(Note::Skipped {
@@ -36,7 +45,10 @@ pub(super) fn failed(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, f: Failure,
 pub(super) fn drone_failed(w: &mut JobWork, fx: &mut Fx, f: Failure, ctx: &Ctx<'_>) {
     if f.class != ErrorClass::Retryable {
         // A CI repository Drone does not know (404) is configuration too.
-        let f = Failure::new(ErrorClass::Fatal, f.message);
+        let f = Failure {
+            class: ErrorClass::Fatal,
+            ..f
+        };
         return postpone(w, fx, f, ctx);
     }
     let attempts = w.job.attempts + 1;
@@ -62,10 +74,14 @@ pub(super) fn drone_failed(w: &mut JobWork, fx: &mut Fx, f: Failure, ctx: &Ctx<'
 pub(super) fn postpone(w: &mut JobWork, fx: &mut Fx, f: Failure, ctx: &Ctx<'_>) {
     w.job.attempts += 1;
     let r = ctx.retry;
-    let delay_ms = match f.class {
-        ErrorClass::Retryable => core::backoff_ms(w.job.attempts, r.base_ms, r.cap_ms),
+    // A configuration or authorisation error may be fixed (or over: a short
+    // 401 while a token rotates) at any moment: backed off like any other
+    // error, but to its own, shorter cap.
+    let cap_ms = match f.class {
+        ErrorClass::Retryable => r.cap_ms,
         ErrorClass::Fatal | ErrorClass::Skip => r.fatal_ms,
     };
+    let delay_ms = core::backoff_ms(w.job.attempts, r.base_ms, cap_ms);
     w.job.not_before_ms = ctx.now_ms + delay_ms as i64;
     w.facts = Facts::default();
     w.plan.clear();
@@ -106,7 +122,7 @@ pub(super) fn waiting_name(w: &Waiting) -> &'static str {
         Waiting::SupersedeEdit(_) => "edit comment",
         Waiting::ReplyEvidence | Waiting::StartedEvidence => "pr comments",
         Waiting::ReplyPost | Waiting::StartedPost => "post comment",
-        Waiting::BuildEvidence => "builds",
+        Waiting::BuildEvidence(_) => "builds",
         Waiting::Create => "create build",
     }
 }

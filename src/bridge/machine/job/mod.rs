@@ -51,7 +51,8 @@ enum Waiting {
     SupersedeEdit(u64),
     ReplyEvidence,
     ReplyPost,
-    BuildEvidence,
+    /// This page of the builds.
+    BuildEvidence(u32),
     Create,
     /// The error status of a trigger that made no build; then this reply.
     ErrorStatus {
@@ -110,6 +111,8 @@ pub(super) fn step(mut w: JobWork, event: Event, ctx: &Ctx<'_>) -> (JobWork, Fx)
             }
         }
         Event::NotSaved(message) => {
+            // The call was not made: nothing of it can still be on its way.
+            w.job.sent_at_ms = 0;
             w.waiting = None;
             postpone(
                 &mut w,
@@ -129,6 +132,15 @@ fn call(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, c: Call) {
 
 /// Start the saved stage over.
 fn begin(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
+    let in_flight = matches!(
+        w.job.stage,
+        Stage::Replying { posting: true, .. }
+            | Stage::Triggering { sent: true, .. }
+            | Stage::Acking { posting: true, .. }
+    );
+    if in_flight && unsettled(w, fx, ctx) {
+        return;
+    }
     let c = &w.job.comment;
     match &w.job.stage {
         Stage::Received => {
@@ -147,11 +159,16 @@ fn begin(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
                 Call::Comments { repo, pr, since },
             );
         }
-        Stage::Replying { .. } => post_reply(w, fx),
+        Stage::Replying { .. } => post_reply(w, fx, ctx),
         Stage::Triggering { sent: true, .. } => {
-            call(w, fx, Waiting::BuildEvidence, Call::RecentBuilds);
+            call(
+                w,
+                fx,
+                Waiting::BuildEvidence(1),
+                Call::RecentBuilds { page: 1 },
+            );
         }
-        Stage::Triggering { .. } => create(w, fx),
+        Stage::Triggering { .. } => create(w, fx, ctx),
         Stage::Acking { .. } => pending_status(w, fx),
     }
 }
@@ -189,7 +206,7 @@ fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
                         posting: false,
                     };
                     w.job.attempts = 0;
-                    return post_reply(w, fx);
+                    return post_reply(w, fx, ctx);
                 }
                 core::Effect::Trigger(params) => {
                     w.job.stage = Stage::Triggering {
@@ -198,7 +215,7 @@ fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
                         sent: false,
                     };
                     w.job.attempts = 0;
-                    return create(w, fx);
+                    return create(w, fx, ctx);
                 }
                 core::Effect::Finish(outcome) => return finish(w, fx, outcome, ctx),
             }
@@ -220,13 +237,41 @@ fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
     }
 }
 
+/// A call that may have reached its server was sent less than the settle
+/// time ago (the answer was lost to a timeout or a kill): the server may
+/// still be acting on it, so finding no evidence now would prove nothing and
+/// a second call could duplicate it. Sleep until the first call has settled.
+fn unsettled(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) -> bool {
+    if w.job.sent_at_ms == 0 {
+        return false;
+    }
+    let settled_at = w.job.sent_at_ms + ctx.retry.settle_ms as i64;
+    if ctx.now_ms >= settled_at {
+        return false;
+    }
+    w.job.not_before_ms = settled_at;
+    fx.push(Effect::Tell(Note::Settling {
+        comment: w.job.comment.id,
+        wait_ms: (settled_at - ctx.now_ms) as u64,
+    }));
+    fx.push(Effect::Save);
+    true
+}
+
+/// Mark a non-idempotent call as sent now (saved by the caller before it).
+fn mark_sent(job: &mut Job, ctx: &Ctx<'_>) {
+    job.sent_at_ms = ctx.now_ms;
+}
+
 /// Post the reply; the save before marks the post as maybe made.
-fn post_reply(w: &mut JobWork, fx: &mut Fx) {
+fn post_reply(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
     let Stage::Replying { text, posting, .. } = &mut w.job.stage else {
         return;
     };
     *posting = true;
-    let body = report::reply_body(text, w.job.comment.id);
+    let text = text.clone();
+    mark_sent(&mut w.job, ctx);
+    let body = report::reply_body(&text, w.job.comment.id);
     fx.push(Effect::Save);
     let c = &w.job.comment;
     let post = Call::Post {
@@ -240,12 +285,14 @@ fn post_reply(w: &mut JobWork, fx: &mut Fx) {
 /// Create the build; the save before marks the call as maybe made. Saved
 /// even when the mark is already set: a failed save leaves it in memory
 /// only, and a kill after the call would then lose it.
-fn create(w: &mut JobWork, fx: &mut Fx) {
+fn create(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
+    let id = w.job.comment.id;
     let Stage::Triggering { params, sent, .. } = &mut w.job.stage else {
         return;
     };
-    let query = build_query(params);
+    let query = build_query(params, Some(id));
     *sent = true;
+    mark_sent(&mut w.job, ctx);
     fx.push(Effect::Save);
     call(w, fx, Waiting::Create, Call::CreateBuild { query });
 }
@@ -265,7 +312,7 @@ fn pending_status(w: &mut JobWork, fx: &mut Fx) {
     call(w, fx, Waiting::PendingStatus, c);
 }
 
-fn post_started(w: &mut JobWork, fx: &mut Fx) {
+fn post_started(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
     let Stage::Acking {
         params,
         build,
@@ -277,6 +324,7 @@ fn post_started(w: &mut JobWork, fx: &mut Fx) {
     };
     *posting = true;
     let body = report::started(params, build);
+    mark_sent(&mut w.job, ctx);
     fx.push(Effect::Save);
     let c = &w.job.comment;
     let post = Call::Post {
@@ -332,25 +380,37 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
             if own_post(&posts, &marker, ctx).is_some() {
                 replied(w, fx, ctx);
             } else {
-                post_reply(w, fx);
+                post_reply(w, fx, ctx);
             }
         }
         (Waiting::ReplyPost, Answer::Posted(_)) => replied(w, fx, ctx),
-        (Waiting::BuildEvidence, Answer::Builds(builds)) => {
+        (Waiting::BuildEvidence(page), Answer::Builds(builds)) => {
             let Stage::Triggering { params, .. } = &w.job.stage else {
                 return;
             };
-            let want = build_query(params);
+            let id = w.job.comment.id;
+            let mine = build_query(params, Some(id));
+            let unmarked = build_query(params, None);
             let known = known_builds(ctx.ledger);
             // An earlier create call may have made the build before the
             // answer was lost (crash, timeout): adopt it, never make a second.
+            // The job's identity parameter makes the match exact; a build
+            // without one (made before it existed) matches on the rest.
+            // Should two exist after all, the oldest is adopted.
             let found = builds
                 .iter()
-                .find(|(n, p)| *p == want && !known.contains(n))
-                .map(|(n, _)| *n);
+                .filter(|(n, p)| (*p == mine || *p == unmarked) && !known.contains(n))
+                .map(|(n, _)| *n)
+                .min();
+            let full = builds.len() >= super::EVIDENCE_PAGE as usize;
             match found {
                 Some(n) => created(w, fx, n, true, ctx),
-                None => create(w, fx),
+                // Not on this page, and older builds exist: look there too.
+                None if full && page < super::EVIDENCE_PAGES => {
+                    let next = Call::RecentBuilds { page: page + 1 };
+                    call(w, fx, Waiting::BuildEvidence(page + 1), next);
+                }
+                None => create(w, fx, ctx),
             }
         }
         (Waiting::Create, Answer::Created(Some(n))) => created(w, fx, n, false, ctx),
@@ -374,7 +434,7 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
                 posting: false,
             };
             w.job.attempts = 0;
-            post_reply(w, fx);
+            post_reply(w, fx, ctx);
         }
         (Waiting::PendingStatus, Answer::Done) => {
             let Stage::Acking {
@@ -392,7 +452,7 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
                 };
                 call(w, fx, Waiting::StartedEvidence, comments);
             } else {
-                post_started(w, fx);
+                post_started(w, fx, ctx);
             }
         }
         (Waiting::StartedEvidence, Answer::Comments(posts)) => {
@@ -402,7 +462,7 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
             let marker = report::build_marker(build.number);
             match own_post(&posts, &marker, ctx) {
                 Some(p) => acked(w, fx, p.id, ctx),
-                None => post_started(w, fx),
+                None => post_started(w, fx, ctx),
             }
         }
         (Waiting::StartedPost, Answer::Posted(id)) => acked(w, fx, id, ctx),

@@ -104,6 +104,16 @@ fn a_vanished_build_or_missing_results_is_an_infrastructure_error() {
 }
 
 #[test]
+fn results_of_another_schema_are_reported_as_such_not_as_missing() {
+    let f = follow(57, 1, 900);
+    let why = Err("results.json has schema 2, the bridge reads schema 1".to_owned());
+    let r = crate::bridge::machine::follow::final_report(&f, "success", &why);
+    assert_eq!(r.state, StatusState::Error);
+    assert!(r.body.contains("schema 2"), "{}", r.body);
+    assert!(!r.body.contains("no results.json"), "{}", r.body);
+}
+
+#[test]
 fn results_for_another_commit_are_not_believed() {
     let f = follow(57, 1, 900);
     let other = Ok(results(&"1".repeat(40), true));

@@ -16,6 +16,8 @@ use crate::results::{ResultsV1, RungResult, Status};
 const SHA: &str = "9fc1ad6ebf12462f3f9773003e26b4c6f54a772e";
 const DRONE: &str = "https://drone.example.org";
 const T0: i64 = 1_750_000_000_000;
+/// How long a server may act on a call after its answer was lost.
+const SETTLE_MS: i64 = 30_000;
 
 fn rules() -> Rules {
     let mut repos = BTreeMap::new();
@@ -61,6 +63,7 @@ fn job(id: u64, stage: Stage) -> Job {
         reacted: false,
         attempts: 0,
         not_before_ms: 0,
+        sent_at_ms: 0,
     }
 }
 
@@ -163,6 +166,7 @@ impl Harness {
                 base_ms: 100,
                 cap_ms: 1000,
                 fatal_ms: 5000,
+                settle_ms: SETTLE_MS as u64,
             },
         };
         let (next, effects) = step(work.clone(), event, &ctx);
@@ -189,7 +193,7 @@ impl Harness {
                     self.ledger.following.remove(&b);
                 }
                 Effect::RememberRefusal(k) => {
-                    self.ledger.refusals_replied.insert(k);
+                    self.ledger.remember_refusal(k, self.now_ms / 1000);
                 }
                 Effect::Tell(note) => self.notes.push(note),
                 Effect::Call(c) => {
@@ -268,4 +272,5 @@ fn facts_ok() -> Vec<Event> {
 
 mod crash;
 mod follow;
+mod settle;
 mod stages;
