@@ -209,3 +209,62 @@ fn a_damaged_state_means_a_rebuild_not_a_crash() {
     assert!(r.rebuilt);
     assert!(r.log.written.is_empty(), "{:?}", r.log.written);
 }
+
+/// The index in real headless Chromium: the page renders (text on it) and the
+/// badges render (the green of a passing badge is on the screenshot). No
+/// JavaScript is needed, so it is disabled.
+#[test]
+fn chromium_renders_the_index_and_its_badges() {
+    let (tmp, opts) = built();
+    let shot = tmp.path().join("index.png");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-javascript",
+            "--hide-scrollbars",
+            "--window-size=412,915",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            tmp.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!(
+            "file://{}",
+            opts.site_dir.join("index.html").display()
+        ))
+        .output()
+        .expect("chromium is installed by scripts/test");
+    assert!(
+        shot.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(
+        (info.width, info.height),
+        (412, 915),
+        "a phone-sized viewport"
+    );
+    let px = info.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(px).collect();
+    let dark = pixels
+        .iter()
+        .filter(|p| p[0] < 100 && p[1] < 100 && p[2] < 100)
+        .count();
+    assert!(dark > 500, "the index has text ({dark} dark pixels)");
+    // #4c1 with the badge's faint gradient on top.
+    let green = pixels
+        .iter()
+        .filter(|p| (55..=80).contains(&p[0]) && p[1] >= 185 && p[2] <= 40)
+        .count();
+    assert!(
+        green > 100,
+        "a passing badge is drawn ({green} green pixels)"
+    );
+}

@@ -29,7 +29,7 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outcome {
-    Read(Summary),
+    Read(Box<Summary>),
     /// `results.json` is there but could not be read: shown, never a crash.
     Corrupt {
         error: String,

@@ -54,7 +54,7 @@ struct Row<'a> {
 
 fn row<'a>(e: &'a Entry, href: String, now: i64) -> Row<'a> {
     let (summary, error) = match &e.outcome {
-        Outcome::Read(s) => (Some(s), None),
+        Outcome::Read(s) => (Some(&**s), None),
         Outcome::Corrupt { error } => (None, Some(error.as_str())),
     };
     Row {
@@ -119,7 +119,7 @@ pub fn history(
     entries: &[&Entry],
 ) -> Result<String, minijinja::Error> {
     let mut sorted: Vec<&&Entry> = entries.iter().collect();
-    sorted.sort_by(|a, b| (b.started, b.seq).cmp(&(a.started, a.seq)));
+    sorted.sort_by_key(|e| std::cmp::Reverse((e.started, e.seq)));
     let runs: Vec<_> = sorted
         .into_iter()
         .map(|e| row(e, format!("run-{}.html", run_key(&e.rel)), 0))

@@ -83,7 +83,7 @@ pub fn read_run(runs_dir: &Path, rel: &str) -> Option<Found> {
                 rel: rel.to_owned(),
                 seq: 0,
                 started: unix_time(&r.started_at),
-                outcome: Outcome::Read(Summary::of(&r)),
+                outcome: Outcome::Read(Box::new(Summary::of(&r))),
             },
             results: Some(r),
             files,

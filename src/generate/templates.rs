@@ -45,6 +45,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "nixos/secrets.nix.j2",
         include_str!("../../templates/nixos/secrets.nix.j2"),
     ),
+    (
+        "nixos/dashboard.nix.j2",
+        include_str!("../../templates/nixos/dashboard.nix.j2"),
+    ),
     ("drone.yml.j2", include_str!("../../templates/drone.yml.j2")),
     (
         "secrets.example.yaml.j2",
@@ -90,10 +94,11 @@ pub fn environment() -> Result<Environment<'static>, Error> {
     });
     env.set_formatter(|out, state, value| {
         // HTML escaping of what HTML needs (`&<>"'`), leaving `/` readable in URLs.
-        if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() {
-            if let Some(s) = value.as_str() {
-                return out.write_str(&escape::html(s)).map_err(Error::from);
-            }
+        if matches!(state.auto_escape(), AutoEscape::Html)
+            && !value.is_safe()
+            && let Some(s) = value.as_str()
+        {
+            return out.write_str(&escape::html(s)).map_err(Error::from);
         }
         minijinja::escape_formatter(out, state, value)
     });
