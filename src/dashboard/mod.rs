@@ -162,7 +162,7 @@ pub fn update(opts: &Options) -> Result<Report, DashboardError> {
         state::save_recipe(&opts.site_dir, &recipe, &rs)?;
     }
     put_index(&env, &mut site, opts, &st)?;
-    state::save_index(&opts.site_dir, &st)?;
+    state::save_index(&opts.site_dir, &mut st)?;
     report.log = site.log;
     Ok(report)
 }
@@ -237,7 +237,7 @@ pub fn rebuild(opts: &Options) -> Result<Report, DashboardError> {
             site.remove(&f)?;
         }
     }
-    state::save_index(&opts.site_dir, &st)?;
+    state::save_index(&opts.site_dir, &mut st)?;
     report.log = site.log;
     Ok(report)
 }

@@ -92,10 +92,9 @@ pub fn load_index(site: &Path) -> Option<IndexState> {
     load::<IndexState>(&index_path(site)).filter(|s| s.schema == STATE_SCHEMA)
 }
 
-pub fn save_index(site: &Path, st: &IndexState) -> Result<(), DashboardError> {
-    let mut st = st.clone();
+pub fn save_index(site: &Path, st: &mut IndexState) -> Result<(), DashboardError> {
     st.schema = STATE_SCHEMA;
-    save(&index_path(site), &st)
+    save(&index_path(site), st)
 }
 
 pub fn load_recipe(site: &Path, recipe: &str) -> Option<RecipeState> {
