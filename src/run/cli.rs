@@ -53,6 +53,7 @@ pub struct Finished {
 
 /// Perform `ccci run`. `Err` only for usage and plan errors.
 pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
+    super::webdriver::stop_browsers_on_signal();
     let plan = PlanV1::read(&args.plan)?;
     if !crate::registry::values::is_commit_id(&args.git_ref) {
         return Err(UsageError::Ref(args.git_ref.clone()));
@@ -87,6 +88,7 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
         src,
         pr: args.pr,
         work_dir: out.join("work"),
+        out_dir: out.clone(),
         lanes: args.lanes.unwrap_or(plan.lanes),
         poll: args.poll,
         backup_attempts: 3,

@@ -6,6 +6,7 @@
 //! processes and the clock are driven (`production` is the real one).
 
 pub mod abra_platform;
+pub mod browser;
 pub mod child;
 pub mod cli;
 pub mod fetch;
@@ -23,4 +24,5 @@ pub mod secrets;
 pub mod steps;
 pub mod upgrade;
 pub mod version;
+pub mod webdriver;
 pub mod world;
