@@ -12,5 +12,6 @@
     ./bridge.nix
     ./harness.nix
     ./secrets.nix
+    ./dashboard.nix
   ];
 }

@@ -97,20 +97,75 @@ pub fn cell(s: &str) -> String {
     format!("{fence}{pad}{text}{pad}{fence}")
 }
 
+/// One row of the rung table, as words: the Markdown table here and the
+/// dashboard's HTML table are both rendered from these.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RungRow {
+    pub rung: &'static str,
+    pub icon: &'static str,
+    pub status: &'static str,
+    pub duration: String,
+    pub reason: String,
+}
+
+/// The rows of the rung table: one per rung the run reports, in ladder order.
+pub fn rung_rows(results: &ResultsV1) -> Vec<RungRow> {
+    Rung::ALL
+        .into_iter()
+        .filter_map(|rung| {
+            results.rungs.get(&rung).map(|r| RungRow {
+                rung: rung.as_str(),
+                icon: status_icon(r.status),
+                status: status_word(r.status),
+                duration: duration(r.duration_secs),
+                reason: r.reason.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The rungs a run skipped on purpose, in ladder order.
+pub fn skipped_rungs(results: &ResultsV1) -> Vec<&'static str> {
+    Rung::ALL
+        .into_iter()
+        .filter(|r| {
+            results
+                .rungs
+                .get(r)
+                .is_some_and(|x| x.status == Status::Skip)
+        })
+        .map(Rung::as_str)
+        .collect()
+}
+
+/// The checks that failed or could not be decided (lint has its own rung row
+/// and `lint.txt`): `(icon, "rung / name", detail)`.
+pub fn bad_checks(results: &ResultsV1) -> Vec<(&'static str, String, String)> {
+    results
+        .checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Fail | Status::Unverified) && c.rung != Rung::Lint)
+        .map(|c| {
+            (
+                status_icon(c.status),
+                format!("{} / {}", c.rung.as_str(), c.name),
+                c.detail.clone(),
+            )
+        })
+        .collect()
+}
+
 /// The rung table: one row per rung the run reports, in ladder order.
 pub fn rung_table(results: &ResultsV1) -> String {
     let mut out = String::from("| rung | result | duration | reason |\n|---|---|---|---|\n");
-    for rung in Rung::ALL {
-        let Some(r) = results.rungs.get(&rung) else {
-            continue;
-        };
+    for r in rung_rows(results) {
         let _ = writeln!(
             out,
             "| {} | {} {} | {} | {} |",
-            rung.as_str(),
-            status_icon(r.status),
-            status_word(r.status),
-            duration(r.duration_secs),
+            r.rung,
+            r.icon,
+            r.status,
+            r.duration,
             cell(&r.reason)
         );
     }

@@ -230,5 +230,5 @@ fn harness_and_secrets_cover_what_the_host_needs() {
         ["/etc/ssh/ssh_host_ed25519_key"]
     );
     let imports = strs(&v["imports"]);
-    assert_eq!(imports.len(), 9);
+    assert_eq!(imports.len(), 10);
 }

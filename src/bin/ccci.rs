@@ -65,6 +65,25 @@ enum Command {
         #[arg(long)]
         state_dir: Option<std::path::PathBuf>,
     },
+    /// Render the dashboard (a static site) from the runs directory: only the
+    /// runs that appeared since the last update, or everything with --full.
+    Dashboard {
+        /// Where the runs are (host.runs_dir).
+        #[arg(long)]
+        runs_dir: std::path::PathBuf,
+        /// Where the site is written (served read-only).
+        #[arg(long)]
+        site_dir: std::path::PathBuf,
+        /// An enrolled recipe the index lists; repeat it. None: every recipe with runs.
+        #[arg(long = "recipe")]
+        recipes: Vec<String>,
+        /// Delete runs that started longer ago than this ("30d"), from disk and pages.
+        #[arg(long)]
+        retention: Option<String>,
+        /// Read every run and render the whole site.
+        #[arg(long)]
+        full: bool,
+    },
     /// Converge one piece of the host to its config (run by the reconcile
     /// oneshots on every boot); prints one line per change.
     Reconcile {
@@ -183,6 +202,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Reconcile { piece, config } => reconcile_piece(piece, &config),
+        Command::Dashboard {
+            runs_dir,
+            site_dir,
+            recipes,
+            retention,
+            full,
+        } => dashboard(runs_dir, site_dir, recipes, retention.as_deref(), full),
         Command::CheckPlan { plan } => match ccci::plan::PlanV1::read(&plan) {
             Ok(p) => {
                 println!(
@@ -269,4 +295,58 @@ fn bridge(config: &std::path::Path, state_dir: &Option<std::path::PathBuf>) -> a
         }
         Ok(())
     })
+}
+
+fn dashboard(
+    runs_dir: std::path::PathBuf,
+    site_dir: std::path::PathBuf,
+    recipes: Vec<String>,
+    retention: Option<&str>,
+    full: bool,
+) -> ExitCode {
+    use ccci::registry::values::{Duration, RecipeName};
+    for r in &recipes {
+        if let Err(e) = r.parse::<RecipeName>() {
+            eprintln!("error: --recipe {r:?}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let retention_secs = match retention.map(str::parse::<Duration>).transpose() {
+        Ok(d) => d.map(Duration::as_secs),
+        Err(e) => {
+            eprintln!("error: --retention: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let opts = ccci::dashboard::Options {
+        runs_dir,
+        site_dir,
+        recipes,
+        retention_secs,
+        now,
+    };
+    let result = if full {
+        ccci::dashboard::rebuild(&opts)
+    } else {
+        ccci::dashboard::update(&opts)
+    };
+    match result {
+        Ok(r) => {
+            println!(
+                "dashboard: {} runs added, {} pruned, {} files written, {} removed",
+                r.added,
+                r.pruned.len(),
+                r.log.written.len(),
+                r.log.removed.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: dashboard: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -182,6 +182,7 @@ pub fn default_module() -> DefaultModule {
             "bridge",
             "harness",
             "secrets",
+            "dashboard",
         ]
         .iter()
         .map(|m| format!("./{m}.nix"))

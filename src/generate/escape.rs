@@ -139,9 +139,34 @@ pub fn yaml_string(s: &str) -> Result<String, Unrepresentable> {
     Ok(out)
 }
 
+/// Text made safe for HTML content and quoted attribute values.
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn html_escapes_markup_and_quotes_but_not_slashes() {
+        assert_eq!(
+            html("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(html("../runs/1"), "../runs/1");
+    }
 
     /// Strings that have broken generators before: quotes of every language,
     /// interpolation openers, command substitution, comments, newlines,

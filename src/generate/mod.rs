@@ -1,4 +1,5 @@
 pub mod context;
+pub mod dashboard;
 pub mod escape;
 pub mod outputs;
 pub mod plans;

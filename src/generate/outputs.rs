@@ -108,6 +108,11 @@ pub fn render_all(reg: &Registry) -> Result<Vec<Output>, RenderError> {
         &context::secrets_module(reg),
     )?;
     tpl(
+        m("dashboard"),
+        "nixos/dashboard.nix.j2",
+        &super::dashboard::dashboard_module(reg)?,
+    )?;
+    tpl(
         files::DRONE_YML.to_owned(),
         "drone.yml.j2",
         &context::drone_yml(reg)?,

@@ -45,6 +45,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "nixos/secrets.nix.j2",
         include_str!("../../templates/nixos/secrets.nix.j2"),
     ),
+    (
+        "nixos/dashboard.nix.j2",
+        include_str!("../../templates/nixos/dashboard.nix.j2"),
+    ),
     ("drone.yml.j2", include_str!("../../templates/drone.yml.j2")),
     (
         "secrets.example.yaml.j2",
@@ -53,6 +57,22 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "registry-keys.md.j2",
         include_str!("../../templates/registry-keys.md.j2"),
+    ),
+    (
+        "dashboard/base.html.j2",
+        include_str!("../../templates/dashboard/base.html.j2"),
+    ),
+    (
+        "dashboard/index.html.j2",
+        include_str!("../../templates/dashboard/index.html.j2"),
+    ),
+    (
+        "dashboard/recipe.html.j2",
+        include_str!("../../templates/dashboard/recipe.html.j2"),
+    ),
+    (
+        "dashboard/run.html.j2",
+        include_str!("../../templates/dashboard/run.html.j2"),
     ),
 ];
 
@@ -63,7 +83,25 @@ fn filter_error(e: escape::Unrepresentable) -> Error {
 pub fn environment() -> Result<Environment<'static>, Error> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
+    // HTML pages (the dashboard) escape every value; the other languages
+    // escape through their own filter.
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html.j2") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(|out, state, value| {
+        // HTML escaping of what HTML needs (`&<>"'`), leaving `/` readable in URLs.
+        if matches!(state.auto_escape(), AutoEscape::Html)
+            && !value.is_safe()
+            && let Some(s) = value.as_str()
+        {
+            return out.write_str(&escape::html(s)).map_err(Error::from);
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
     env.add_filter("nix", |s: String| {
         escape::nix_string(&s).map_err(filter_error)
     });

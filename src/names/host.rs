@@ -26,6 +26,13 @@ pub fn service(unit: &str) -> String {
     format!("{unit}.service")
 }
 
+/// The unit (and timer) that renders the dashboard site.
+pub const DASHBOARD_UNIT: &str = "ccci-dashboard";
+/// The unit that deploys the stack serving the dashboard.
+pub const DASHBOARD_SERVE_UNIT: &str = "ccci-dashboard-serve";
+/// The swarm stack serving the dashboard, also its Traefik router's name.
+pub const DASHBOARD_STACK: &str = "ccci-dashboard";
+
 /// The attachable overlay network of the proxy.
 pub const PROXY_NETWORK: &str = "proxy";
 

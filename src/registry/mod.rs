@@ -50,6 +50,18 @@ pub struct Host {
     pub bridge: Bridge,
     pub abra: Abra,
     pub infra: Infra,
+    pub dashboard: Dashboard,
+}
+
+/// The dashboard: a static site served read-only at its own domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dashboard {
+    pub domain: Domain,
+    pub site_dir: AbsPath,
+    /// Runs older than this are deleted, from disk and from the pages.
+    pub retention: Duration,
+    /// The tag of the `nginx` image that serves the site.
+    pub nginx: Version,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -29,6 +29,17 @@ pub struct HostFile {
     pub bridge: BridgeSection,
     pub abra: AbraSection,
     pub infra: InfraSection,
+    #[serde(default)]
+    pub dashboard: DashboardSection,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSection {
+    pub domain: Option<Domain>,
+    pub site_dir: Option<AbsPath>,
+    pub retention: Option<Duration>,
+    pub nginx: Option<Version>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

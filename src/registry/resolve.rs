@@ -11,8 +11,8 @@ use super::model::{BackupMode, HostFile, LaneMode, Marker, RecipeFile, Rung};
 use super::spans::span_of;
 use super::values::{Domain, Duration, RecipeName, StatusList};
 use super::{
-    Abra, Bridge, BrowserCheck, DOMAIN_PLACEHOLDERS, Drone, Gitea, Health, Host, HttpCheck, Infra,
-    Recipe, Registry, RunDefaults,
+    Abra, Bridge, BrowserCheck, DOMAIN_PLACEHOLDERS, Dashboard, Drone, Gitea, Health, Host,
+    HttpCheck, Infra, Recipe, Registry, RunDefaults,
 };
 
 /// Parse a default constant. The constants are tested to parse, so this cannot fail.
@@ -201,6 +201,21 @@ fn resolve_host(src: &Source, f: HostFile, problems: &mut Vec<Diagnostic>) -> Ho
                 .infra
                 .backup_repository
                 .unwrap_or_else(|| default(d::BACKUP_REPOSITORY)),
+        },
+        dashboard: Dashboard {
+            domain: f.dashboard.domain.unwrap_or_else(|| sub("dashboard")),
+            site_dir: f
+                .dashboard
+                .site_dir
+                .unwrap_or_else(|| default(d::DASHBOARD_SITE_DIR)),
+            retention: f
+                .dashboard
+                .retention
+                .unwrap_or_else(|| default(d::DASHBOARD_RETENTION)),
+            nginx: f
+                .dashboard
+                .nginx
+                .unwrap_or_else(|| default(d::DASHBOARD_NGINX)),
         },
         ci_domain: ci,
     }

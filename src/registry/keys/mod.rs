@@ -23,6 +23,9 @@ pub mod defaults {
     pub const TRIGGER: &str = "!testme";
     pub const LISTEN: &str = "127.0.0.1:8787";
     pub const BACKUP_REPOSITORY: &str = "/backups/restic";
+    pub const DASHBOARD_SITE_DIR: &str = "/var/lib/ccci/dashboard";
+    pub const DASHBOARD_RETENTION: &str = "90d";
+    pub const DASHBOARD_NGINX: &str = "1.27.3-alpine";
     pub const HEALTH_PATH: &str = "/";
     pub const HEALTH_STATUSES: [u16; 3] = [200, 301, 302];
     pub const CHECK_STATUSES: [u16; 1] = [200];
@@ -174,6 +177,7 @@ mod tests {
             ("bridge.", accepted::<BridgeSection>("bridge.", "")),
             ("abra.", accepted::<AbraSection>("abra.", "")),
             ("infra.", accepted::<InfraSection>("infra.", "")),
+            ("dashboard.", accepted::<DashboardSection>("dashboard.", "")),
         ];
         let top: BTreeSet<String> = sections
             .iter()

@@ -245,6 +245,34 @@ pub const KEYS: &[KeyDoc] = &[
         "restic repository inside the backup bot's volume."
     ),
     k!(
+        Host,
+        "dashboard.domain",
+        "domain",
+        "dashboard.<ci_domain>",
+        "Domain the dashboard (latest run per recipe, history, badges) is served at, through Traefik."
+    ),
+    k!(
+        Host,
+        "dashboard.site_dir",
+        "absolute path",
+        d::DASHBOARD_SITE_DIR,
+        "Where `ccci dashboard` writes the static site."
+    ),
+    k!(
+        Host,
+        "dashboard.retention",
+        "duration",
+        d::DASHBOARD_RETENTION,
+        "Runs that started longer ago are deleted from `host.runs_dir` and from the dashboard."
+    ),
+    k!(
+        Host,
+        "dashboard.nginx",
+        "version",
+        d::DASHBOARD_NGINX,
+        "Tag of the `nginx` image serving the dashboard read-only."
+    ),
+    k!(
         Recipe,
         "repo",
         "owner/name",
