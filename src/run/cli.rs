@@ -43,6 +43,8 @@ pub enum UsageError {
     Src(String, String),
     #[error("--ca-file {0}: {1}")]
     Ca(String, std::io::Error),
+    #[error(transparent)]
+    Out(#[from] super::outdir::OutDirError),
 }
 
 /// How a run ended.
@@ -73,6 +75,22 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
             &run_id,
         )
     });
+    // Before anything is deployed: a run that could not write its results
+    // must not start.
+    super::outdir::prepare_out(&out)?;
+    let work = super::outdir::WorkDir::create(&out)?;
+    let cancel = super::interrupt::Cancel::new();
+    for (what, watch) in [
+        (
+            "signals",
+            super::stop::watch_signals as fn(_, _) -> std::io::Result<()>,
+        ),
+        ("the parent process", super::stop::watch_parent),
+    ] {
+        if let Err(e) = watch(cancel.clone(), progress.clone()) {
+            progress.line("run", &format!("cannot watch {what}: {e}"));
+        }
+    }
     let world = ProductionWorld::from_env(Duration::from_secs(plan.timeouts.deploy_secs.max(60)));
     let inputs = RunInputs {
         plan: &plan,
@@ -86,7 +104,7 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
         git_ref: args.git_ref.to_ascii_lowercase(),
         src,
         pr: args.pr,
-        work_dir: out.join("work"),
+        work_dir: work.path().to_owned(),
         lanes: args.lanes.unwrap_or(plan.lanes),
         poll: args.poll,
         backup_attempts: 3,
@@ -95,9 +113,17 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
             .git_url
             .clone()
             .unwrap_or_else(|| plan.gitea_url.trimmed().to_owned()),
+        cancel,
     };
     let output = lanes::execute(&inputs);
-    let exit = match report::write_all(&out, &output.results, &output.lint_text) {
+    // Nothing of the run's clones is needed any more; the artifacts live beside.
+    if let Err(e) = work.remove() {
+        progress.line("run", &format!("cannot remove the work directory: {e}"));
+    }
+    let written = report::write_all(&out, &output.results, &output.lint_text)
+        .map_err(|e| e.to_string())
+        .and_then(|()| super::outdir::set_modes(&out).map_err(|e| e.to_string()));
+    let exit = match written {
         Ok(()) => {
             progress.line("run", &format!("results in {}", out.display()));
             super::rungs::exit_code(output.results.green)

@@ -32,6 +32,8 @@ pub struct RunCtx<'a> {
     pub recipe_tests: Option<PathBuf>,
     /// Whether the backup rung applies, or why not.
     pub backup: Result<(), String>,
+    /// Set when the run must stop; waits give up at once.
+    pub cancel: super::interrupt::Cancel,
 }
 
 impl RunCtx<'_> {
@@ -229,6 +231,9 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Resu
                 }
             }
             Err(e) => last = format!("cannot list services: {e}"),
+        }
+        if let Some(why) = ctx.cancel.reason() {
+            return Err(why);
         }
         if ctx.now().saturating_duration_since(start) >= budget {
             return Err(format!("not healthy within {} s: {last}", budget.as_secs()));

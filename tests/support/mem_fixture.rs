@@ -123,6 +123,16 @@ impl Scenario {
     }
 
     pub fn run_with(&self, mode: LaneMode, progress: Progress) -> (ResultsV1, String) {
+        self.run_cancellable(mode, progress, Default::default())
+    }
+
+    /// A run that `cancel` can stop (a signal, the parent's death).
+    pub fn run_cancellable(
+        &self,
+        mode: LaneMode,
+        progress: Progress,
+        cancel: ccci::run::interrupt::Cancel,
+    ) -> (ResultsV1, String) {
         let inputs = RunInputs {
             plan: &self.plan,
             world: &self.world,
@@ -141,6 +151,7 @@ impl Scenario {
             backup_attempts: 3,
             run_id: "abc123def456".into(),
             git_base: GIT_BASE.into(),
+            cancel,
         };
         let out = lanes::execute(&inputs);
         (out.results, out.lint_text)
