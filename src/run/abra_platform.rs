@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use super::platform::{AppRef, OpError, Platform, ServiceState, TeardownReport};
+use super::platform::{AppRef, OpError, Platform, ServiceState, TaskState, TeardownReport};
 use crate::tools::abra::{Abra, NewApp};
 use crate::tools::docker::Docker;
 use crate::tools::{Call, Program, ToolError, pty};
@@ -122,6 +122,31 @@ impl Platform for AbraPlatform {
             });
         }
         Ok(out)
+    }
+
+    fn tasks(&self, app: &AppRef) -> Result<Vec<TaskState>, OpError> {
+        let rows = self.docker.services(Some(&app.stack)).map_err(op)?;
+        let mut out = Vec::new();
+        for row in rows {
+            for t in self.docker.service_ps(&row.name).map_err(op)? {
+                out.push(TaskState {
+                    service: row.name.clone(),
+                    // "Failed 3 seconds ago" → "failed".
+                    state: t
+                        .current_state
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_lowercase(),
+                    error: t.error,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn logs(&self, _app: &AppRef, service: &str, lines: u32) -> Result<String, OpError> {
+        self.docker.service_logs(service, lines).map_err(op)
     }
 
     fn replicas(&self, app: &AppRef) -> Result<Vec<ServiceState>, OpError> {

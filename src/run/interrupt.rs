@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::fetch::{Checkout, FetchError, FetchSpec};
-use super::platform::{AppRef, OpError, Platform, ServiceState, TeardownReport};
+use super::platform::{AppRef, OpError, Platform, ServiceState, TaskState, TeardownReport};
 use super::probe::{Answer, ProbeConfig, ProbeFailure, ProbeSetupError};
 use super::rungs::RungOutcome;
 use super::world::{AppHttp, ChildEnd, ChildRun, Clock, Git, Processes, Web, World};
@@ -241,6 +241,14 @@ impl Platform for Interruptible<'_> {
     fn replicas(&self, app: &AppRef) -> Result<Vec<ServiceState>, OpError> {
         self.op()?;
         self.inner.platform().replicas(app)
+    }
+    fn tasks(&self, app: &AppRef) -> Result<Vec<TaskState>, OpError> {
+        self.op()?;
+        self.inner.platform().tasks(app)
+    }
+    fn logs(&self, app: &AppRef, service: &str, lines: u32) -> Result<String, OpError> {
+        self.op()?;
+        self.inner.platform().logs(app, service, lines)
     }
     fn exec(&self, app: &AppRef, service: &str, script: &str) -> Result<String, OpError> {
         self.op()?;

@@ -8,6 +8,7 @@
 pub mod abra_platform;
 pub mod child;
 pub mod cli;
+pub mod crashloop;
 pub mod fetch;
 pub mod fresh;
 pub mod interrupt;

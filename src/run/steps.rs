@@ -204,6 +204,7 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Resu
     // The full listing (labels) once, for the recipe's timeout label; then
     // only replica counts until everything converged.
     let mut labels_seen = false;
+    let mut crash = super::crashloop::Watch::default();
     loop {
         let listing = if labels_seen {
             ctx.platform().replicas(app)
@@ -233,6 +234,9 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Resu
             Err(e) => last = format!("cannot list services: {e}"),
         }
         if let Some(why) = ctx.cancel.reason() {
+            return Err(why);
+        }
+        if let Some(why) = crash.look(ctx.platform(), ctx.world.clock(), app) {
             return Err(why);
         }
         if ctx.now().saturating_duration_since(start) >= budget {
