@@ -50,6 +50,19 @@ enum Command {
         #[arg(long)]
         git_url: Option<String>,
     },
+    /// Tear down run apps no live run holds and older than the max age
+    /// (found from env files and the engine); prints what it reaped.
+    Janitor {
+        /// Any runner plan of the host (its abra dir, server, CI domain, runs dir).
+        #[arg(long)]
+        plan: std::path::PathBuf,
+        /// Reap only apps older than this: 90s, 30m, 2h, 1d (default: the plan's).
+        #[arg(long)]
+        max_age: Option<String>,
+        /// Print what would be reaped, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Check a runner plan without running it (prints the resolved plan).
     CheckPlan {
         /// A runner plan, runners/<recipe>.json.
@@ -183,6 +196,11 @@ fn main() -> ExitCode {
             }
         }
         Command::Reconcile { piece, config } => reconcile_piece(piece, &config),
+        Command::Janitor {
+            plan,
+            max_age,
+            dry_run,
+        } => janitor(&plan, max_age.as_deref(), dry_run),
         Command::CheckPlan { plan } => match ccci::plan::PlanV1::read(&plan) {
             Ok(p) => {
                 println!(
@@ -269,4 +287,31 @@ fn bridge(config: &std::path::Path, state_dir: &Option<std::path::PathBuf>) -> a
         }
         Ok(())
     })
+}
+
+fn janitor(plan: &std::path::Path, max_age: Option<&str>, dry_run: bool) -> ExitCode {
+    let plan = match ccci::plan::PlanV1::read(plan) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let max_age = match max_age.map(ccci::run::janitor::parse_age).transpose() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: --max-age {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sweep = ccci::run::janitor_cli::run(&plan, max_age, dry_run);
+    for line in sweep.lines(dry_run) {
+        println!("{line}");
+    }
+    let left = sweep.reaped.iter().any(|(_, r)| !r.problems.is_empty());
+    if left || !sweep.problems.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -298,6 +298,16 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
         let _ = abra.secret_remove_all(&app.domain);
     }
     let prefix = crate::names::stack::stack_prefix(&app.stack);
+    if !env_exists {
+        // An orphan whose env file is gone (the janitor finds those by the
+        // naming rule): abra cannot address it, docker can.
+        for v in p.docker.volumes(Some(&app.stack)).unwrap_or_default() {
+            let _ = p.docker.volume_rm(&v);
+        }
+        for s in p.docker.secrets(&prefix).unwrap_or_default() {
+            let _ = p.docker.secret_rm(&s);
+        }
+    }
     match services_left(p) {
         Ok(0) => {
             if env_exists && let Err(e) = std::fs::remove_file(app.env_file()) {

@@ -91,7 +91,39 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
             progress.line("run", &format!("cannot watch {what}: {e}"));
         }
     }
-    let world = ProductionWorld::from_env(Duration::from_secs(plan.timeouts.deploy_secs.max(60)));
+    // Orphans of earlier runs first: their slots and names are this run's.
+    for line in super::janitor_cli::run(&plan, None, false).lines(false) {
+        progress.line("janitor", &line);
+    }
+    let slow = Duration::from_secs(plan.timeouts.deploy_secs.max(60));
+    let state_dir =
+        crate::names::files::run_state_dir(std::path::Path::new(plan.runs_dir.as_str()));
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let record = super::runstate::RunRecord {
+        run_id: run_id.clone(),
+        pid: std::process::id(),
+        started_unix: started,
+        deadline_unix: started + plan.timeouts.deadline_secs,
+        apps: Default::default(),
+    };
+    let platform = super::abra_platform::AbraPlatform::from_env(slow);
+    let world = match super::runstate::Claiming::new(platform, state_dir.clone(), record) {
+        Ok(claiming) => ProductionWorld::new(claiming),
+        Err(e) => {
+            // Without a record the janitor still sees the locks it cannot
+            // take: the run goes on, unlocked apps are the only risk.
+            progress.line(
+                "run",
+                &format!(
+                    "cannot write the run record in {}: {e}",
+                    state_dir.display()
+                ),
+            );
+            ProductionWorld::from_env(slow)
+        }
+    };
     let inputs = RunInputs {
         plan: &plan,
         world: &world,

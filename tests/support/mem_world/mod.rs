@@ -24,6 +24,7 @@
 mod compose;
 mod container;
 mod git;
+mod janitor;
 mod swarm;
 mod web;
 
@@ -169,6 +170,8 @@ pub struct MemWorld {
     pub knobs: Knobs,
     pub site: Site,
     epoch: Instant,
+    /// Ages in seconds of env files, by domain, as the janitor sees them.
+    pub app_ages: Mutex<BTreeMap<String, u64>>,
 }
 
 impl MemWorld {
@@ -178,6 +181,7 @@ impl MemWorld {
             knobs,
             site,
             epoch: Instant::now(),
+            app_ages: Mutex::default(),
         }
     }
 
