@@ -5,6 +5,8 @@
 //! `results.json` is written with the running rung `unverified` and the
 //! reason, and an `--out` that was not empty is refused before anything ran.
 //! The random-point variants run in memory (tests/run_interrupt.rs).
+//! Last, `ccci janitor` over the same fakes: a live run's apps are left
+//! alone, and a run killed with -9 leaves orphans the janitor reaps.
 
 #[allow(dead_code)]
 #[path = "support/fake_tools.rs"]
@@ -208,4 +210,52 @@ fn an_out_that_is_not_empty_is_refused_before_anything_runs() {
         "keep me"
     );
     assert_eq!(std::fs::read_to_string(&beside).unwrap(), "keep me too");
+}
+
+fn janitor(w: &World, extra: &[&str]) -> std::process::Output {
+    let mut c = w.host.command(env!("CARGO_BIN_EXE_ccci"));
+    c.args(["janitor", "--plan"]).arg(&w.plan_path).args(extra);
+    c.output().unwrap()
+}
+
+#[test]
+fn the_janitor_leaves_a_live_run_alone_and_reaps_it_once_killed() {
+    let w = stuck_world();
+    let (mut child, rx) = spawn(&w);
+    wait_for_line(&rx, "waiting until healthy");
+    // Live: its lock is held, whatever the age.
+    let out = janitor(&w, &["--max-age", "0s"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("reap"), "{text}");
+    assert!(!w.state()["services"].as_object().unwrap().is_empty());
+    // Killed with -9: no teardown, the kernel drops its locks.
+    kill("-KILL", child.id());
+    let _ = child.wait();
+    let dry = janitor(&w, &["--max-age", "0s", "--dry-run"]);
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(text.contains("would reap cust-"), "{text}");
+    assert!(!w.state()["services"].as_object().unwrap().is_empty());
+    let out = janitor(&w, &["--max-age", "0s"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("reaped cust-").count(), 1, "{text}");
+    let s = w.state();
+    for kind in ["services", "volumes", "secrets", "configs", "deployed"] {
+        let left: Vec<&String> = s[kind]
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{kind} left after the janitor: {left:?}");
+    }
 }

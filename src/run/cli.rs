@@ -92,7 +92,8 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
         }
     }
     // Orphans of earlier runs first: their slots and names are this run's.
-    for line in super::janitor_cli::run(&plan, None, false).lines(false) {
+    let facts = super::janitor_cli::HostFacts::of_plan(&plan);
+    for line in super::janitor_cli::run(&facts, false).lines(false) {
         progress.line("janitor", &line);
     }
     let slow = Duration::from_secs(plan.timeouts.deploy_secs.max(60));

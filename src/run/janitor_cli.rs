@@ -10,6 +10,29 @@ use super::platform::{AppRef, Platform, TeardownReport};
 use crate::plan::PlanV1;
 use crate::tools::docker::Docker;
 
+/// The host facts the janitor needs: from a runner plan, or given one by
+/// one (the systemd timer has no plan at hand).
+#[derive(Debug, Clone)]
+pub struct HostFacts {
+    pub abra_dir: PathBuf,
+    pub server: String,
+    pub ci_domain: crate::registry::values::Domain,
+    pub runs_dir: PathBuf,
+    pub max_age: Duration,
+}
+
+impl HostFacts {
+    pub fn of_plan(plan: &PlanV1) -> Self {
+        HostFacts {
+            abra_dir: PathBuf::from(plan.abra_dir.as_str()),
+            server: plan.server.to_string(),
+            ci_domain: plan.ci_domain.clone(),
+            runs_dir: PathBuf::from(plan.runs_dir.as_str()),
+            max_age: Duration::from_secs(plan.timeouts.janitor_max_age_secs),
+        }
+    }
+}
+
 /// The production host of the janitor.
 pub struct HostJanitor {
     platform: AbraPlatform,
@@ -19,16 +42,15 @@ pub struct HostJanitor {
 }
 
 impl HostJanitor {
-    /// abra and docker as `ccci run` finds them, the plan's shared abra
+    /// abra and docker as `ccci run` finds them, the host's shared abra
     /// directory and server.
-    pub fn from_env(plan: &PlanV1) -> Self {
+    pub fn from_env(facts: &HostFacts) -> Self {
         HostJanitor {
-            platform: AbraPlatform::from_env(Duration::from_secs(
-                plan.timeouts.deploy_secs.max(60),
-            )),
+            // Teardown's slowest call (undeploy) gets the longest deploy budget.
+            platform: AbraPlatform::from_env(Duration::from_secs(900)),
             docker: Docker::new(),
-            abra_dir: PathBuf::from(plan.abra_dir.as_str()),
-            server: plan.server.to_string(),
+            abra_dir: facts.abra_dir.clone(),
+            server: facts.server.clone(),
         }
     }
 }
@@ -70,20 +92,19 @@ impl JanitorHost for HostJanitor {
     }
 }
 
-/// The janitor's scope for a plan's host.
-pub fn scope(plan: &PlanV1, max_age: Duration, dry_run: bool) -> Scope<'_> {
+/// The janitor's scope on a host.
+pub fn scope(facts: &HostFacts, dry_run: bool) -> Scope<'_> {
     Scope {
-        state_dir: crate::names::files::run_state_dir(std::path::Path::new(plan.runs_dir.as_str())),
-        abra_dir: PathBuf::from(plan.abra_dir.as_str()),
-        server: plan.server.to_string(),
-        ci_domain: &plan.ci_domain,
-        max_age,
+        state_dir: crate::names::files::run_state_dir(&facts.runs_dir),
+        abra_dir: facts.abra_dir.clone(),
+        server: facts.server.clone(),
+        ci_domain: &facts.ci_domain,
+        max_age: facts.max_age,
         dry_run,
     }
 }
 
-/// One sweep of the plan's host.
-pub fn run(plan: &PlanV1, max_age: Option<Duration>, dry_run: bool) -> Sweep {
-    let max_age = max_age.unwrap_or(Duration::from_secs(plan.timeouts.janitor_max_age_secs));
-    janitor::sweep(&HostJanitor::from_env(plan), &scope(plan, max_age, dry_run))
+/// One sweep of the host.
+pub fn run(facts: &HostFacts, dry_run: bool) -> Sweep {
+    janitor::sweep(&HostJanitor::from_env(facts), &scope(facts, dry_run))
 }
