@@ -492,6 +492,10 @@ fn a_recipe_that_exits_at_once_is_red_within_30_s_of_its_first_failed_task() {
     );
     let healthy = r.checks.iter().find(|c| c.name == "healthy").unwrap();
     // The first failed task comes 1 s after the deploy.
+    eprintln!(
+        "first failed task → red rung: {:.1} s of virtual time (deploy timeout 900 s)",
+        healthy.duration_secs - 1.0
+    );
     assert!(
         healthy.duration_secs <= 1.0 + 30.0,
         "red {} s after the deploy",
