@@ -264,6 +264,25 @@ fn archives_hold(tar: &Program, dir: &Path, needle: &str) -> Result<bool, OpErro
     }
 }
 
+/// How long teardown waits for the swarm to remove a stack's containers.
+/// On Docker 20.10 an undeployed stack's exited task containers go within
+/// seconds (six seen for a restarting service); this bounds a stuck one.
+const CONTAINERS_GONE: Duration = Duration::from_secs(30);
+
+/// Poll until no container of `stack` exists, up to [`CONTAINERS_GONE`];
+/// the error names the containers still there.
+fn wait_containers_gone(p: &AbraPlatform, stack: &str) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    loop {
+        match p.docker.stack_containers(stack) {
+            Ok(c) if c.is_empty() => return Ok(()),
+            Ok(c) if start.elapsed() >= CONTAINERS_GONE => return Err(c.join(", ")),
+            Err(e) if start.elapsed() >= CONTAINERS_GONE => return Err(e.to_string()),
+            _ => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
 /// Undeploy, remove volumes (retrying: a stopping task holds its volume for a
 /// moment) and secrets, then the env file only once the stack is gone; report
 /// whatever is left (docs/docker.md, "Teardown, verified"). Janitor, locks and
@@ -281,6 +300,9 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
     if services_left(p).unwrap_or(0) > 0 {
         let _ = p.docker.stack_rm(&app.stack);
     }
+    // Volumes cannot go while any container of the stack exists, exited
+    // ones included; wait for the swarm to reap them first.
+    let reaped = wait_containers_gone(p, &app.stack);
     if env_exists {
         let mut removed = false;
         for attempt in 0..5 {
@@ -318,7 +340,10 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
         Err(e) => problems.push(format!("cannot list services: {e}")),
     }
     match p.docker.volumes(Some(&app.stack)) {
-        Ok(v) if !v.is_empty() => problems.push(format!("volumes left: {}", v.join(", "))),
+        Ok(v) if !v.is_empty() => problems.push(match &reaped {
+            Ok(()) => format!("volumes left: {}", v.join(", ")),
+            Err(c) => format!("volumes left: {} (held by {c})", v.join(", ")),
+        }),
         Ok(_) => {}
         Err(e) => problems.push(format!("cannot list volumes: {e}")),
     }

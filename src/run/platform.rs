@@ -42,8 +42,20 @@ pub struct ServiceState {
 }
 
 impl ServiceState {
+    /// Replicas at their count and no update under way: with
+    /// `order: start-first` the old task keeps every replica count at
+    /// `1/1` while the swarm updates or rolls back (docs/docker.md,
+    /// "Rollbacks").
     pub fn converged(&self) -> bool {
-        self.running == self.desired
+        self.running == self.desired && !self.updating()
+    }
+
+    /// Docker is still moving the service to its new spec (or back).
+    pub fn updating(&self) -> bool {
+        matches!(
+            self.update_state.as_deref(),
+            Some("updating" | "rollback_started")
+        )
     }
 
     pub fn rolled_back(&self) -> bool {

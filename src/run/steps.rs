@@ -185,7 +185,10 @@ fn convergence(services: &[ServiceState]) -> Result<(), String> {
     let waiting: Vec<String> = services
         .iter()
         .filter(|s| !s.converged())
-        .map(|s| format!("{} {}/{}", s.name, s.running, s.desired))
+        .map(|s| match &s.update_state {
+            Some(u) if s.updating() => format!("{} {}/{} ({u})", s.name, s.running, s.desired),
+            _ => format!("{} {}/{}", s.name, s.running, s.desired),
+        })
         .collect();
     if waiting.is_empty() {
         Ok(())
@@ -201,18 +204,21 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Resu
     let start = ctx.now();
     let mut budget = Duration::from_secs(ctx.plan.timeouts.deploy_secs);
     let mut last: String;
-    // The full listing (labels) once, for the recipe's timeout label; then
-    // only replica counts until everything converged.
+    // The full listing (labels, update state) once, for the recipe's
+    // timeout label, and again on every poll while an update is under way
+    // (replica counts alone do not show it); otherwise only replica counts.
     let mut labels_seen = false;
     let mut crash = super::crashloop::Watch::default();
+    let mut updating = false;
     loop {
-        let listing = if labels_seen {
+        let listing = if labels_seen && !updating {
             ctx.platform().replicas(app)
         } else {
             ctx.platform().services(app)
         };
         match listing {
             Ok(services) => {
+                updating = services.iter().any(ServiceState::updating);
                 if !labels_seen && !services.is_empty() {
                     labels_seen = true;
                     if let Some(secs) = timeout_label(&services, &app.stack) {
@@ -353,5 +359,23 @@ mod tests {
                 .contains("b 0/1")
         );
         assert!(convergence(&[s("a", 1, 1), s("b", 2, 2)]).is_ok());
+    }
+
+    #[test]
+    fn an_update_under_way_is_not_converged_even_at_full_replicas() {
+        let s = |state: Option<&str>| ServiceState {
+            name: "a".into(),
+            running: 1,
+            desired: 1,
+            update_state: state.map(str::to_owned),
+            ..Default::default()
+        };
+        for busy in ["updating", "rollback_started"] {
+            let e = convergence(&[s(Some(busy))]).unwrap_err();
+            assert!(e.contains(&format!("a 1/1 ({busy})")), "{e}");
+        }
+        for done in [None, Some("completed"), Some("rollback_completed")] {
+            assert!(convergence(&[s(done)]).is_ok(), "{done:?}");
+        }
     }
 }

@@ -260,6 +260,23 @@ impl Docker {
         Ok(out.stdout.lines().next().map(|l| l.trim().to_owned()))
     }
 
+    /// Every container of a stack, in any state (`ps -a`): the swarm keeps a
+    /// removed service's exited task containers for a while, and each one
+    /// still holds its volumes (docs/docker.md, "Volumes held by stopping tasks").
+    pub fn stack_containers(&self, stack: &str) -> Result<Vec<String>, ToolError> {
+        let out = self
+            .call([
+                "ps",
+                "-a",
+                "--filter",
+                &format!("label={STACK_LABEL}={stack}"),
+                "--format",
+                "{{.Names}}",
+            ])
+            .run()?;
+        Ok(super::listed(&out.stdout))
+    }
+
     /// `docker exec <container> <argv…>`.
     pub fn exec(&self, container: &str, argv: &[&str]) -> Result<Output, ToolError> {
         self.call(["exec", container]).args(argv).run()
