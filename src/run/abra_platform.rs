@@ -285,9 +285,8 @@ fn wait_containers_gone(p: &AbraPlatform, stack: &str) -> Result<(), String> {
 
 /// Undeploy, remove volumes (retrying: a stopping task holds its volume for a
 /// moment) and secrets, then the env file only once the stack is gone; report
-/// whatever is left (docs/docker.md, "Teardown, verified"). Janitor, locks and
-/// signals (docs/architecture.md, "Not built yet") belong behind the same
-/// [`Platform::teardown`] call.
+/// whatever is left (docs/docker.md, "Teardown, verified"). The janitor
+/// reaps orphans with this same teardown (`super::janitor`).
 fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
     let abra = p.abra(app);
     let mut problems = Vec::new();

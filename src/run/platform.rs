@@ -4,8 +4,8 @@
 //! one operation per call (abra and docker in production, see `abra_platform`;
 //! an in-memory model in tests/support/mem_world).
 //! Teardown is one call, [`Platform::teardown`], that the lanes make exactly
-//! once per app whatever happened before; its safety features (verification,
-//! janitor, locks, signals) live behind that call.
+//! once per app whatever happened before, interrupted or not
+//! (`super::interrupt`); the janitor reaps orphans with the same call.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
