@@ -103,7 +103,7 @@ pub fn details(results: &ResultsV1) -> String {
     if !bad.is_empty() {
         out.push_str("\nFailed checks:\n\n");
         for c in bad {
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "- {} {} / {}: {}",
                 status_icon(c.status),
@@ -111,6 +111,13 @@ pub fn details(results: &ResultsV1) -> String {
                 cell(&c.name),
                 cell(&c.detail)
             );
+            // The file sits next to results.json in the run's artifacts.
+            match &c.screenshot {
+                Some(f) => {
+                    let _ = writeln!(out, " (screenshot `{}`)", cell(f));
+                }
+                None => out.push('\n'),
+            }
         }
     }
     if !results.teardown.is_empty() {
@@ -161,6 +168,40 @@ mod tests {
     fn a_short_sha_is_seven_hex_digits() {
         assert_eq!(short_sha("9fc1ad6ebf12462f3f97"), "9fc1ad6");
         assert_eq!(short_sha("abc"), "abc");
+    }
+
+    #[test]
+    fn a_failed_browser_check_names_its_screenshot() {
+        let mut r = crate::results::ResultsV1 {
+            schema: 1,
+            recipe: "keycloak".parse().unwrap(),
+            git_ref: "0".repeat(40),
+            src: "coop-cloud/keycloak".parse().unwrap(),
+            pr: None,
+            run_id: "r".into(),
+            started_at: String::new(),
+            duration_secs: 0.0,
+            level: None,
+            green: false,
+            rungs: Default::default(),
+            lanes: Default::default(),
+            checks: Vec::new(),
+            teardown: Vec::new(),
+        };
+        r.checks.push(crate::results::CheckResult {
+            rung: Rung::Install,
+            lane: crate::results::Lane::Fresh,
+            name: "browser: login".into(),
+            status: Status::Fail,
+            detail: "step 5 of 5 (expect_text \"Welcome\") failed at https://a/x".into(),
+            duration_secs: 1.0,
+            screenshot: Some("browser-1.png".into()),
+        });
+        assert!(
+            details(&r).contains("failed at https://a/x (screenshot `browser-1.png`)\n"),
+            "{}",
+            details(&r)
+        );
     }
 
     #[test]

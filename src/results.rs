@@ -82,6 +82,9 @@ pub struct LaneResult {
     pub domain: String,
     pub reason: String,
     pub duration_secs: f64,
+    /// The landing page's screenshot, a file in the run's output directory;
+    /// `None` when none was taken or capture failed (never a verdict).
+    pub screenshot: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +96,9 @@ pub struct CheckResult {
     pub status: Status,
     pub detail: String,
     pub duration_secs: f64,
+    /// A screenshot of where a browser check failed, a file in the run's
+    /// output directory.
+    pub screenshot: Option<String>,
 }
 
 /// The results contract.

@@ -258,6 +258,24 @@ fn unknown_marker_kind_suggests_one() {
 }
 
 #[test]
+fn a_misspelt_or_incomplete_browser_step_names_the_file_and_the_step() {
+    let err = rejected(
+        "recipes/keycloak.toml",
+        "[[browser]]\nname = \"login\"\nsteps = [{ clik = \"#kc-login\" }]\n",
+    );
+    assert!(err.contains("recipes/keycloak.toml"), "{err}");
+    assert!(err.contains("clik") && err.contains("expect_url"), "{err}");
+    let err = rejected(
+        "recipes/keycloak.toml",
+        "[[browser]]\nname = \"login\"\nsteps = [{ fill_secret = { css = \"#password\", secret = \"admin_password\" } }]\n",
+    );
+    assert!(
+        err.contains("recipes/keycloak.toml") && err.contains("service"),
+        "{err}"
+    );
+}
+
+#[test]
 fn every_problem_is_reported_at_once() {
     let dir = copy_registry(&repo_root());
     std::fs::write(dir.path().join("recipes/cryptpad.toml"), "lanez = \"x\"\n").unwrap();

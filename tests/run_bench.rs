@@ -82,6 +82,7 @@ fn run(w: &World, mode: LaneMode, env: &[(&str, &str)]) -> (ResultsV1, f64, f64)
         src: REPO.parse().unwrap(),
         pr: Some(1),
         work_dir: w.out.join(format!("work-{mode:?}")),
+        out_dir: w.out.join(format!("out-{mode:?}")),
         lanes: mode,
         poll: Duration::from_millis(250),
         backup_attempts: 3,

@@ -123,6 +123,15 @@ pub fn run_record_file(state_dir: &Path, run_id: &str) -> PathBuf {
 
 /// Where `ccci run` without `--out` leaves its artifacts,
 /// `<runs_dir>/<recipe>/<run id>`.
+/// The landing page's screenshot in a run's output directory.
+pub const LANDING_SCREENSHOT: &str = "screenshot.png";
+
+/// The screenshot taken where a browser check failed: `browser-<n>.png`, `n`
+/// the check's place in the plan (check names are free text, unfit for files).
+pub fn browser_failure_screenshot(index: usize) -> String {
+    format!("browser-{}.png", index + 1)
+}
+
 pub fn run_output_dir(runs_dir: &Path, recipe: &str, run_id: &str) -> PathBuf {
     runs_dir.join(recipe).join(run_id)
 }

@@ -4,6 +4,7 @@
 //! Everything the generator renders and everything the runtime reads is derived
 //! from [`Registry`]; nothing downstream re-reads the TOML.
 
+mod browser_steps;
 mod error;
 pub mod keys;
 mod load;
@@ -15,6 +16,7 @@ pub mod values;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
+pub use browser_steps::BrowserStep;
 pub use error::{Diagnostic, LoadError};
 pub use load::{HOST_FILE, RECIPES_DIR, Source, load, load_from_sources};
 pub use model::{BackupMode, LaneMode, Marker, Rung, SqlEngine};
@@ -147,7 +149,8 @@ pub struct HttpCheck {
     pub json_key: Option<String>,
 }
 
-/// A page a real browser must render (docs/architecture.md, "Not built yet").
+/// A page a real browser must render, and a flow it must get through
+/// (docs/browser.md).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrowserCheck {
@@ -156,6 +159,8 @@ pub struct BrowserCheck {
     pub expect_text: Option<String>,
     pub selector: Option<String>,
     pub screenshot: bool,
+    /// Run in order once the page loaded.
+    pub steps: Vec<BrowserStep>,
 }
 
 /// The placeholders an `env_from_domain` value may use.

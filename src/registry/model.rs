@@ -149,6 +149,7 @@ pub struct BrowserCheckEntry {
     pub expect_text: Option<String>,
     pub selector: Option<String>,
     pub screenshot: Option<bool>,
+    pub steps: Option<Vec<super::BrowserStep>>,
 }
 
 // ---- shared with the runner plan -------------------------------------------------

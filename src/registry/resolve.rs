@@ -317,6 +317,7 @@ fn resolve_recipe(
             expect_text: b.expect_text,
             selector: b.selector,
             screenshot: b.screenshot.unwrap_or(false),
+            steps: b.steps.unwrap_or_default(),
         })
         .collect();
     check_unique_names(

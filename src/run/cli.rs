@@ -55,6 +55,10 @@ pub struct Finished {
 
 /// Perform `ccci run`. `Err` only for usage and plan errors.
 pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
+    // No exit on a signal (`super::webdriver::stop_browsers_on_signal` would
+    // end the process before teardown): signals only stop the run
+    // (`super::stop`), an open browser finishes its bounded step and is
+    // stopped when its page drops, and `stop_all` below catches the rest.
     let plan = PlanV1::read(&args.plan)?;
     if !crate::registry::values::is_commit_id(&args.git_ref) {
         return Err(UsageError::Ref(args.git_ref.clone()));
@@ -138,6 +142,7 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
         src,
         pr: args.pr,
         work_dir: work.path().to_owned(),
+        out_dir: out.clone(),
         lanes: args.lanes.unwrap_or(plan.lanes),
         poll: args.poll,
         backup_attempts: 3,
@@ -149,6 +154,7 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
         cancel,
     };
     let output = lanes::execute(&inputs);
+    super::webdriver::stop_all();
     // Nothing of the run's clones is needed any more; the artifacts live beside.
     if let Err(e) = work.remove() {
         progress.line("run", &format!("cannot remove the work directory: {e}"));

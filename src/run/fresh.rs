@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use super::browser;
 use super::marker::{self, MarkerValue};
 use super::platform::{AppRef, OpError};
 use super::probe;
@@ -100,22 +101,36 @@ fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks<'_>) -> 
             failed.push(format!("{}: {e}", c.name));
         }
     }
-    // Browser checks plug in here (docs/architecture.md, "Not built yet"); until a
-    // browser runner exists they are listed as skipped, never as passed.
-    for b in &ctx.plan.browser {
-        checks.record(
-            Rung::Install,
-            L,
-            &format!("browser: {}", b.name),
-            Status::Skip,
-            "no browser runner in this ccci build",
-            ctx.now(),
-        );
+    let mut undecided = Vec::new();
+    if !ctx.plan.browser.is_empty() {
+        let _ = std::fs::create_dir_all(&ctx.out_dir);
+        ctx.progress.line(SCOPE, "browser: landing-page screenshot");
+        checks.set_landing_screenshot(browser::landing_screenshot(
+            ctx,
+            app,
+            &ctx.out_dir,
+            browser::SCREENSHOT_BUDGET,
+        ));
     }
-    if failed.is_empty() {
-        RungOutcome::pass(secs())
-    } else {
+    for (i, b) in ctx.plan.browser.iter().enumerate() {
+        ctx.progress.line(SCOPE, &format!("browser: {}", b.name));
+        let t = ctx.now();
+        let v = browser::run_check(ctx, app, i, b, &ctx.out_dir);
+        let name = format!("browser: {}", b.name);
+        match v.status {
+            Status::Fail => failed.push(format!("{name}: {}", v.detail)),
+            Status::Unverified => undecided.push(format!("{name}: {}", v.detail)),
+            _ => {}
+        }
+        checks.record(Rung::Install, L, &name, v.status, &v.detail, t);
+        checks.attach_screenshot(v.screenshot);
+    }
+    if !failed.is_empty() {
         RungOutcome::fail(failed.join("; "), secs())
+    } else if !undecided.is_empty() {
+        RungOutcome::unverified(undecided.join("; "), secs())
+    } else {
+        RungOutcome::pass(secs())
     }
 }
 

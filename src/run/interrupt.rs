@@ -19,7 +19,10 @@ use super::fetch::{Checkout, FetchError, FetchSpec};
 use super::platform::{AppRef, OpError, Platform, ServiceState, TaskState, TeardownReport};
 use super::probe::{Answer, ProbeConfig, ProbeFailure, ProbeSetupError};
 use super::rungs::RungOutcome;
-use super::world::{AppHttp, ChildEnd, ChildRun, Clock, Git, Processes, Web, World};
+use super::world::{
+    AppHttp, Browser, BrowserSetupError, ChildEnd, ChildRun, Clock, Git, Page, Processes, Web,
+    World,
+};
 use crate::registry::Rung;
 use crate::results::Status;
 
@@ -171,6 +174,22 @@ impl World for Interruptible<'_> {
     }
     fn clock(&self) -> &dyn Clock {
         self
+    }
+    fn browser(&self) -> &dyn Browser {
+        self
+    }
+}
+
+/// A browser is not opened once the run must stop; an open one finishes its
+/// check (each step is bounded by the run's HTTP timeout).
+impl Browser for Interruptible<'_> {
+    fn open<'a>(
+        &'a self,
+        config: &ProbeConfig,
+        domain: &str,
+    ) -> Result<Box<dyn Page + 'a>, BrowserSetupError> {
+        self.check().map_err(BrowserSetupError::Browser)?;
+        self.inner.browser().open(config, domain)
     }
 }
 

@@ -35,6 +35,8 @@ pub struct RunInputs<'a> {
     pub pr: Option<u64>,
     /// Where the run keeps its abra directories and clones while it runs.
     pub work_dir: PathBuf,
+    /// The run's output directory: results and screenshots.
+    pub out_dir: PathBuf,
     pub lanes: LaneMode,
     pub poll: Duration,
     pub backup_attempts: u32,
@@ -157,6 +159,7 @@ struct LaneRun {
     checks: Vec<CheckResult>,
     teardown: TeardownReport,
     secs: f64,
+    screenshot: Option<String>,
 }
 
 fn app_ref(plan: &PlanV1, abra_dir: PathBuf) -> (AppRef, String) {
@@ -193,6 +196,7 @@ fn fresh_lane(ctx: &RunCtx<'_>, checkout: &Checkout) -> LaneRun {
     LaneRun {
         domain: app.domain,
         rungs,
+        screenshot: checks.landing_screenshot(),
         checks: checks.into_vec(),
         teardown,
         secs: ctx.secs_since(start),
@@ -202,6 +206,7 @@ fn fresh_lane(ctx: &RunCtx<'_>, checkout: &Checkout) -> LaneRun {
 fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> LaneRun {
     let start = ctx.now();
     let skipped = |reason: String| LaneRun {
+        screenshot: None,
         domain: String::new(),
         rungs: [(Rung::Upgrade, RungOutcome::skip(reason))].into(),
         checks: Vec::new(),
@@ -233,6 +238,7 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
         Ok(c) => c,
         Err(e) => {
             return LaneRun {
+                screenshot: None,
                 domain: String::new(),
                 rungs: [(
                     Rung::Upgrade,
@@ -256,6 +262,7 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
         |why| RungOutcome::unverified(why, 0.0),
     );
     LaneRun {
+        screenshot: None,
         domain: app.domain,
         rungs: [(Rung::Upgrade, outcome)].into(),
         checks: checks.into_vec(),
@@ -302,6 +309,7 @@ pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
         src: inp.src.clone(),
         pr: inp.pr,
         work_dir: inp.work_dir.clone(),
+        out_dir: inp.out_dir.clone(),
         lanes: inp.lanes,
         poll: inp.poll,
         backup_attempts: inp.backup_attempts,
@@ -362,6 +370,7 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
                 recipe_tests: prepared.tests.clone(),
                 backup: prepared.backup.clone(),
                 cancel: inp.cancel.clone(),
+                out_dir: inp.out_dir.clone(),
             };
             if let BaseChoice::Base(b) = &prepared.base {
                 inp.progress.line("run", &format!("upgrade base: {b}"));
@@ -393,6 +402,7 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
                         domain: run.domain,
                         reason,
                         duration_secs: run.secs,
+                        screenshot: run.screenshot,
                     },
                 );
                 rungs.extend(run.rungs);
@@ -462,6 +472,7 @@ fn join_lane(r: std::thread::Result<LaneRun>, scope: &str) -> LaneRun {
     // with_app already catches panics in the lane body; this only fires for a
     // panic outside it, where no app exists yet.
     r.unwrap_or_else(|_| LaneRun {
+        screenshot: None,
         domain: String::new(),
         rungs: [(
             Rung::Upgrade,

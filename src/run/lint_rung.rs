@@ -71,6 +71,7 @@ pub fn run(
             },
             detail: r.severity.clone(),
             duration_secs: 0.0,
+            screenshot: None,
         })
         .collect();
     let outcome = if rules.is_empty() {

@@ -6,6 +6,7 @@
 //! processes and the clock are driven (`production` is the real one).
 
 pub mod abra_platform;
+pub mod browser;
 pub mod child;
 pub mod cli;
 pub mod crashloop;
@@ -30,4 +31,5 @@ pub mod steps;
 pub mod stop;
 pub mod upgrade;
 pub mod version;
+pub mod webdriver;
 pub mod world;

@@ -12,11 +12,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::abra_platform::AbraPlatform;
 use super::fetch::{self, Checkout, FetchError, FetchSpec};
 use super::probe::{AppProbe, ProbeConfig, ProbeSetupError};
-use super::world::{AppHttp, ChildEnd, ChildRun, Clock, Git, Platform, Processes, Web, World};
+use super::webdriver::ChromeBrowser;
+use super::world::{
+    AppHttp, Browser, ChildEnd, ChildRun, Clock, Git, Platform, Processes, Web, World,
+};
 
 /// The world `ccci run` acts on.
 pub struct ProductionWorld {
     platform: Box<dyn Platform>,
+    browser: ChromeBrowser,
 }
 
 impl ProductionWorld {
@@ -30,7 +34,14 @@ impl ProductionWorld {
     pub fn new(platform: impl Platform + 'static) -> Self {
         ProductionWorld {
             platform: Box::new(platform),
+            browser: ChromeBrowser::from_env(),
         }
+    }
+
+    /// This world with another browser (a chromedriver at a given path).
+    pub fn with_browser(mut self, browser: ChromeBrowser) -> Self {
+        self.browser = browser;
+        self
     }
 }
 
@@ -43,6 +54,9 @@ impl World for ProductionWorld {
     }
     fn web(&self) -> &dyn Web {
         &RealWeb
+    }
+    fn browser(&self) -> &dyn Browser {
+        &self.browser
     }
     fn processes(&self) -> &dyn Processes {
         &RealProcesses

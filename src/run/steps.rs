@@ -34,6 +34,8 @@ pub struct RunCtx<'a> {
     pub backup: Result<(), String>,
     /// Set when the run must stop; waits give up at once.
     pub cancel: super::interrupt::Cancel,
+    /// The run's output directory: screenshots go there.
+    pub out_dir: PathBuf,
 }
 
 impl RunCtx<'_> {
@@ -55,6 +57,7 @@ impl RunCtx<'_> {
 pub struct Checks<'a> {
     clock: &'a dyn Clock,
     list: Mutex<Vec<CheckResult>>,
+    landing: Mutex<Option<String>>,
 }
 
 impl<'a> Checks<'a> {
@@ -62,7 +65,19 @@ impl<'a> Checks<'a> {
         Checks {
             clock,
             list: Mutex::default(),
+            landing: Mutex::default(),
         }
+    }
+
+    /// Keep the lane's landing screenshot (a file name in the output directory).
+    pub fn set_landing_screenshot(&self, name: Option<String>) {
+        if let Ok(mut l) = self.landing.lock() {
+            *l = name;
+        }
+    }
+
+    pub fn landing_screenshot(&self) -> Option<String> {
+        self.landing.lock().ok().and_then(|l| l.clone())
     }
 
     pub fn record(
@@ -82,7 +97,17 @@ impl<'a> Checks<'a> {
                 status,
                 detail: detail.to_owned(),
                 duration_secs: self.clock.secs_since(since),
+                screenshot: None,
             });
+        }
+    }
+
+    /// Attach the screenshot taken where the last recorded check failed.
+    pub fn attach_screenshot(&self, screenshot: Option<String>) {
+        if let Ok(mut v) = self.list.lock()
+            && let Some(last) = v.last_mut()
+        {
+            last.screenshot = screenshot;
         }
     }
 

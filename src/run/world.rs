@@ -1,12 +1,13 @@
 //! Everything `ccci run` touches, behind one seam: the [`World`].
 //!
-//! The lanes decide; a world only performs. It is made of five parts, each a
+//! The lanes decide; a world only performs. It is made of six parts, each a
 //! small trait, so a world can be assembled from parts:
 //!
 //! - [`Platform`]: abra and docker (apps, env files, secrets, deploys,
 //!   services, exec, backups, lint, teardown);
 //! - [`Git`]: the recipe's repository (fetch, local clones, checkout, tags);
 //! - [`Web`]: HTTPS requests to a run app through the gateway;
+//! - [`Browser`]: a real browser on a run app (WebDriver, docs/browser.md);
 //! - [`Processes`]: child processes (the recipe's own tests);
 //! - [`Clock`]: now and sleep, so waits can cost nothing in a model.
 //!
@@ -33,6 +34,7 @@ pub trait World: Send + Sync {
     fn platform(&self) -> &dyn Platform;
     fn git(&self) -> &dyn Git;
     fn web(&self) -> &dyn Web;
+    fn browser(&self) -> &dyn Browser;
     fn processes(&self) -> &dyn Processes;
     fn clock(&self) -> &dyn Clock;
 }
@@ -83,6 +85,48 @@ pub trait Web: Send + Sync {
         config: &ProbeConfig,
         domain: &str,
     ) -> Result<Box<dyn AppHttp + 'a>, ProbeSetupError>;
+}
+
+/// A browser that could not be started: the check is unverified, never a pass.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrowserSetupError {
+    #[error("the browser driver cannot be started: {0}")]
+    Driver(String),
+    #[error("the browser cannot be started: {0}")]
+    Browser(String),
+    #[error("the extra CA cannot be given to the browser: {0}")]
+    Trust(String),
+}
+
+/// One browser window on one app domain, pinned to the gateway and trusting
+/// what the probe trusts. Dropping it stops the browser and its driver.
+/// Errors are the driver's words; the caller adds the step and the URL.
+pub trait Page {
+    /// Open a path of the app and wait for the document to load.
+    fn goto(&mut self, path: &str) -> Result<(), String>;
+    /// Type `value` into the first element matching `css`.
+    fn fill(&mut self, css: &str, value: &str) -> Result<(), String>;
+    fn click(&mut self, css: &str) -> Result<(), String>;
+    /// Whether an element matches `css` now.
+    fn has(&mut self, css: &str) -> Result<bool, String>;
+    /// The rendered text of the page body.
+    fn text(&mut self) -> Result<String, String>;
+    fn title(&mut self) -> Result<String, String>;
+    fn url(&mut self) -> Result<String, String>;
+    /// Whether the document finished loading.
+    fn loaded(&mut self) -> Result<bool, String>;
+    /// A PNG of the viewport.
+    fn screenshot(&mut self) -> Result<Vec<u8>, String>;
+}
+
+/// Real browsers on run apps.
+pub trait Browser: Send + Sync {
+    /// A fresh browser (new profile, no state) for `domain`.
+    fn open<'a>(
+        &'a self,
+        config: &ProbeConfig,
+        domain: &str,
+    ) -> Result<Box<dyn Page + 'a>, BrowserSetupError>;
 }
 
 /// One child process to run to completion.

@@ -23,6 +23,7 @@ fn check(rung: Rung, lane: Lane, name: &str, status: Status, detail: &str) -> Ch
         status,
         detail: detail.to_owned(),
         duration_secs: 1.5,
+        screenshot: None,
     }
 }
 
@@ -57,6 +58,7 @@ pub fn green() -> ResultsV1 {
                 domain: "cust-3fa9c1.ci.example.org".to_owned(),
                 reason: String::new(),
                 duration_secs: 150.0,
+                screenshot: Some("screenshot.png".to_owned()),
             },
         )]),
         checks: vec![
@@ -99,6 +101,7 @@ pub fn red() -> ResultsV1 {
             domain: "cust-0c11e5.ci.example.org".to_owned(),
             reason: "data lost".to_owned(),
             duration_secs: 170.0,
+            screenshot: None,
         },
     );
     r.checks.push(check(

@@ -13,9 +13,9 @@ use ccci::results::ResultsV1;
 use ccci::run::lanes::{self, RunInputs};
 use ccci::run::probe::ProbeConfig;
 use ccci::run::progress::Progress;
-use ccci::run::world::{ChildEnd, ChildRun};
+use ccci::run::world::{ChildEnd, ChildRun, World};
 
-use super::mem_world::{Knobs, MemWorld, Repo, Site, TestBehaviour};
+use super::mem_world::{FakePage, Knobs, MemWorld, Repo, Site, TestBehaviour};
 pub use super::recipe_fixture::*;
 
 pub const GIT_BASE: &str = "mem://git";
@@ -87,6 +87,15 @@ impl Scenario {
             Site {
                 docroot: HTML.into(),
                 home: "<html><body>custom-html</body></html>".into(),
+                pages: [(
+                    "/".to_owned(),
+                    FakePage {
+                        title: "custom-html".into(),
+                        text: "custom-html".into(),
+                        ..FakePage::default()
+                    },
+                )]
+                .into(),
             },
         );
         world.add_repo(&format!("{GIT_BASE}/{REPO}.git"), repo);
@@ -113,6 +122,11 @@ impl Scenario {
         self.dir.path().join("work")
     }
 
+    /// The run's output directory (screenshots).
+    pub fn out_dir(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
     pub fn run(&self, mode: LaneMode) -> (ResultsV1, String) {
         let progress = if std::env::var_os("CCCI_TEST_PROGRESS").is_some() {
             Progress::stdout()
@@ -123,7 +137,12 @@ impl Scenario {
     }
 
     pub fn run_with(&self, mode: LaneMode, progress: Progress) -> (ResultsV1, String) {
-        self.run_cancellable(mode, progress, Default::default())
+        let probe = ProbeConfig {
+            connect: "127.0.0.1:443".parse().unwrap(),
+            extra_ca_pem: None,
+            request_timeout: Duration::from_secs(5),
+        };
+        self.run_in(&self.world, probe, mode, progress)
     }
 
     /// A run that `cancel` can stop (a signal, the parent's death).
@@ -133,19 +152,44 @@ impl Scenario {
         progress: Progress,
         cancel: ccci::run::interrupt::Cancel,
     ) -> (ResultsV1, String) {
+        let probe = ProbeConfig {
+            connect: "127.0.0.1:443".parse().unwrap(),
+            extra_ca_pem: None,
+            request_timeout: Duration::from_secs(5),
+        };
+        self.run_full(&self.world, probe, mode, progress, cancel)
+    }
+
+    /// A run in another world (one that wraps this scenario's), reaching
+    /// apps where `probe` says.
+    pub fn run_in(
+        &self,
+        world: &dyn World,
+        probe: ProbeConfig,
+        mode: LaneMode,
+        progress: Progress,
+    ) -> (ResultsV1, String) {
+        self.run_full(world, probe, mode, progress, Default::default())
+    }
+
+    fn run_full(
+        &self,
+        world: &dyn World,
+        probe: ProbeConfig,
+        mode: LaneMode,
+        progress: Progress,
+        cancel: ccci::run::interrupt::Cancel,
+    ) -> (ResultsV1, String) {
         let inputs = RunInputs {
             plan: &self.plan,
-            world: &self.world,
-            probe: ProbeConfig {
-                connect: "127.0.0.1:443".parse().unwrap(),
-                extra_ca_pem: None,
-                request_timeout: Duration::from_secs(5),
-            },
+            world,
+            probe,
             progress,
             git_ref: self.head.clone(),
             src: REPO.parse().unwrap(),
             pr: Some(1),
             work_dir: self.work_dir(),
+            out_dir: self.out_dir(),
             lanes: mode,
             poll: Duration::from_millis(50),
             backup_attempts: 3,

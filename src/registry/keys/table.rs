@@ -503,4 +503,11 @@ pub const KEYS: &[KeyDoc] = &[
         "false",
         "Keep a screenshot of the page in the run's artifacts."
     ),
+    k!(
+        Recipe,
+        "browser[].steps",
+        "list of steps",
+        "none",
+        "Flow run after the page loaded: one-key tables `goto`, `fill`, `fill_secret`, `click`, `wait_for`, `wait_for_text`, `expect_text`, `expect_title`, `expect_url` (docs/browser.md)."
+    ),
 ];

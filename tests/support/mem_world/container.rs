@@ -33,6 +33,14 @@ pub fn exec_script(s: &mut State, svc: &Service, script: &str) -> Result<String,
             .ok_or_else(|| failed(format!("{path} is not on a volume")))
     };
     match words.as_slice() {
+        ["cat", path] if path.starts_with("/run/secrets/") => {
+            let prefix = format!("{}_{}_", svc.stack, &path["/run/secrets/".len()..]);
+            s.secrets
+                .iter()
+                .find(|(k, _)| k.starts_with(&prefix))
+                .map(|(_, v)| v.value.clone())
+                .ok_or_else(|| failed(format!("cat: {path}: No such file or directory")))
+        }
         ["cat", path] => {
             let (vol, rel) = locate(path)?;
             s.volumes

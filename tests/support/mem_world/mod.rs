@@ -21,6 +21,7 @@
 //! `tests/` from them): [`MemWorld`]'s git writes a commit's files there.
 #![allow(dead_code)]
 
+mod browser;
 mod compose;
 mod container;
 mod git;
@@ -33,8 +34,10 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ccci::run::world::{ChildEnd, ChildRun, Clock, Git, Platform, Processes, Web, World};
+use ccci::run::world::{Browser, ChildEnd, ChildRun, Clock, Git, Platform, Processes, Web, World};
 
+#[allow(unused_imports)]
+pub use browser::{FakePage, Submit};
 pub use git::Repo;
 pub use swarm::{Backup, Deployed, MemApp, Secret, Service, Volume};
 
@@ -124,6 +127,8 @@ pub struct Knobs {
     pub converge_delay: Duration,
     /// Recipe tests by file name; a test without one exits 0.
     pub tests: BTreeMap<String, TestBehaviour>,
+    /// No browser driver on this host.
+    pub no_browser: bool,
 }
 
 /// The gateway and the apps' web content.
@@ -133,6 +138,8 @@ pub struct Site {
     pub docroot: String,
     /// The body of `/`.
     pub home: String,
+    /// What a browser sees, by path.
+    pub pages: BTreeMap<String, FakePage>,
 }
 
 /// Everything the model holds.
@@ -154,6 +161,13 @@ pub struct State {
     /// Every secret value ever generated (full name, value), kept after
     /// teardown so tests can prove no value reached an output.
     pub generated: Vec<(String, String)>,
+    /// Browsers open now, and ever opened.
+    pub browsers_open: i64,
+    pub browsers_opened: u64,
+    /// Every value typed into a page.
+    pub typed: Vec<String>,
+    /// Screenshots that come out blank before the page paints.
+    pub blank_captures_left: u32,
     next_id: u64,
 }
 
@@ -227,6 +241,9 @@ impl World for MemWorld {
         self
     }
     fn web(&self) -> &dyn Web {
+        self
+    }
+    fn browser(&self) -> &dyn Browser {
         self
     }
     fn processes(&self) -> &dyn Processes {

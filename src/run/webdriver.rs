@@ -1,0 +1,403 @@
+//! The production [`Browser`]: headless Chromium driven by chromedriver over
+//! WebDriver, through the fantoccini client (docs/browser.md).
+//!
+//! Each [`Page`] owns its own chromedriver (a free local port, its own
+//! process group) and a fresh profile directory; dropping the page ends the
+//! session and kills the whole group, so no browser outlives a check — on a
+//! failure or when the run unwinds; a signal to the run stops them all
+//! first ([`stop_browsers_on_signal`]).
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use super::probe::ProbeConfig;
+use super::world::{Browser, BrowserSetupError, Page};
+
+/// How long chromedriver may take to listen.
+const DRIVER_START: Duration = Duration::from_secs(10);
+
+/// Chromium and chromedriver as found through `CCCI_CHROMEDRIVER` /
+/// `CCCI_CHROMIUM` or on PATH.
+#[derive(Debug, Clone)]
+pub struct ChromeBrowser {
+    pub driver: PathBuf,
+    /// The browser binary; chromedriver's own choice when `None`.
+    pub chromium: Option<PathBuf>,
+    /// Where profiles are made (the system temp directory by default).
+    pub scratch: PathBuf,
+}
+
+impl ChromeBrowser {
+    pub fn from_env() -> Self {
+        ChromeBrowser {
+            driver: std::env::var_os("CCCI_CHROMEDRIVER")
+                .map_or_else(|| PathBuf::from("chromedriver"), PathBuf::from),
+            chromium: std::env::var_os("CCCI_CHROMIUM").map(PathBuf::from),
+            scratch: std::env::temp_dir(),
+        }
+    }
+}
+
+/// The flags Chromium runs with. Root in a CI container has no user
+/// namespace for the sandbox (`--no-sandbox`); nothing phones home or asks
+/// first-run questions; the run domain resolves to the gateway, as the
+/// probe pins its connections (docs/traefik.md).
+pub fn chromium_args(profile: &Path, domain: &str, gateway: SocketAddr) -> Vec<String> {
+    vec![
+        "--headless=new".into(),
+        "--no-sandbox".into(),
+        "--disable-dev-shm-usage".into(),
+        "--disable-gpu".into(),
+        format!("--user-data-dir={}", profile.display()),
+        "--no-first-run".into(),
+        "--no-default-browser-check".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--window-size=1280,800".into(),
+        format!("--host-resolver-rules=MAP {domain} {gateway}"),
+    ]
+}
+
+fn free_port() -> Result<u16, BrowserSetupError> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| BrowserSetupError::Driver(format!("no free local port: {e}")))
+}
+
+/// Trust the extra CA through Chromium's own store: an NSS database in the
+/// profile's HOME (`~/.pki/nssdb`), made with certutil. Verification stays on.
+fn trust_ca(home: &Path, pem: &[u8]) -> Result<(), BrowserSetupError> {
+    let db = home.join(".pki/nssdb");
+    std::fs::create_dir_all(&db).map_err(|e| BrowserSetupError::Trust(e.to_string()))?;
+    let ca = home.join("extra-ca.pem");
+    std::fs::write(&ca, pem).map_err(|e| BrowserSetupError::Trust(e.to_string()))?;
+    let dbarg = format!("sql:{}", db.display());
+    let run = |args: &[&str]| -> Result<(), BrowserSetupError> {
+        let out = Command::new("certutil")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| BrowserSetupError::Trust(format!("certutil (libnss3-tools): {e}")))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(BrowserSetupError::Trust(format!(
+                "certutil {}: {}",
+                args.first().copied().unwrap_or(""),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    };
+    run(&["-N", "-d", &dbarg, "--empty-password"])?;
+    let ca_arg = ca.display().to_string();
+    run(&[
+        "-A",
+        "-d",
+        &dbarg,
+        "-n",
+        "ccci-extra-ca",
+        "-t",
+        "C,,",
+        "-i",
+        &ca_arg,
+    ])
+}
+
+/// The process groups of the drivers alive now, for a signal to stop.
+static LIVE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+fn kill_group(leader: i32) {
+    // SAFETY: kill(2) with a negative pid signals the process group
+    // chromedriver leads (it was started with process_group(0)); it touches
+    // no memory.
+    unsafe {
+        libc::kill(-leader, libc::SIGKILL);
+    }
+}
+
+/// Kill every live browser and its driver.
+pub fn stop_all() {
+    if let Ok(live) = LIVE.lock() {
+        live.iter().copied().for_each(kill_group);
+    }
+}
+
+/// On SIGINT or SIGTERM, stop every live browser first, then end as the
+/// signal would have. The drivers run in their own process groups, so
+/// nothing else would reach them once the run is gone.
+pub fn stop_browsers_on_signal() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::thread::spawn(|| {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            let code = rt.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let Ok(mut term) = signal(SignalKind::terminate()) else {
+                    return None;
+                };
+                tokio::select! {
+                    _ = term.recv() => Some(143),
+                    r = tokio::signal::ctrl_c() => r.ok().map(|()| 130),
+                }
+            });
+            if let Some(code) = code {
+                stop_all();
+                std::process::exit(code);
+            }
+        });
+    });
+}
+
+/// A chromedriver process group, killed on drop.
+struct Driver {
+    child: Child,
+}
+
+impl Driver {
+    fn new(child: Child) -> Self {
+        if let (Ok(pid), Ok(mut live)) = (i32::try_from(child.id()), LIVE.lock()) {
+            live.push(pid);
+        }
+        Driver { child }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            kill_group(pid);
+            if let Ok(mut live) = LIVE.lock() {
+                live.retain(|p| *p != pid);
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// One Chromium window on one app domain.
+pub struct ChromePage {
+    base: String,
+    // Dropped in this order: the session, the driver's group, the runtime, the profile.
+    client: Option<Client>,
+    driver: Option<Driver>,
+    rt: tokio::runtime::Runtime,
+    profile: PathBuf,
+}
+
+impl Drop for ChromePage {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = self
+                .rt
+                .block_on(async { tokio::time::timeout(Duration::from_secs(5), c.close()).await });
+        }
+        drop(self.driver.take());
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+impl Browser for ChromeBrowser {
+    fn open<'a>(
+        &'a self,
+        config: &ProbeConfig,
+        domain: &str,
+    ) -> Result<Box<dyn Page + 'a>, BrowserSetupError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| BrowserSetupError::Driver(e.to_string()))?;
+        let profile = self.scratch.join(format!(
+            "ccci-browser-{}-{:06x}",
+            std::process::id(),
+            crate::names::run::fresh_nonce()
+        ));
+        let home = profile.join("home");
+        std::fs::create_dir_all(&home).map_err(|e| BrowserSetupError::Browser(e.to_string()))?;
+        // From here on the page owns the profile and cleans it up on drop.
+        let mut page = ChromePage {
+            base: format!("https://{domain}"),
+            client: None,
+            driver: None,
+            rt,
+            profile: profile.clone(),
+        };
+        if let Some(pem) = &config.extra_ca_pem {
+            trust_ca(&home, pem)?;
+        }
+        let port = free_port()?;
+        let child = Command::new(&self.driver)
+            .arg(format!("--port={port}"))
+            .arg(format!(
+                "--log-path={}",
+                profile.join("chromedriver.log").display()
+            ))
+            .env("HOME", &home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| {
+                BrowserSetupError::Driver(format!(
+                    "{}: {e} (install chromedriver or set CCCI_CHROMEDRIVER)",
+                    self.driver.display()
+                ))
+            })?;
+        page.driver = Some(Driver::new(child));
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let start = Instant::now();
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(d) = page.driver.as_mut()
+                && let Ok(Some(st)) = d.child.try_wait()
+            {
+                return Err(BrowserSetupError::Driver(format!(
+                    "chromedriver exited: {st}"
+                )));
+            }
+            if start.elapsed() > DRIVER_START {
+                return Err(BrowserSetupError::Driver(format!(
+                    "chromedriver did not listen within {}s",
+                    DRIVER_START.as_secs()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut options =
+            json!({ "args": chromium_args(&profile.join("profile"), domain, config.connect) });
+        if let Some(bin) = &self.chromium {
+            options["binary"] = json!(bin.display().to_string());
+        }
+        let load_ms = u64::try_from(config.request_timeout.as_millis()).unwrap_or(u64::MAX);
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": options,
+            "pageLoadStrategy": "normal",
+            "timeouts": { "pageLoad": load_ms, "script": load_ms, "implicit": 0 },
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            return Err(BrowserSetupError::Browser(
+                "capabilities are not an object".into(),
+            ));
+        };
+        let url = format!("http://{addr}");
+        let client = page
+            .rt
+            .block_on(async {
+                let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+                ClientBuilder::new(connector)
+                    .capabilities(caps)
+                    .connect(&url)
+                    .await
+            })
+            .map_err(|e| BrowserSetupError::Browser(e.to_string()))?;
+        page.client = Some(client);
+        Ok(Box::new(page))
+    }
+}
+
+impl ChromePage {
+    fn client(&self) -> Result<&Client, String> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| "the session has ended".to_owned())
+    }
+
+    fn script(&self, js: &str) -> Result<serde_json::Value, String> {
+        let c = self.client()?;
+        self.rt
+            .block_on(c.execute(js, Vec::new()))
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Page for ChromePage {
+    fn goto(&mut self, path: &str) -> Result<(), String> {
+        let url = format!("{}{path}", self.base);
+        let c = self.client()?;
+        self.rt.block_on(c.goto(&url)).map_err(|e| e.to_string())
+    }
+    fn fill(&mut self, css: &str, value: &str) -> Result<(), String> {
+        let c = self.client()?;
+        self.rt.block_on(async {
+            let el = c.find(Locator::Css(css)).await.map_err(|e| e.to_string())?;
+            el.clear().await.map_err(|e| e.to_string())?;
+            // The driver's error for a failed send never carries the keys.
+            el.send_keys(value).await.map_err(|e| e.to_string())
+        })
+    }
+    fn click(&mut self, css: &str) -> Result<(), String> {
+        let c = self.client()?;
+        self.rt.block_on(async {
+            let el = c.find(Locator::Css(css)).await.map_err(|e| e.to_string())?;
+            el.click().await.map_err(|e| e.to_string())
+        })
+    }
+    fn has(&mut self, css: &str) -> Result<bool, String> {
+        let c = self.client()?;
+        self.rt
+            .block_on(c.find_all(Locator::Css(css)))
+            .map(|v| !v.is_empty())
+            .map_err(|e| e.to_string())
+    }
+    fn text(&mut self) -> Result<String, String> {
+        let v = self.script("return document.body ? document.body.innerText : '';")?;
+        Ok(v.as_str().unwrap_or_default().to_owned())
+    }
+    fn title(&mut self) -> Result<String, String> {
+        let c = self.client()?;
+        self.rt.block_on(c.title()).map_err(|e| e.to_string())
+    }
+    fn url(&mut self) -> Result<String, String> {
+        let c = self.client()?;
+        self.rt
+            .block_on(c.current_url())
+            .map(|u| u.to_string())
+            .map_err(|e| e.to_string())
+    }
+    fn loaded(&mut self) -> Result<bool, String> {
+        Ok(self.script("return document.readyState;")?.as_str() == Some("complete"))
+    }
+    fn screenshot(&mut self) -> Result<Vec<u8>, String> {
+        let c = self.client()?;
+        self.rt.block_on(c.screenshot()).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chromium_is_pinned_to_the_gateway_in_a_fresh_profile_without_extras() {
+        let a = chromium_args(
+            Path::new("/tmp/p"),
+            "app.ci.example",
+            "10.0.0.1:8443".parse().unwrap(),
+        );
+        for f in [
+            "--headless=new",
+            "--no-sandbox",
+            "--user-data-dir=/tmp/p",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--host-resolver-rules=MAP app.ci.example 10.0.0.1:8443",
+        ] {
+            assert!(a.iter().any(|x| x == f), "{f} missing from {a:?}");
+        }
+        assert!(!a.iter().any(|x| x.contains("ignore-certificate")));
+    }
+}
