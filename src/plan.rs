@@ -54,6 +54,9 @@ pub struct PlanV1 {
     pub upgrade_base: Option<Version>,
     /// Rungs that do not apply, with the reason to report.
     pub skip: BTreeMap<Rung, String>,
+    /// Compose policy exceptions with their reasons (absent when none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub compose_allow: BTreeMap<crate::run::policy::Rule, String>,
     pub checks: Vec<HttpCheck>,
     pub browser: Vec<BrowserCheck>,
     pub depends_on: Vec<RecipeName>,

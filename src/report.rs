@@ -120,6 +120,20 @@ pub fn details(results: &ResultsV1) -> String {
             }
         }
     }
+    let allowed: Vec<_> = results
+        .checks
+        .iter()
+        .filter(|c| {
+            c.name
+                .starts_with(crate::run::policy::gate::EXCEPTION_CHECK)
+        })
+        .collect();
+    if !allowed.is_empty() {
+        out.push_str("\nCompose policy exceptions (granted by the registry):\n\n");
+        for c in allowed {
+            let _ = writeln!(out, "- {}", cell(&c.detail));
+        }
+    }
     if !results.teardown.is_empty() {
         out.push_str("\n⚠️ Teardown left:\n\n");
         for t in &results.teardown {

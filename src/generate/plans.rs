@@ -57,6 +57,7 @@ pub fn runner_plan(host: &Host, recipe: &Recipe) -> Result<PlanV1, BuiltInvalid>
         marker: recipe.marker.clone(),
         upgrade_base: recipe.upgrade_base.clone(),
         skip: recipe.skip.clone(),
+        compose_allow: recipe.compose_allow.clone(),
         checks: recipe.checks.clone(),
         browser: recipe.browser.clone(),
         depends_on: recipe.depends_on.clone(),

@@ -127,6 +127,9 @@ pub struct Recipe {
     pub env_from_domain: BTreeMap<EnvKey, String>,
     pub marker: Option<Marker>,
     pub skip: BTreeMap<Rung, String>,
+    /// Compose policy rules this recipe is excepted from, each with the
+    /// reason the report shows.
+    pub compose_allow: BTreeMap<crate::run::policy::Rule, String>,
     pub checks: Vec<HttpCheck>,
     pub browser: Vec<BrowserCheck>,
 }

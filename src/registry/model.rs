@@ -120,6 +120,7 @@ pub struct RecipeFile {
     pub env_from_domain: Option<BTreeMap<EnvKey, String>>,
     pub marker: Option<Marker>,
     pub skip: Option<BTreeMap<Rung, String>>,
+    pub compose_allow: Option<BTreeMap<crate::run::policy::Rule, String>>,
     pub check: Option<Vec<HttpCheckEntry>>,
     pub browser: Option<Vec<BrowserCheckEntry>>,
 }

@@ -249,6 +249,16 @@ fn resolve_recipe(
             ));
         }
     }
+    let compose_allow = f.compose_allow.unwrap_or_default();
+    for (rule, reason) in &compose_allow {
+        if reason.trim().is_empty() {
+            problems.push(diag(
+                src,
+                &["compose_allow", rule.as_str()],
+                "expected a reason: the report shows why this recipe may do what the compose policy refuses",
+            ));
+        }
+    }
     if f.upgrade_base.is_some() && skip.contains_key(&Rung::Upgrade) {
         problems.push(diag(
             src,
@@ -354,6 +364,7 @@ fn resolve_recipe(
         env_from_domain,
         marker: f.marker,
         skip,
+        compose_allow,
         checks,
         browser,
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::platform::{AppRef, OpError, Platform, ServiceState, TaskState, TeardownReport};
@@ -19,6 +20,9 @@ pub struct AbraPlatform {
     tar: Program,
     /// The longest a deploy, backup or restore call may take.
     pub slow_timeout: Duration,
+    /// Values abra generated, per domain, until the run takes them for its
+    /// masker.
+    generated: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl AbraPlatform {
@@ -29,6 +33,7 @@ impl AbraPlatform {
             docker: Docker::new(),
             tar: Program::from_env("CCCI_TAR", "tar", crate::tools::QUICK),
             slow_timeout,
+            generated: Mutex::default(),
         }
     }
 
@@ -46,6 +51,15 @@ impl AbraPlatform {
             docker,
             tar,
             slow_timeout,
+            generated: Mutex::default(),
+        }
+    }
+
+    /// Keep the values of `abra … secret generate -m` output for the masker.
+    fn learn(&self, app: &AppRef, machine_output: &str) {
+        let values = super::mask::generated_values(machine_output);
+        if let Ok(mut g) = self.generated.lock() {
+            g.entry(app.domain.clone()).or_default().extend(values);
         }
     }
 
@@ -85,13 +99,29 @@ impl Platform for AbraPlatform {
     }
 
     fn secret_generate(&self, app: &AppRef) -> Result<(), OpError> {
-        self.abra(app).secret_generate_all(&app.domain).map_err(op)
+        let out = self
+            .abra(app)
+            .secret_generate_all_output(&app.domain)
+            .map_err(op)?;
+        self.learn(app, &out);
+        Ok(())
     }
 
     fn secret_generate_one(&self, app: &AppRef, name: &str, version: &str) -> Result<(), OpError> {
-        self.abra(app)
-            .secret_generate(&app.domain, name, version)
-            .map_err(op)
+        let out = self
+            .abra(app)
+            .secret_generate_output(&app.domain, name, version)
+            .map_err(op)?;
+        self.learn(app, &out);
+        Ok(())
+    }
+
+    fn take_secret_values(&self, app: &AppRef) -> Vec<String> {
+        self.generated
+            .lock()
+            .ok()
+            .and_then(|mut g| g.remove(&app.domain))
+            .unwrap_or_default()
     }
 
     fn secrets(&self, app: &AppRef) -> Result<Vec<String>, OpError> {

@@ -10,7 +10,6 @@ use super::lanes::{self, RunInputs};
 use super::probe::ProbeConfig;
 use super::production::ProductionWorld;
 use super::progress::Progress;
-use super::report;
 use crate::plan::PlanV1;
 use crate::registry::LaneMode;
 use crate::registry::values::RepoSlug;
@@ -79,6 +78,8 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
             &run_id,
         )
     });
+    let masker = super::leak::masker_for(&plan);
+    let progress = progress.with_masker(masker.clone());
     // Before anything is deployed: a run that could not write its results
     // must not start.
     super::outdir::prepare_out(&out)?;
@@ -153,19 +154,24 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
             .unwrap_or_else(|| plan.gitea_url.trimmed().to_owned()),
         cancel,
     };
-    let output = lanes::execute(&inputs);
+    let mut output = lanes::execute(&inputs);
     super::webdriver::stop_all();
     // Nothing of the run's clones is needed any more; the artifacts live beside.
     if let Err(e) = work.remove() {
         progress.line("run", &format!("cannot remove the work directory: {e}"));
     }
-    let written = report::write_all(&out, &output.results, &output.lint_text)
+    let (results, lint) = (&mut output.results, &mut output.lint_text);
+    let written = super::leak::write_sealed(&out, results, lint, &masker, &progress)
         .map_err(|e| e.to_string())
-        .and_then(|()| super::outdir::set_modes(&out).map_err(|e| e.to_string()));
+        .and_then(|clean| {
+            super::outdir::set_modes(&out)
+                .map(|()| clean)
+                .map_err(|e| e.to_string())
+        });
     let exit = match written {
-        Ok(()) => {
+        Ok(clean) => {
             progress.line("run", &format!("results in {}", out.display()));
-            super::rungs::exit_code(output.results.green)
+            super::rungs::exit_code(clean && output.results.green)
         }
         Err(e) => {
             progress.line("run", &format!("cannot write the results: {e}"));

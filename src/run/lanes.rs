@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::fetch::{self, Checkout, FetchSpec};
 use super::interrupt::{self, Cancel, Interruptible};
 use super::platform::{AppRef, TeardownReport};
+use super::policy::gate::Gate;
 use super::probe::ProbeConfig;
 use super::progress::Progress;
 use super::rungs::{self, RungOutcome};
@@ -350,14 +351,25 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
     let mut lint_text = String::new();
 
     inp.progress.line("run", "fetching the recipe");
-    match prepare(inp) {
+    // The compose policy is the one step between the fetch and the first
+    // deploy: a refused recipe gets no app at all (docs/security.md).
+    let gated = prepare(inp).map(|p| {
+        let gate = super::policy::gate::gate(plan, &p.fresh.recipe_dir, &inp.progress);
+        (gate, p)
+    });
+    match gated {
         Err(e) => {
             inp.progress.line("run", &e);
             for r in Rung::ALL {
                 rungs.insert(r, RungOutcome::unverified(e.clone(), 0.0));
             }
         }
-        Ok(prepared) => {
+        Ok((Gate::Refused(refused, gate_checks), _)) => {
+            rungs.extend(refused);
+            checks.extend(gate_checks);
+        }
+        Ok((Gate::Open(gate_checks), prepared)) => {
+            checks.extend(gate_checks);
             let ctx = RunCtx {
                 plan,
                 world: inp.world,

@@ -109,6 +109,12 @@ pub trait Platform: Send + Sync {
     /// `abra app secret generate <domain> <name> <version> -m`, output kept
     /// out of every log: one secret the app's checkout added.
     fn secret_generate_one(&self, app: &AppRef, name: &str, version: &str) -> Result<(), OpError>;
+    /// The secret values generated for `app` since the last call, for the
+    /// run's masker only (`super::mask`): never logged, never in an error.
+    /// A platform that cannot know them returns none.
+    fn take_secret_values(&self, _app: &AppRef) -> Vec<String> {
+        Vec::new()
+    }
     /// The docker secrets of the app's stack (`docker secret ls`): the only
     /// trustworthy answer to whether a secret exists
     /// (docs/abra.md, "Whether a secret exists").

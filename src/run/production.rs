@@ -121,31 +121,13 @@ impl Web for RealWeb {
     }
 }
 
-/// `std::process`, output drained, killed at the deadline.
+/// Real processes, contained (`super::contain`): an unprivileged user, a
+/// cleared environment, a private directory, a budget and an output cap.
 pub struct RealProcesses;
 
 impl Processes for RealProcesses {
     fn run(&self, c: &ChildRun<'_>) -> ChildEnd {
-        let spawned = std::process::Command::new(c.program)
-            .current_dir(c.dir)
-            .envs(c.env.iter().map(|(k, v)| (k, v)))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(e) => return ChildEnd::Failed(format!("cannot start: {e}")),
-        };
-        match super::child::wait_with_deadline(child, c.budget) {
-            Ok(out) => ChildEnd::Exited {
-                success: out.status.success(),
-                status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            },
-            Err(super::child::WaitError::Timeout) => ChildEnd::TimedOut,
-            Err(super::child::WaitError::Io(e)) => ChildEnd::Failed(e.to_string()),
-        }
+        super::contain::run(c)
     }
 }
 
@@ -179,7 +161,7 @@ mod tests {
         RealProcesses.run(&ChildRun {
             program: &program,
             dir: dir.path(),
-            env: vec![("CCCI_X".into(), "given".into())],
+            env: vec![("CCCI_STACK".into(), "given".into())],
             budget,
         })
     }
@@ -187,7 +169,7 @@ mod tests {
     #[test]
     fn a_child_gets_its_env_and_its_exit_and_stderr_come_back() {
         let end = run(
-            "test \"$CCCI_X\" = given || exit 9; echo broken >&2; exit 3",
+            "test \"$CCCI_STACK\" = given || exit 9; echo broken >&2; exit 3",
             Duration::from_secs(10),
         );
         assert_eq!(

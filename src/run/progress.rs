@@ -18,6 +18,8 @@ pub struct Progress {
     start: Instant,
     sink: Arc<Mutex<Box<dyn Write + Send>>>,
     spinner: bool,
+    /// Applied to every line before it is written.
+    masker: super::mask::Masker,
 }
 
 impl Progress {
@@ -40,6 +42,7 @@ impl Progress {
             start: Instant::now(),
             sink: Arc::new(Mutex::new(sink)),
             spinner,
+            masker: super::mask::Masker::new(),
         };
         if spinner {
             let weak = Arc::downgrade(&p.sink);
@@ -54,6 +57,18 @@ impl Progress {
         Self::to(Box::new(std::io::sink()))
     }
 
+    /// The same sink, masking every line with `masker` (shared: values added
+    /// to it later are masked from then on).
+    pub fn with_masker(mut self, masker: super::mask::Masker) -> Self {
+        self.masker = masker;
+        self
+    }
+
+    /// The run's masker: where a step that learns a secret value puts it.
+    pub fn masker(&self) -> &super::mask::Masker {
+        &self.masker
+    }
+
     pub fn start(&self) -> Instant {
         self.start
     }
@@ -61,6 +76,7 @@ impl Progress {
     /// `[  12.3s] <scope>: <message>`
     pub fn line(&self, scope: &str, message: &str) {
         let secs = self.start.elapsed().as_secs_f64();
+        let message = self.masker.redact(message);
         let text = if self.spinner {
             format!("{CLEAR}[{secs:7.1}s] {scope}: {message}\n")
         } else {
@@ -102,6 +118,21 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn secret_values_and_token_shapes_never_reach_a_line() {
+        let buf = Buf::default();
+        let m = super::super::mask::Masker::new();
+        let p = Progress::to(Box::new(buf.clone())).with_masker(m.clone());
+        // Added after the progress was made: still masked.
+        m.add("planted-secret-value");
+        p.line("fresh", "abra said: planted-secret-value failed");
+        p.line("fresh", &format!("token ghp_{}", "x".repeat(30)));
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("abra said: *** failed"), "{text}");
+        assert!(text.contains("token ***"), "{text}");
+        assert!(!text.contains("planted-secret-value"));
     }
 
     #[test]

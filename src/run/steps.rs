@@ -166,6 +166,9 @@ pub fn create_and_deploy(
     p.app_new(app)?;
     p.set_env(app, &env_edits(ctx.plan, label))?;
     p.secret_generate(app)?;
+    for v in p.take_secret_values(app) {
+        ctx.progress.masker().add(&v);
+    }
     ctx.progress.line(scope, "deploying");
     p.deploy(app, false)
 }
@@ -190,6 +193,9 @@ pub fn generate_missing_secrets(
         );
         ctx.platform()
             .secret_generate_one(app, &d.name, &d.version)?;
+        for v in ctx.platform().take_secret_values(app) {
+            ctx.progress.masker().add(&v);
+        }
     }
     Ok(missing.into_iter().map(|d| d.name).collect())
 }

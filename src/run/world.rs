@@ -135,7 +135,8 @@ pub struct ChildRun<'a> {
     pub program: &'a Path,
     /// Its working directory.
     pub dir: &'a Path,
-    /// Added to the inherited environment.
+    /// The child's variables: a contained child gets only the `CCCI_*`
+    /// ones of these (`super::contain`).
     pub env: Vec<(String, String)>,
     /// Killed when it runs longer.
     pub budget: Duration,

@@ -161,6 +161,35 @@ impl Abra {
         .map(drop)
     }
 
+    /// `abra app secret generate <domain> <name> <version> -m -C -o -n`; the
+    /// machine output (with the value) is returned, never put in an error.
+    pub fn secret_generate_output(
+        &self,
+        domain: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<String, ToolError> {
+        self.call([
+            "app", "secret", "generate", domain, name, version, "-m", "-C", "-o", "-n",
+        ])
+        .secret_stdout()
+        .timeout(super::QUICK)
+        .run()
+        .map(|o| o.stdout)
+    }
+
+    /// `abra app secret generate <domain> --all -m -C -o -n`; the machine
+    /// output (with the values) is returned, never put in an error.
+    pub fn secret_generate_all_output(&self, domain: &str) -> Result<String, ToolError> {
+        self.call([
+            "app", "secret", "generate", domain, "--all", "-m", "-C", "-o", "-n",
+        ])
+        .secret_stdout()
+        .timeout(super::QUICK)
+        .run()
+        .map(|o| o.stdout)
+    }
+
     /// `abra app secret generate <domain> --all -m -C -o -n`, stdout discarded.
     pub fn secret_generate_all(&self, domain: &str) -> Result<(), ToolError> {
         self.call([

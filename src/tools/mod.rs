@@ -142,6 +142,7 @@ pub struct Call {
     timeout: Duration,
     tty: Option<Program>,
     discard_stdout: bool,
+    secret_stdout: bool,
 }
 
 impl Call {
@@ -154,6 +155,7 @@ impl Call {
             dir: None,
             tty: None,
             discard_stdout: false,
+            secret_stdout: false,
         }
     }
 
@@ -203,6 +205,13 @@ impl Call {
     /// Never keep stdout (it carries generated secret values).
     pub fn discard_stdout(mut self) -> Call {
         self.discard_stdout = true;
+        self
+    }
+
+    /// Keep stdout for the caller only (it carries generated secret values
+    /// the caller hands to the run's masker): never in an error.
+    pub fn secret_stdout(mut self) -> Call {
+        self.secret_stdout = true;
         self
     }
 
@@ -277,13 +286,13 @@ impl Call {
             return Err(ToolError::Failed {
                 command,
                 status: out.status.code(),
-                stderr: if self.tty.is_some() && stderr.trim().is_empty() {
+                stderr: if self.tty.is_some() && stderr.trim().is_empty() && !self.secret_stdout {
                     // Under `script`, the program's stderr arrives on stdout.
                     stdout.clone()
                 } else {
                     stderr
                 },
-                stdout: if self.discard_stdout {
+                stdout: if self.discard_stdout || self.secret_stdout {
                     String::new()
                 } else {
                     stdout

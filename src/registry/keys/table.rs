@@ -428,6 +428,13 @@ pub const KEYS: &[KeyDoc] = &[
     ),
     k!(
         Recipe,
+        "compose_allow",
+        "table of rule = reason",
+        "{}",
+        "Compose policy rules this recipe is excepted from (host_bind_mount, docker_socket, host_file, privileged, cap_add, devices, host_namespace, security_opt, published_port, sysctls), each with the reason the report shows; see docs/security.md."
+    ),
+    k!(
+        Recipe,
         "skip",
         "table of rung = reason",
         "{}",

@@ -161,6 +161,9 @@ pub struct State {
     /// Every secret value ever generated (full name, value), kept after
     /// teardown so tests can prove no value reached an output.
     pub generated: Vec<(String, String)>,
+    /// Full names of the generated secrets whose values went to the run's
+    /// masker (`Platform::take_secret_values`).
+    pub handed: Vec<String>,
     /// Browsers open now, and ever opened.
     pub browsers_open: i64,
     pub browsers_opened: u64,

@@ -348,6 +348,21 @@ impl Platform for MemWorld {
         Ok(EnvFile::parse(&Self::app(&s, app)?.env_text))
     }
 
+    fn take_secret_values(&self, app: &AppRef) -> Vec<String> {
+        // What abra's `-m` output hands the production platform: every value
+        // generated for the app's stack, each once.
+        let mut s = self.state();
+        let prefix = format!("{}_", app.stack);
+        let new: Vec<(String, String)> = s
+            .generated
+            .iter()
+            .filter(|(full, _)| full.starts_with(&prefix) && !s.handed.contains(full))
+            .cloned()
+            .collect();
+        s.handed.extend(new.iter().map(|(f, _)| f.clone()));
+        new.into_iter().map(|(_, v)| v).collect()
+    }
+
     fn secret_generate(&self, app: &AppRef) -> Result<(), OpError> {
         let mut s = self.state();
         s.calls.push(Call::SecretGenerateAll {
