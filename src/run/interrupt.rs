@@ -245,6 +245,10 @@ impl Platform for Interruptible<'_> {
             .platform()
             .secret_generate_one(app, name, version)
     }
+    /// Forwarded: the values must reach the masker, interrupted or not.
+    fn take_secret_values(&self, app: &AppRef) -> Vec<String> {
+        self.inner.platform().take_secret_values(app)
+    }
     fn secrets(&self, app: &AppRef) -> Result<Vec<String>, OpError> {
         self.op()?;
         self.inner.platform().secrets(app)
