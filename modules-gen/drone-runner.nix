@@ -35,4 +35,27 @@
       RestartSec = "5s";
     };
   };
+
+  # Run apps that no live run holds and that outlived the maximum age
+  # (a runner killed with -9, a reboot mid-run) are torn down; every run
+  # also sweeps when it starts.
+  systemd.services.ccci-janitor = {
+    description = "ccci janitor: tear down orphaned run apps";
+    after = [ "docker.service" ];
+    requires = [ "docker.service" ];
+    path = [ pkgs.ccci-harness ];
+    environment.HOME = "/root";
+    serviceConfig = {
+      Type = "oneshot";
+      ExecStart = "${pkgs.ccci}/bin/ccci janitor --abra-dir /root/.abra --server default --ci-domain ci.example.org --runs-dir /var/lib/ccci/runs --max-age 7200s";
+    };
+  };
+
+  systemd.timers.ccci-janitor = {
+    wantedBy = [ "timers.target" ];
+    timerConfig = {
+      OnBootSec = "5min";
+      OnUnitActiveSec = "15min";
+    };
+  };
 }

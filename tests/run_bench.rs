@@ -88,6 +88,7 @@ fn run(w: &World, mode: LaneMode, env: &[(&str, &str)]) -> (ResultsV1, f64, f64)
         backup_attempts: 3,
         run_id: "bench0000001".into(),
         git_base: w.git_base.clone(),
+        cancel: Default::default(),
     };
     let cpu0 = own_cpu_secs();
     let t = Instant::now();

@@ -60,7 +60,8 @@ fn green_recipe_passes_every_rung() {
     // The recipe's own test ran with the app handed to it.
     assert_eq!(count(&sc, |c| matches!(c, Call::Child { .. })), 1);
     sc.assert_nothing_left();
-    assert!(!sc.work_dir().exists(), "the run's clones are cleaned up");
+    // The work directory belongs to the binary, which created it
+    // (src/run/outdir.rs); tests/run_cli.rs checks that it is removed.
 }
 
 #[test]
@@ -468,4 +469,37 @@ fn a_recipe_test_that_fails_fails_the_functional_rung() {
         why.contains("tests/smoke.sh: exit status: 3: no login form"),
         "{why}"
     );
+}
+
+#[test]
+fn a_recipe_that_exits_at_once_is_red_within_30_s_of_its_first_failed_task() {
+    // The deploy timeout is 15 minutes; the crash loop must not hold the
+    // runner that long. Sequential: only this lane moves the virtual clock.
+    let mut sc = Scenario::green();
+    sc.plan.timeouts.deploy_secs = 900;
+    sc.world.knobs.crash_loop = stack_pattern();
+    let (r, _) = sc.run(LaneMode::Sequential);
+    let (st, why) = rung(&r, Rung::Install);
+    assert_eq!(st, Status::Fail);
+    assert!(why.contains("crash loop: cust-"), "{why}");
+    assert!(
+        why.contains("task errors: task: non-zero exit (1)"),
+        "{why}"
+    );
+    assert!(
+        why.contains("last log lines:\nstarting\nError: cannot read /etc/app/config.yml"),
+        "{why}"
+    );
+    let healthy = r.checks.iter().find(|c| c.name == "healthy").unwrap();
+    // The first failed task comes 1 s after the deploy.
+    eprintln!(
+        "first failed task → red rung: {:.1} s of virtual time (deploy timeout 900 s)",
+        healthy.duration_secs - 1.0
+    );
+    assert!(
+        healthy.duration_secs <= 1.0 + 30.0,
+        "red {} s after the deploy",
+        healthy.duration_secs
+    );
+    sc.assert_nothing_left();
 }

@@ -50,6 +50,32 @@ enum Command {
         #[arg(long)]
         git_url: Option<String>,
     },
+    /// Tear down run apps no live run holds and older than the max age
+    /// (found from env files and the engine); prints what it reaped.
+    /// The host comes from a runner plan, or from the four flags below.
+    Janitor {
+        /// Any runner plan of the host (its abra dir, server, CI domain, runs dir).
+        #[arg(long, required_unless_present_all = ["abra_dir", "server", "ci_domain", "runs_dir"])]
+        plan: Option<std::path::PathBuf>,
+        /// The shared abra directory (instead of --plan).
+        #[arg(long)]
+        abra_dir: Option<std::path::PathBuf>,
+        /// abra's server name (instead of --plan).
+        #[arg(long)]
+        server: Option<String>,
+        /// The CI domain run apps live under (instead of --plan).
+        #[arg(long)]
+        ci_domain: Option<String>,
+        /// Where runs keep their locks and records (instead of --plan).
+        #[arg(long)]
+        runs_dir: Option<std::path::PathBuf>,
+        /// Reap only apps older than this: 90s, 30m, 2h, 1d (default: the plan's).
+        #[arg(long)]
+        max_age: Option<String>,
+        /// Print what would be reaped, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Check a runner plan without running it (prints the resolved plan).
     CheckPlan {
         /// A runner plan, runners/<recipe>.json.
@@ -209,6 +235,25 @@ fn main() -> ExitCode {
             retention,
             full,
         } => dashboard(runs_dir, site_dir, recipes, retention.as_deref(), full),
+        Command::Janitor {
+            plan,
+            abra_dir,
+            server,
+            ci_domain,
+            runs_dir,
+            max_age,
+            dry_run,
+        } => janitor(
+            JanitorHost {
+                plan,
+                abra_dir,
+                server,
+                ci_domain,
+                runs_dir,
+            },
+            max_age.as_deref(),
+            dry_run,
+        ),
         Command::CheckPlan { plan } => match ccci::plan::PlanV1::read(&plan) {
             Ok(p) => {
                 println!(
@@ -348,5 +393,64 @@ fn dashboard(
             eprintln!("error: dashboard: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Where `ccci janitor` acts, as given on the command line.
+struct JanitorHost {
+    plan: Option<std::path::PathBuf>,
+    abra_dir: Option<std::path::PathBuf>,
+    server: Option<String>,
+    ci_domain: Option<String>,
+    runs_dir: Option<std::path::PathBuf>,
+}
+
+fn janitor_facts(
+    h: JanitorHost,
+    max_age: Option<&str>,
+) -> Result<ccci::run::janitor_cli::HostFacts, String> {
+    use ccci::run::janitor_cli::HostFacts;
+    let max_age = max_age
+        .map(ccci::run::janitor::parse_age)
+        .transpose()
+        .map_err(|e| format!("--max-age {e}"))?;
+    let mut facts = match (h.plan, h.abra_dir, h.server, h.ci_domain, h.runs_dir) {
+        (Some(p), ..) => {
+            HostFacts::of_plan(&ccci::plan::PlanV1::read(&p).map_err(|e| e.to_string())?)
+        }
+        (None, Some(abra_dir), Some(server), Some(ci), Some(runs_dir)) => HostFacts {
+            abra_dir,
+            server,
+            ci_domain: ci.parse().map_err(|e: ccci::registry::values::Invalid| {
+                format!("--ci-domain {ci:?}: {}", e.0)
+            })?,
+            runs_dir,
+            max_age: max_age.ok_or("--max-age is needed without --plan")?,
+        },
+        _ => return Err("give --plan, or --abra-dir, --server, --ci-domain and --runs-dir".into()),
+    };
+    if let Some(a) = max_age {
+        facts.max_age = a;
+    }
+    Ok(facts)
+}
+
+fn janitor(h: JanitorHost, max_age: Option<&str>, dry_run: bool) -> ExitCode {
+    let facts = match janitor_facts(h, max_age) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sweep = ccci::run::janitor_cli::run(&facts, dry_run);
+    for line in sweep.lines(dry_run) {
+        println!("{line}");
+    }
+    let left = sweep.reaped.iter().any(|(_, r)| !r.problems.is_empty());
+    if left || !sweep.problems.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }

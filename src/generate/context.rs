@@ -103,6 +103,11 @@ pub struct RunnerModule {
     pub env_template: String,
     pub env_template_lines: Vec<(String, String)>,
     pub runs_dir: String,
+    /// The janitor's oneshot and timer unit name.
+    pub janitor_unit: String,
+    /// `ccci janitor`'s arguments (each escaped by the template).
+    pub janitor_args: Vec<String>,
+    pub janitor_every: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -270,6 +275,21 @@ pub fn runner_module(reg: &Registry) -> RunnerModule {
         env_template: "drone-runner.env".into(),
         env_template_lines: vec![("DRONE_RPC_SECRET".into(), secret::DRONE_RPC.into())],
         runs_dir: host.runs_dir.to_string(),
+        janitor_unit: host::JANITOR_UNIT.to_owned(),
+        janitor_args: vec![
+            "janitor".into(),
+            "--abra-dir".into(),
+            host.abra_dir.to_string(),
+            "--server".into(),
+            crate::names::abra::SERVER.into(),
+            "--ci-domain".into(),
+            host.ci_domain.to_string(),
+            "--runs-dir".into(),
+            host.runs_dir.to_string(),
+            "--max-age".into(),
+            format!("{}s", host.run.janitor_max_age.as_secs()),
+        ],
+        janitor_every: host::JANITOR_EVERY.to_owned(),
     }
 }
 

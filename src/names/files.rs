@@ -105,6 +105,22 @@ pub fn build_output_dir_sh(runs_dir_sh: &str) -> String {
     format!("{runs_dir_sh}/\"$DRONE_BUILD_NUMBER\"")
 }
 
+/// Where runs keep their app locks (`locks/<domain>.lock`) and state
+/// records (`runs/<run id>.json`) for the janitor: `<runs_dir>/.ccci-state`.
+pub fn run_state_dir(runs_dir: &Path) -> PathBuf {
+    runs_dir.join(".ccci-state")
+}
+
+/// The lock file of one run app domain.
+pub fn app_lock_file(state_dir: &Path, domain: &str) -> PathBuf {
+    state_dir.join("locks").join(format!("{domain}.lock"))
+}
+
+/// The state record of one run.
+pub fn run_record_file(state_dir: &Path, run_id: &str) -> PathBuf {
+    state_dir.join("runs").join(format!("{run_id}.json"))
+}
+
 /// Where `ccci run` without `--out` leaves its artifacts,
 /// `<runs_dir>/<recipe>/<run id>`.
 /// The landing page's screenshot in a run's output directory.

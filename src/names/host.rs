@@ -10,6 +10,10 @@ pub const SWARM_UNIT: &str = "swarm-init";
 pub const BRIDGE_UNIT: &str = "ccci-bridge";
 /// The Drone exec runner's systemd unit.
 pub const RUNNER_UNIT: &str = "drone-runner-exec";
+/// The janitor's oneshot unit and its timer (same name), on the runner host.
+pub const JANITOR_UNIT: &str = "ccci-janitor";
+/// How often the janitor sweeps (a systemd `OnUnitActiveSec`).
+pub const JANITOR_EVERY: &str = "15min";
 
 /// The reconcile oneshot of a piece: `swarm` is [`SWARM_UNIT`] (other units
 /// order after it by that name), every other piece `ccci-reconcile-<piece>`.

@@ -97,8 +97,43 @@ pub fn fresh_nonce() -> u32 {
     (h.finish() & 0x00ff_ffff) as u32
 }
 
+/// The run app a Docker object belongs to (a service, volume, secret,
+/// config or network named `<stack>_…`), as its domain: how the janitor
+/// finds an app whose env file is gone.
+pub fn parse_run_object(name: &str, ci_domain: &Domain) -> Option<String> {
+    let (label, _) = name.split_once('_')?;
+    let domain = format!("{label}.{ci_domain}");
+    parse_run_domain(&domain, ci_domain)?;
+    let prefix = super::stack::stack_prefix(&super::stack::stack_name(&domain));
+    name.starts_with(&prefix).then_some(domain)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn objects_of_a_run_stack_name_their_app() {
+        let ci: Domain = "ci.example.org".parse().unwrap();
+        for n in [
+            "keyc-3fa9c1_ci_example_org_app",
+            "keyc-3fa9c1_ci_example_org_db_password_v1",
+            "keyc-3fa9c1_ci_example_org_default",
+        ] {
+            assert_eq!(
+                parse_run_object(n, &ci).as_deref(),
+                Some("keyc-3fa9c1.ci.example.org"),
+                "{n}"
+            );
+        }
+        for n in [
+            "traefik_ci_example_org_app",
+            "keyc-3fa9c1_other_org_app",
+            "keyc-3fa9c1",
+            "proxy",
+        ] {
+            assert_eq!(parse_run_object(n, &ci), None, "{n}");
+        }
+    }
+
     use super::*;
 
     fn recipe(s: &str) -> RecipeName {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::platform::{AppRef, OpError, Platform, ServiceState, TeardownReport};
+use super::platform::{AppRef, OpError, Platform, ServiceState, TaskState, TeardownReport};
 use crate::tools::abra::{Abra, NewApp};
 use crate::tools::docker::Docker;
 use crate::tools::{Call, Program, ToolError, pty};
@@ -154,6 +154,31 @@ impl Platform for AbraPlatform {
         Ok(out)
     }
 
+    fn tasks(&self, app: &AppRef) -> Result<Vec<TaskState>, OpError> {
+        let rows = self.docker.services(Some(&app.stack)).map_err(op)?;
+        let mut out = Vec::new();
+        for row in rows {
+            for t in self.docker.service_ps(&row.name).map_err(op)? {
+                out.push(TaskState {
+                    service: row.name.clone(),
+                    // "Failed 3 seconds ago" → "failed".
+                    state: t
+                        .current_state
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_ascii_lowercase(),
+                    error: t.error,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn logs(&self, _app: &AppRef, service: &str, lines: u32) -> Result<String, OpError> {
+        self.docker.service_logs(service, lines).map_err(op)
+    }
+
     fn replicas(&self, app: &AppRef) -> Result<Vec<ServiceState>, OpError> {
         let rows = self.docker.services(Some(&app.stack)).map_err(op)?;
         Ok(rows
@@ -290,9 +315,8 @@ fn wait_containers_gone(p: &AbraPlatform, stack: &str) -> Result<(), String> {
 
 /// Undeploy, remove volumes (retrying: a stopping task holds its volume for a
 /// moment) and secrets, then the env file only once the stack is gone; report
-/// whatever is left (docs/docker.md, "Teardown, verified"). Janitor, locks and
-/// signals (docs/architecture.md, "Not built yet") belong behind the same
-/// [`Platform::teardown`] call.
+/// whatever is left (docs/docker.md, "Teardown, verified"). The janitor
+/// reaps orphans with this same teardown (`super::janitor`).
 fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
     let abra = p.abra(app);
     let mut problems = Vec::new();
@@ -325,6 +349,16 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
         let _ = abra.secret_remove_all(&app.domain);
     }
     let prefix = crate::names::stack::stack_prefix(&app.stack);
+    if !env_exists {
+        // An orphan whose env file is gone (the janitor finds those by the
+        // naming rule): abra cannot address it, docker can.
+        for v in p.docker.volumes(Some(&app.stack)).unwrap_or_default() {
+            let _ = p.docker.volume_rm(&v);
+        }
+        for s in p.docker.secrets(&prefix).unwrap_or_default() {
+            let _ = p.docker.secret_rm(&s);
+        }
+    }
     match services_left(p) {
         Ok(0) => {
             if env_exists && let Err(e) = std::fs::remove_file(app.env_file()) {

@@ -42,6 +42,8 @@ pub enum UsageError {
     Src(String, String),
     #[error("--ca-file {0}: {1}")]
     Ca(String, std::io::Error),
+    #[error(transparent)]
+    Out(#[from] super::outdir::OutDirError),
 }
 
 /// How a run ended.
@@ -52,7 +54,10 @@ pub struct Finished {
 
 /// Perform `ccci run`. `Err` only for usage and plan errors.
 pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
-    super::webdriver::stop_browsers_on_signal();
+    // No exit on a signal (`super::webdriver::stop_browsers_on_signal` would
+    // end the process before teardown): signals only stop the run
+    // (`super::stop`), an open browser finishes its bounded step and is
+    // stopped when its page drops, and `stop_all` below catches the rest.
     let plan = PlanV1::read(&args.plan)?;
     if !crate::registry::values::is_commit_id(&args.git_ref) {
         return Err(UsageError::Ref(args.git_ref.clone()));
@@ -75,7 +80,56 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
     });
     let masker = super::leak::masker_for(&plan);
     let progress = progress.with_masker(masker.clone());
-    let world = ProductionWorld::from_env(Duration::from_secs(plan.timeouts.deploy_secs.max(60)));
+    // Before anything is deployed: a run that could not write its results
+    // must not start.
+    super::outdir::prepare_out(&out)?;
+    let work = super::outdir::WorkDir::create(&out)?;
+    let cancel = super::interrupt::Cancel::new();
+    for (what, watch) in [
+        (
+            "signals",
+            super::stop::watch_signals as fn(_, _) -> std::io::Result<()>,
+        ),
+        ("the parent process", super::stop::watch_parent),
+    ] {
+        if let Err(e) = watch(cancel.clone(), progress.clone()) {
+            progress.line("run", &format!("cannot watch {what}: {e}"));
+        }
+    }
+    // Orphans of earlier runs first: their slots and names are this run's.
+    let facts = super::janitor_cli::HostFacts::of_plan(&plan);
+    for line in super::janitor_cli::run(&facts, false).lines(false) {
+        progress.line("janitor", &line);
+    }
+    let slow = Duration::from_secs(plan.timeouts.deploy_secs.max(60));
+    let state_dir =
+        crate::names::files::run_state_dir(std::path::Path::new(plan.runs_dir.as_str()));
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let record = super::runstate::RunRecord {
+        run_id: run_id.clone(),
+        pid: std::process::id(),
+        started_unix: started,
+        deadline_unix: started + plan.timeouts.deadline_secs,
+        apps: Default::default(),
+    };
+    let platform = super::abra_platform::AbraPlatform::from_env(slow);
+    let world = match super::runstate::Claiming::new(platform, state_dir.clone(), record) {
+        Ok(claiming) => ProductionWorld::new(claiming),
+        Err(e) => {
+            // Without a record the janitor still sees the locks it cannot
+            // take: the run goes on, unlocked apps are the only risk.
+            progress.line(
+                "run",
+                &format!(
+                    "cannot write the run record in {}: {e}",
+                    state_dir.display()
+                ),
+            );
+            ProductionWorld::from_env(slow)
+        }
+    };
     let inputs = RunInputs {
         plan: &plan,
         world: &world,
@@ -88,7 +142,7 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
         git_ref: args.git_ref.to_ascii_lowercase(),
         src,
         pr: args.pr,
-        work_dir: out.join("work"),
+        work_dir: work.path().to_owned(),
         out_dir: out.clone(),
         lanes: args.lanes.unwrap_or(plan.lanes),
         poll: args.poll,
@@ -98,10 +152,23 @@ pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
             .git_url
             .clone()
             .unwrap_or_else(|| plan.gitea_url.trimmed().to_owned()),
+        cancel,
     };
     let mut output = lanes::execute(&inputs);
+    super::webdriver::stop_all();
+    // Nothing of the run's clones is needed any more; the artifacts live beside.
+    if let Err(e) = work.remove() {
+        progress.line("run", &format!("cannot remove the work directory: {e}"));
+    }
     let (results, lint) = (&mut output.results, &mut output.lint_text);
-    let exit = match super::leak::write_sealed(&out, results, lint, &masker, &progress) {
+    let written = super::leak::write_sealed(&out, results, lint, &masker, &progress)
+        .map_err(|e| e.to_string())
+        .and_then(|clean| {
+            super::outdir::set_modes(&out)
+                .map(|()| clean)
+                .map_err(|e| e.to_string())
+        });
+    let exit = match written {
         Ok(clean) => {
             progress.line("run", &format!("results in {}", out.display()));
             super::rungs::exit_code(clean && output.results.green)

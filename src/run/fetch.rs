@@ -41,6 +41,9 @@ pub enum FetchError {
     WrongHead { expected: String, found: String },
     #[error("{0:?} is not a full 40-hex commit id")]
     BadRef(String),
+    /// The run was stopped before this step (`super::interrupt`).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {

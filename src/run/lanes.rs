@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::fetch::{self, Checkout, FetchSpec};
+use super::interrupt::{self, Cancel, Interruptible};
 use super::platform::{AppRef, TeardownReport};
 use super::policy::gate::Gate;
 use super::probe::ProbeConfig;
@@ -44,6 +45,9 @@ pub struct RunInputs<'a> {
     /// Clone URLs are `<git_base>/<owner>/<name>.git`; the plan's Gitea URL
     /// unless overridden (a mirror, or a local directory in tests).
     pub git_base: String,
+    /// Set by a signal, the parent's death or the plan's deadline: the
+    /// current step stops and every app is torn down (`super::interrupt`).
+    pub cancel: Cancel,
 }
 
 /// What a run produced: the results and abra's lint output.
@@ -288,8 +292,46 @@ fn lane_status(rungs: &BTreeMap<Rung, RungOutcome>) -> (Status, String) {
 }
 
 /// Perform one run. Never panics on bad input; everything that goes wrong
-/// ends up in the results.
+/// ends up in the results. An interruption (`inp.cancel`, or the plan's
+/// `deadline_secs` on the world's clock) stops the current step; every app
+/// is still torn down and the cut rungs are `unverified` with the reason.
 pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
+    if let Some((after, why)) = interrupt::step_deadline(inp.plan.timeouts.deadline_secs) {
+        inp.cancel
+            .set_deadline(inp.world.clock().now() + after, why);
+    }
+    let world = Interruptible::new(inp.world, inp.cancel.clone());
+    execute_in(&RunInputs {
+        plan: inp.plan,
+        world: &world,
+        probe: inp.probe.clone(),
+        progress: inp.progress.clone(),
+        git_ref: inp.git_ref.clone(),
+        src: inp.src.clone(),
+        pr: inp.pr,
+        work_dir: inp.work_dir.clone(),
+        out_dir: inp.out_dir.clone(),
+        lanes: inp.lanes,
+        poll: inp.poll,
+        backup_attempts: inp.backup_attempts,
+        run_id: inp.run_id.clone(),
+        git_base: inp.git_base.clone(),
+        cancel: inp.cancel.clone(),
+    })
+}
+
+/// The rungs as an interruption leaves them (unchanged without one).
+fn after_interruption(
+    cancel: &Cancel,
+    rungs: BTreeMap<Rung, RungOutcome>,
+) -> BTreeMap<Rung, RungOutcome> {
+    match cancel.reason() {
+        Some(why) => interrupt::interrupted_rungs(rungs, &why),
+        None => rungs,
+    }
+}
+
+fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
     let clock = inp.world.clock();
     let wall = clock.now();
     let started = clock.unix_secs();
@@ -339,6 +381,7 @@ pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
                 backup_attempts: inp.backup_attempts,
                 recipe_tests: prepared.tests.clone(),
                 backup: prepared.backup.clone(),
+                cancel: inp.cancel.clone(),
                 out_dir: inp.out_dir.clone(),
             };
             if let BaseChoice::Base(b) = &prepared.base {
@@ -361,7 +404,8 @@ pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
                     )
                 }
             };
-            for (lane, run) in [(Lane::Fresh, fresh), (Lane::Upgrade, upgrade)] {
+            for (lane, mut run) in [(Lane::Fresh, fresh), (Lane::Upgrade, upgrade)] {
+                run.rungs = after_interruption(&inp.cancel, run.rungs);
                 let (status, reason) = lane_status(&run.rungs);
                 lanes.insert(
                     lane,
@@ -382,10 +426,14 @@ pub fn execute(inp: &RunInputs<'_>) -> RunOutput {
             lint_text = lint_res.2;
         }
     }
-    // Nothing of the run's clones is needed any more; the artifacts live elsewhere.
-    let _ = std::fs::remove_dir_all(&inp.work_dir);
+    let rungs = after_interruption(&inp.cancel, rungs);
+    if let Some(why) = inp.cancel.reason() {
+        inp.progress.line("run", &format!("stopped: {why}"));
+    }
 
-    let green = rungs::is_green(&rungs, &teardown);
+    // A stopped run vouches for nothing, even when only lint (which never
+    // fails a run) was cut.
+    let green = rungs::is_green(&rungs, &teardown) && inp.cancel.reason().is_none();
     let level = rungs::level(&rungs);
     for r in Rung::ALL {
         if let Some(o) = rungs.get(&r) {

@@ -4,8 +4,8 @@
 //! one operation per call (abra and docker in production, see `abra_platform`;
 //! an in-memory model in tests/support/mem_world).
 //! Teardown is one call, [`Platform::teardown`], that the lanes make exactly
-//! once per app whatever happened before; its safety features (verification,
-//! janitor, locks, signals) live behind that call.
+//! once per app whatever happened before, interrupted or not
+//! (`super::interrupt`); the janitor reaps orphans with the same call.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -65,6 +65,18 @@ impl ServiceState {
     }
 }
 
+/// One task of a service, as `docker service ps` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TaskState {
+    /// The full service name, `<stack>_<service>`.
+    pub service: String,
+    /// The current state's first word, lower case (`running`, `starting`,
+    /// `failed`, `rejected`, `shutdown`, `complete`, …).
+    pub state: String,
+    /// The task's error, if any (`task: non-zero exit (1)`, `No such image`).
+    pub error: String,
+}
+
 /// A tool call that did not do what was asked. `Infra` means the platform
 /// itself misbehaved (the result is unverified, not the recipe's fault).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,6 +128,18 @@ pub trait Platform: Send + Sync {
     /// on every poll while waiting for convergence.
     fn replicas(&self, app: &AppRef) -> Result<Vec<ServiceState>, OpError> {
         self.services(app)
+    }
+    /// Every task of every service of the stack, failed ones included
+    /// (`docker service ps --no-trunc`): how a crash loop is seen. A
+    /// platform that cannot tell answers none, and the wait falls back to
+    /// the deploy timeout.
+    fn tasks(&self, _app: &AppRef) -> Result<Vec<TaskState>, OpError> {
+        Ok(Vec::new())
+    }
+    /// The last `lines` log lines of one service (`docker service logs`),
+    /// for the results of a service that keeps failing.
+    fn logs(&self, _app: &AppRef, _service: &str, _lines: u32) -> Result<String, OpError> {
+        Ok(String::new())
     }
     /// `sh -c <script>` inside a running container of `<stack>_<service>`; stdout.
     fn exec(&self, app: &AppRef, service: &str, script: &str) -> Result<String, OpError>;

@@ -32,6 +32,8 @@ pub struct RunCtx<'a> {
     pub recipe_tests: Option<PathBuf>,
     /// Whether the backup rung applies, or why not.
     pub backup: Result<(), String>,
+    /// Set when the run must stop; waits give up at once.
+    pub cancel: super::interrupt::Cancel,
     /// The run's output directory: screenshots go there.
     pub out_dir: PathBuf,
 }
@@ -237,6 +239,7 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Resu
     // timeout label, and again on every poll while an update is under way
     // (replica counts alone do not show it); otherwise only replica counts.
     let mut labels_seen = false;
+    let mut crash = super::crashloop::Watch::default();
     let mut updating = false;
     loop {
         let listing = if labels_seen && !updating {
@@ -266,6 +269,12 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Resu
                 }
             }
             Err(e) => last = format!("cannot list services: {e}"),
+        }
+        if let Some(why) = ctx.cancel.reason() {
+            return Err(why);
+        }
+        if let Some(why) = crash.look(ctx.platform(), ctx.world.clock(), app) {
+            return Err(why);
         }
         if ctx.now().saturating_duration_since(start) >= budget {
             return Err(format!("not healthy within {} s: {last}", budget.as_secs()));

@@ -180,6 +180,25 @@ impl Docker {
         ]))
     }
 
+    /// The last `lines` lines a service's tasks printed, without task ids
+    /// (docs/docker.md, "Crash loops").
+    pub fn service_logs(&self, service: &str, lines: u32) -> Result<String, ToolError> {
+        let tail = lines.to_string();
+        let out = self
+            .call([
+                "service",
+                "logs",
+                "--raw",
+                "--no-task-ids",
+                "--tail",
+                &tail,
+                service,
+            ])
+            .run()?;
+        // Containers log to either stream; docker passes each through.
+        Ok(format!("{}{}", out.stdout, out.stderr))
+    }
+
     pub fn stack_rm(&self, stack: &str) -> Result<(), ToolError> {
         self.call(["stack", "rm", stack]).run().map(drop)
     }

@@ -145,6 +145,21 @@ impl Scenario {
         self.run_in(&self.world, probe, mode, progress)
     }
 
+    /// A run that `cancel` can stop (a signal, the parent's death).
+    pub fn run_cancellable(
+        &self,
+        mode: LaneMode,
+        progress: Progress,
+        cancel: ccci::run::interrupt::Cancel,
+    ) -> (ResultsV1, String) {
+        let probe = ProbeConfig {
+            connect: "127.0.0.1:443".parse().unwrap(),
+            extra_ca_pem: None,
+            request_timeout: Duration::from_secs(5),
+        };
+        self.run_full(&self.world, probe, mode, progress, cancel)
+    }
+
     /// A run in another world (one that wraps this scenario's), reaching
     /// apps where `probe` says.
     pub fn run_in(
@@ -153,6 +168,17 @@ impl Scenario {
         probe: ProbeConfig,
         mode: LaneMode,
         progress: Progress,
+    ) -> (ResultsV1, String) {
+        self.run_full(world, probe, mode, progress, Default::default())
+    }
+
+    fn run_full(
+        &self,
+        world: &dyn World,
+        probe: ProbeConfig,
+        mode: LaneMode,
+        progress: Progress,
+        cancel: ccci::run::interrupt::Cancel,
     ) -> (ResultsV1, String) {
         let inputs = RunInputs {
             plan: &self.plan,
@@ -169,6 +195,7 @@ impl Scenario {
             backup_attempts: 3,
             run_id: "abc123def456".into(),
             git_base: GIT_BASE.into(),
+            cancel,
         };
         let out = lanes::execute(&inputs);
         (out.results, out.lint_text)

@@ -25,6 +25,7 @@ mod browser;
 mod compose;
 mod container;
 mod git;
+mod janitor;
 mod swarm;
 mod web;
 
@@ -186,6 +187,8 @@ pub struct MemWorld {
     pub knobs: Knobs,
     pub site: Site,
     epoch: Instant,
+    /// Ages in seconds of env files, by domain, as the janitor sees them.
+    pub app_ages: Mutex<BTreeMap<String, u64>>,
 }
 
 impl MemWorld {
@@ -195,6 +198,7 @@ impl MemWorld {
             knobs,
             site,
             epoch: Instant::now(),
+            app_ages: Mutex::default(),
         }
     }
 

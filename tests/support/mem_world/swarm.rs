@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ccci::envfile::EnvFile;
-use ccci::run::platform::{AppRef, OpError, ServiceState, TeardownReport};
+use ccci::run::platform::{AppRef, OpError, ServiceState, TaskState, TeardownReport};
 use ccci::run::world::Platform;
 use sha2::{Digest, Sha256};
 
@@ -34,7 +34,15 @@ pub struct Service {
     /// Container path → full volume name.
     pub mounts: BTreeMap<String, String>,
     pub update_state: Option<String>,
+    /// Its tasks exit at once (the `crash_loop` knob): one failed task
+    /// a second after the deploy, then one per restart delay (5 s).
+    pub crashing: bool,
+    /// When the deploy that made this spec happened (virtual time).
+    pub deployed_at: std::time::Duration,
 }
+
+/// What a crash-looping service prints before it exits.
+pub const CRASH_LOG: [&str; 2] = ["starting", "Error: cannot read /etc/app/config.yml"];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Volume {
@@ -62,6 +70,16 @@ pub struct Deployed {
 }
 
 impl Service {
+    /// Failed tasks so far: none for a healthy service.
+    pub fn failed_tasks(&self, elapsed: std::time::Duration) -> u64 {
+        let since = elapsed.saturating_sub(self.deployed_at).as_secs();
+        if !self.crashing || since < 1 {
+            0
+        } else {
+            1 + (since - 1) / 5
+        }
+    }
+
     pub fn running_now(&self, elapsed: std::time::Duration) -> u32 {
         if elapsed < self.ready_at {
             0
@@ -204,6 +222,8 @@ impl MemWorld {
                 labels,
                 mounts,
                 update_state: Some("completed".into()),
+                crashing: crash,
+                deployed_at: s.elapsed,
             };
             if let Some(old) = old.filter(|_| redeploy) {
                 let key = format!("coop-cloud.{stack}.chaos-version");
@@ -439,6 +459,43 @@ impl Platform for MemWorld {
     fn replicas(&self, app: &AppRef) -> Result<Vec<ServiceState>, OpError> {
         self.injected("services")?;
         self.states(app, false)
+    }
+
+    fn tasks(&self, app: &AppRef) -> Result<Vec<TaskState>, OpError> {
+        let s = self.state();
+        let mut out = Vec::new();
+        for (n, v) in s.services.iter().filter(|(_, v)| v.stack == app.stack) {
+            for _ in 0..v.running_now(s.elapsed) {
+                out.push(TaskState {
+                    service: n.clone(),
+                    state: "running".into(),
+                    error: String::new(),
+                });
+            }
+            for _ in 0..v.failed_tasks(s.elapsed) {
+                out.push(TaskState {
+                    service: n.clone(),
+                    state: "failed".into(),
+                    error: "task: non-zero exit (1)".into(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn logs(&self, _app: &AppRef, service: &str, lines: u32) -> Result<String, OpError> {
+        let s = self.state();
+        let v = s
+            .services
+            .get(service)
+            .ok_or_else(|| failed(format!("service {service} not found")))?;
+        let all: Vec<&str> = if v.crashing {
+            CRASH_LOG.to_vec()
+        } else {
+            Vec::new()
+        };
+        let skip = all.len().saturating_sub(lines as usize);
+        Ok(all[skip..].iter().map(|l| format!("{l}\n")).collect())
     }
 
     fn exec(&self, app: &AppRef, service: &str, script: &str) -> Result<String, OpError> {
