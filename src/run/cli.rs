@@ -54,10 +54,10 @@ pub struct Finished {
 
 /// Perform `ccci run`. `Err` only for usage and plan errors.
 pub fn run(args: &RunArgs, progress: Progress) -> Result<Finished, UsageError> {
-    // No exit on a signal (`super::webdriver::stop_browsers_on_signal` would
-    // end the process before teardown): signals only stop the run
-    // (`super::stop`), an open browser finishes its bounded step and is
-    // stopped when its page drops, and `stop_all` below catches the rest.
+    // No exit on a signal, which would end the process before teardown:
+    // signals only stop the run (`super::stop`), an open browser finishes its
+    // bounded step and is stopped when its page drops, and `stop_all` below
+    // catches the rest.
     let plan = PlanV1::read(&args.plan)?;
     if !crate::registry::values::is_commit_id(&args.git_ref) {
         return Err(UsageError::Ref(args.git_ref.clone()));

@@ -4,14 +4,15 @@
 //! Each [`Page`] owns its own chromedriver (a free local port, its own
 //! process group) and a fresh profile directory; dropping the page ends the
 //! session and kills the whole group, so no browser outlives a check — on a
-//! failure or when the run unwinds; a signal to the run stops them all
-//! first ([`stop_browsers_on_signal`]).
+//! failure or when the run unwinds. A signal to the run only stops the run
+//! (`super::stop`); the browser open at that moment finishes its bounded step
+//! and is stopped when its page drops, and [`stop_all`] catches the rest.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -129,37 +130,6 @@ pub fn stop_all() {
     if let Ok(live) = LIVE.lock() {
         live.iter().copied().for_each(kill_group);
     }
-}
-
-/// On SIGINT or SIGTERM, stop every live browser first, then end as the
-/// signal would have. The drivers run in their own process groups, so
-/// nothing else would reach them once the run is gone.
-pub fn stop_browsers_on_signal() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        std::thread::spawn(|| {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            let code = rt.block_on(async {
-                use tokio::signal::unix::{SignalKind, signal};
-                let Ok(mut term) = signal(SignalKind::terminate()) else {
-                    return None;
-                };
-                tokio::select! {
-                    _ = term.recv() => Some(143),
-                    r = tokio::signal::ctrl_c() => r.ok().map(|()| 130),
-                }
-            });
-            if let Some(code) = code {
-                stop_all();
-                std::process::exit(code);
-            }
-        });
-    });
 }
 
 /// A chromedriver process group, killed on drop.
