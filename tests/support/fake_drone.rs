@@ -80,16 +80,8 @@ struct Inner {
     builds: BTreeMap<String, Vec<Value>>,
     requests: Vec<Recorded>,
     failures: VecDeque<Failure>,
-    /// Every `/api` answer is delayed by this much (fault injection tests).
-    latency_ms: u64,
-    /// (path part, how many, ms): the next writes (POST, PATCH, PUT,
-    /// DELETE) to a path containing the part take effect this long after
-    /// they arrive, and are answered then.
-    slow_writes: Option<(String, u32, u64)>,
-    /// Slow writes received and not yet processed.
-    slow_in_flight: u32,
-    /// Bumped once per request, after its effect and before its answer.
-    served: Option<tokio::sync::watch::Sender<u64>>,
+    /// When requests take effect and are answered (fault injection, waits).
+    pacing: super::serve::Pacing,
 }
 
 /// The fake server. Cheap accessors lock the shared state briefly.
@@ -108,7 +100,7 @@ impl FakeDrone {
             admin: true,
             healthy: true,
             next_id: 100,
-            served: Some(tokio::sync::watch::Sender::new(0)),
+            pacing: super::serve::Pacing::counted(),
             ..Inner::default()
         }));
         let app = axum::Router::new()
@@ -126,7 +118,7 @@ impl FakeDrone {
     /// Changes once per request handled (its effect applied), so a test can
     /// wait for the next request instead of sleeping.
     pub fn served(&self) -> tokio::sync::watch::Receiver<u64> {
-        match &self.lock().served {
+        match &self.lock().pacing.served {
             Some(tx) => tx.subscribe(),
             None => tokio::sync::watch::channel(0).1,
         }
@@ -212,7 +204,7 @@ impl FakeDrone {
     /// Delay every `/api` answer, after the request took effect, so that a
     /// client killed while waiting leaves the effect without the answer.
     pub fn set_latency_ms(&self, ms: u64) {
-        self.lock().latency_ms = ms;
+        self.lock().pacing.latency_ms = ms;
     }
 
     /// The next `count` writes to a path containing `path_contains` take
@@ -222,12 +214,12 @@ impl FakeDrone {
     /// build or comment still appears later
     /// (docs/drone.md, "A lost answer is not a failed call").
     pub fn slow_next_writes(&self, path_contains: &str, count: u32, ms: u64) {
-        self.lock().slow_writes = Some((path_contains.to_owned(), count, ms));
+        self.lock().pacing.slow_writes = Some((path_contains.to_owned(), count, ms));
     }
 
     /// Slow writes still being processed (their effect is yet to come).
     pub fn slow_in_flight(&self) -> u32 {
-        self.lock().slow_in_flight
+        self.lock().pacing.slow_in_flight
     }
 
     /// Queue a failure for the next `/api` request (see [`Failure`]).
@@ -366,53 +358,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let slow = state.lock().map_or(0, |mut s| {
-        let ms = match &mut s.slow_writes {
-            Some((part, n, ms))
-                if *n > 0 && method != Method::GET && uri.path().contains(&**part) =>
-            {
-                *n -= 1;
-                *ms
-            }
-            _ => 0,
-        };
-        if ms > 0 {
-            s.slow_in_flight += 1;
-            // Received is news too: a test may wait for it.
-            if let Some(tx) = &s.served {
-                tx.send_modify(|n| *n += 1);
-            }
-        }
-        ms
-    });
-    let answer = if slow > 0 {
-        // Processed on its own task: a client that hangs up does not stop it.
-        let st = state.clone();
-        let work = tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(slow)).await;
-            let a = answer(&st, method, uri, headers, body);
-            if let Ok(mut s) = st.lock() {
-                s.slow_in_flight -= 1;
-            }
-            a
-        });
-        match work.await {
-            Ok(a) => a,
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
-    } else {
-        answer(&state, method, uri, headers, body)
-    };
-    if let Ok(s) = state.lock()
-        && let Some(tx) = &s.served
-    {
-        tx.send_modify(|n| *n += 1);
-    }
-    let latency = state.lock().map_or(0, |s| s.latency_ms);
-    if latency > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
-    }
-    answer
+    super::serve::paced(state, method, uri, headers, body, answer).await
 }
 
 fn answer(
@@ -756,4 +702,10 @@ fn create_build(s: &mut Inner, slug: &str, query: &[(String, String)]) -> Respon
         .or_default()
         .push(build.clone());
     ok(build)
+}
+
+impl super::serve::Paced for Inner {
+    fn pacing(&mut self) -> &mut super::serve::Pacing {
+        &mut self.pacing
+    }
 }

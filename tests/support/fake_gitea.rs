@@ -104,16 +104,8 @@ struct Inner {
     actions: Vec<Action>,
     requests: Vec<GiteaRequest>,
     failures: VecDeque<Failure>,
-    /// Added to every answer, so that work spreads over time (fault injection).
-    latency_ms: u64,
-    /// (path part, how many, ms): the next writes (POST, PATCH, PUT,
-    /// DELETE) to a path containing the part take effect this long after
-    /// they arrive, and are answered then.
-    slow_writes: Option<(String, u32, u64)>,
-    /// Slow writes received and not yet processed.
-    slow_in_flight: u32,
-    /// Bumped once per request, after its effect and before its answer.
-    served: Option<tokio::sync::watch::Sender<u64>>,
+    /// When requests take effect and are answered (fault injection, waits).
+    pacing: super::serve::Pacing,
 }
 
 pub struct FakeGitea {
@@ -142,7 +134,7 @@ impl FakeGitea {
             bot: bot.to_owned(),
             next_id: 1000,
             next_action: 50_000,
-            served: Some(tokio::sync::watch::Sender::new(0)),
+            pacing: super::serve::Pacing::counted(),
             ..Inner::default()
         }));
         state
@@ -168,7 +160,7 @@ impl FakeGitea {
     /// Changes once per request handled (its effect applied), so a test can
     /// wait for the next request instead of sleeping.
     pub fn served(&self) -> tokio::sync::watch::Receiver<u64> {
-        match &self.lock().served {
+        match &self.lock().pacing.served {
             Some(tx) => tx.subscribe(),
             None => tokio::sync::watch::channel(0).1,
         }
@@ -329,7 +321,7 @@ impl FakeGitea {
 
     /// Every answer is delayed by this much.
     pub fn set_latency_ms(&self, ms: u64) {
-        self.lock().latency_ms = ms;
+        self.lock().pacing.latency_ms = ms;
     }
 
     /// The next `count` writes to a path containing `path_contains` take
@@ -339,12 +331,12 @@ impl FakeGitea {
     /// build or comment still appears later
     /// (docs/drone.md, "A lost answer is not a failed call").
     pub fn slow_next_writes(&self, path_contains: &str, count: u32, ms: u64) {
-        self.lock().slow_writes = Some((path_contains.to_owned(), count, ms));
+        self.lock().pacing.slow_writes = Some((path_contains.to_owned(), count, ms));
     }
 
     /// Slow writes still being processed (their effect is yet to come).
     pub fn slow_in_flight(&self) -> u32 {
-        self.lock().slow_in_flight
+        self.lock().pacing.slow_in_flight
     }
 
     /// The next request whose path contains `path_contains` answers `status`.
@@ -512,55 +504,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    // The effect happens first, the answer is late: a client killed while
-    // waiting leaves the effect without knowing it.
-    let slow = state.lock().map_or(0, |mut s| {
-        let ms = match &mut s.slow_writes {
-            Some((part, n, ms))
-                if *n > 0 && method != Method::GET && uri.path().contains(&**part) =>
-            {
-                *n -= 1;
-                *ms
-            }
-            _ => 0,
-        };
-        if ms > 0 {
-            s.slow_in_flight += 1;
-            // Received is news too: a test may wait for it.
-            if let Some(tx) = &s.served {
-                tx.send_modify(|n| *n += 1);
-            }
-        }
-        ms
-    });
-    let answer = if slow > 0 {
-        // Processed on its own task: a client that hangs up does not stop it.
-        let st = state.clone();
-        let work = tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(slow)).await;
-            let a = answer(&st, method, uri, headers, body);
-            if let Ok(mut s) = st.lock() {
-                s.slow_in_flight -= 1;
-            }
-            a
-        });
-        match work.await {
-            Ok(a) => a,
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
-    } else {
-        answer(&state, method, uri, headers, body)
-    };
-    if let Ok(s) = state.lock()
-        && let Some(tx) = &s.served
-    {
-        tx.send_modify(|n| *n += 1);
-    }
-    let latency = state.lock().map_or(0, |s| s.latency_ms);
-    if latency > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
-    }
-    answer
+    super::serve::paced(state, method, uri, headers, body, answer).await
 }
 
 fn answer(
@@ -875,5 +819,11 @@ fn repo_route(
                 .into_response()
         }
         _ => message(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+impl super::serve::Paced for Inner {
+    fn pacing(&mut self) -> &mut super::serve::Pacing {
+        &mut self.pacing
     }
 }
