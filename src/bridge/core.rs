@@ -243,39 +243,10 @@ pub fn backoff_ms(attempts: u32, base_ms: u64, cap_ms: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bridge::fixtures::{rules, seen};
     use crate::bridge::ledger::{BuildRef, Follow};
 
     const SHA: &str = "9fc1ad6ebf12462f3f9773003e26b4c6f54a772e";
-
-    fn rules() -> Rules {
-        let mut repos = BTreeMap::new();
-        repos.insert(
-            "acme/widget".parse().expect("slug"),
-            "custom-html".parse().expect("recipe"),
-        );
-        Rules {
-            org: "acme".into(),
-            bot_user: "ccci-bot".into(),
-            trigger: "!testme".into(),
-            repos,
-            allowlist: vec![],
-            max_comment_age_secs: 86_400,
-            max_trigger_attempts: 3,
-        }
-    }
-
-    fn seen(body: &str) -> SeenComment {
-        SeenComment {
-            id: 4711,
-            repo: "acme/widget".into(),
-            pr: Some(42),
-            user: "alice".into(),
-            body: Body::Full(body.into()),
-            created_at: 1000,
-            edited: false,
-            source: Source::Feed,
-        }
-    }
 
     fn accepted() -> Job {
         match screen(&seen("!testme"), &rules(), &Ledger::default(), 1001) {

@@ -9,6 +9,8 @@
 
 pub mod core;
 pub mod exec;
+#[cfg(test)]
+mod fixtures;
 pub mod grammar;
 pub mod http;
 pub mod ledger;

@@ -121,38 +121,8 @@ pub fn screen(seen: &SeenComment, rules: &Rules, ledger: &Ledger, now_secs: i64)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bridge::fixtures::{rules, seen};
     use crate::bridge::ledger::{Handled, Outcome};
-    use std::collections::BTreeMap;
-
-    fn rules() -> Rules {
-        let mut repos = BTreeMap::new();
-        repos.insert(
-            "acme/widget".parse().expect("slug"),
-            "custom-html".parse().expect("recipe"),
-        );
-        Rules {
-            org: "acme".into(),
-            bot_user: "ccci-bot".into(),
-            trigger: "!testme".into(),
-            repos,
-            allowlist: vec![],
-            max_comment_age_secs: 86_400,
-            max_trigger_attempts: 3,
-        }
-    }
-
-    fn seen(body: &str) -> SeenComment {
-        SeenComment {
-            id: 4711,
-            repo: "acme/widget".into(),
-            pr: Some(42),
-            user: "alice".into(),
-            body: Body::Full(body.into()),
-            created_at: 1000,
-            edited: false,
-            source: Source::Feed,
-        }
-    }
 
     #[test]
     fn the_bots_own_comment_is_ignored() {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::bridge::core::Rules;
+use crate::bridge::fixtures::rules;
 use crate::bridge::ledger::{BuildRef, CommentRef, Stage};
 use crate::bridge::report;
 use crate::forge::gitea::StatusState;
@@ -18,23 +19,6 @@ const DRONE: &str = "https://drone.example.org";
 const T0: i64 = 1_750_000_000_000;
 /// How long a server may act on a call after its answer was lost.
 const SETTLE_MS: i64 = 30_000;
-
-fn rules() -> Rules {
-    let mut repos = BTreeMap::new();
-    repos.insert(
-        "acme/widget".parse().expect("slug"),
-        "custom-html".parse().expect("recipe"),
-    );
-    Rules {
-        org: "acme".into(),
-        bot_user: "ccci-bot".into(),
-        trigger: "!testme".into(),
-        repos,
-        allowlist: vec![],
-        max_comment_age_secs: 86_400,
-        max_trigger_attempts: 3,
-    }
-}
 
 fn comment(id: u64) -> CommentRef {
     CommentRef {
