@@ -36,13 +36,54 @@ pub fn status_icon(s: Status) -> &'static str {
     }
 }
 
+/// What a run's results say as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    /// A rung (lint aside) failed, or teardown left something behind.
+    Failed,
+    /// Not green, yet nothing failed: some rung could not be decided. Saying
+    /// "failed" would blame the recipe for the host's trouble.
+    Unverified,
+}
+
+/// The verdict of the results (lint is never decisive).
+pub fn verdict_of(results: &ResultsV1) -> Verdict {
+    let failed = results
+        .rungs
+        .iter()
+        .any(|(r, v)| *r != Rung::Lint && v.status == Status::Fail);
+    if results.green {
+        Verdict::Passed
+    } else if failed || !results.teardown.is_empty() {
+        Verdict::Failed
+    } else {
+        Verdict::Unverified
+    }
+}
+
+impl Verdict {
+    pub fn icon(self) -> &'static str {
+        match self {
+            Verdict::Passed => "✅",
+            Verdict::Failed => "❌",
+            Verdict::Unverified => status_icon(Status::Unverified),
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+            Verdict::Unverified => "unverified",
+        }
+    }
+}
+
 /// The verdict of a run: its icon and word.
 pub fn verdict(results: &ResultsV1) -> (&'static str, &'static str) {
-    if results.green {
-        ("✅", "passed")
-    } else {
-        ("❌", "failed")
-    }
+    let v = verdict_of(results);
+    (v.icon(), v.word())
 }
 
 /// The level reached, or `none` when even install did not pass.
@@ -298,6 +339,46 @@ mod tests {
             "{}",
             details(&r)
         );
+    }
+
+    #[test]
+    fn the_verdict_is_what_the_rungs_say() {
+        use crate::results::RungResult;
+        let rung = |status| RungResult {
+            status,
+            reason: String::new(),
+            duration_secs: 0.0,
+        };
+        let mut r = crate::results::ResultsV1 {
+            schema: 1,
+            recipe: "keycloak".parse().unwrap(),
+            git_ref: "0".repeat(40),
+            src: "coop-cloud/keycloak".parse().unwrap(),
+            pr: None,
+            run_id: "r".into(),
+            started_at: String::new(),
+            duration_secs: 0.0,
+            level: Some(Rung::Install),
+            green: false,
+            rungs: [
+                (Rung::Install, rung(Status::Pass)),
+                (Rung::Upgrade, rung(Status::Unverified)),
+                (Rung::Lint, rung(Status::Fail)),
+            ]
+            .into(),
+            lanes: Default::default(),
+            checks: Vec::new(),
+            teardown: Vec::new(),
+        };
+        // A lint failure is never decisive: only the unverified rung counts.
+        assert_eq!(verdict(&r), ("❔", "unverified"));
+        r.teardown.push("volume left".into());
+        assert_eq!(verdict(&r), ("❌", "failed"), "leftovers are a failure");
+        r.teardown.clear();
+        r.rungs.insert(Rung::BackupRestore, rung(Status::Fail));
+        assert_eq!(verdict(&r), ("❌", "failed"));
+        r.green = true;
+        assert_eq!(verdict(&r).1, "passed");
     }
 
     #[test]

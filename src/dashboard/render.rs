@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::names::files::{JUNIT_FILE, LINT_FILE, RESULTS_FILE, SUMMARY_FILE};
-use crate::report;
+use crate::report::{self, Verdict};
 use crate::results::ResultsV1;
 
 use super::badge::{self, Badge};
@@ -50,6 +50,17 @@ struct Row<'a> {
     #[serde(flatten)]
     summary: Option<&'a Summary>,
     age: String,
+    /// The CSS class of the verdict cell.
+    class: &'static str,
+}
+
+/// The CSS class of a verdict: unverified is neither a pass nor a failure.
+fn verdict_class(s: Option<&Summary>) -> &'static str {
+    match s {
+        Some(s) if s.green => "pass",
+        Some(s) if s.verdict == Verdict::Unverified.word() => "unverified",
+        _ => "fail",
+    }
 }
 
 fn row<'a>(e: &'a Entry, href: String, now: i64) -> Row<'a> {
@@ -64,6 +75,7 @@ fn row<'a>(e: &'a Entry, href: String, now: i64) -> Row<'a> {
         error,
         summary,
         age: age(now, e.started),
+        class: verdict_class(summary),
     }
 }
 
@@ -206,7 +218,13 @@ pub fn badge_of(latest: Option<&Entry>) -> Badge {
         Some(Outcome::Corrupt { .. }) => ("unreadable".to_owned(), badge::GREY),
         Some(Outcome::Read(s)) => (
             format!("{} · {}", s.level, s.verdict),
-            if s.green { badge::GREEN } else { badge::RED },
+            if s.green {
+                badge::GREEN
+            } else if s.verdict == Verdict::Unverified.word() {
+                badge::GREY
+            } else {
+                badge::RED
+            },
         ),
     };
     Badge {
