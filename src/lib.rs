@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod config;
 pub mod contract;
 pub mod dashboard;
+pub mod enroll;
 pub mod envfile;
 pub mod forge;
 pub mod generate;

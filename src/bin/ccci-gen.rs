@@ -32,13 +32,66 @@ struct Cli {
 enum Command {
     /// Print the reference of every registry key (type, default, meaning).
     Keys,
+    /// Read a recipe (git URL or local path) and propose its
+    /// `recipes/<name>.toml`, a comment on each choice.
+    Enroll {
+        /// The recipe: a git URL, a local git repository or a plain directory.
+        source: String,
+        /// The recipe's name (default: the sample's TYPE, else the source's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Replace an existing recipes/<name>.toml.
+        #[arg(long)]
+        force: bool,
+        /// The registry root (default: --root).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+    },
+}
+
+/// `ccci-gen enroll`: 0 written, 1 the recipe could not be enrolled.
+fn enroll(
+    root: PathBuf,
+    source: String,
+    name: Option<String>,
+    force: bool,
+    registry: Option<PathBuf>,
+) -> ExitCode {
+    let opts = ccci::enroll::EnrollOptions {
+        source,
+        name,
+        force,
+        registry: registry.unwrap_or(root),
+    };
+    match ccci::enroll::enroll(&opts, &ccci::tools::git::Git::new()) {
+        Ok(done) => {
+            for note in &done.proposal.undecided {
+                eprintln!("note: {note}");
+            }
+            println!("wrote {}", done.path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Keys) = cli.command {
-        print!("{}", ccci::registry::keys::reference_markdown());
-        return ExitCode::SUCCESS;
+    match cli.command {
+        Some(Command::Keys) => {
+            print!("{}", ccci::registry::keys::reference_markdown());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Enroll {
+            source,
+            name,
+            force,
+            registry,
+        }) => return enroll(cli.root, source, name, force, registry),
+        None => {}
     }
     let registry = match ccci::registry::load(&cli.root) {
         Ok(r) => r,

@@ -1,6 +1,6 @@
 //! The one escaping function per output language. Every value a template puts
-//! into Nix, shell or YAML goes through one of these (as the `nix`, `sh` and
-//! `yaml` filters), so quoting is decided here and tested here, not in templates.
+//! into Nix, shell, YAML or TOML goes through one of these (as the `nix`,
+//! `sh`, `yaml`, `toml` and `tomlkey` filters), so quoting is decided here and tested here, not in templates.
 
 /// A value that no quoting can carry (NUL cannot appear in Nix strings, in
 /// argv, or in YAML).
@@ -139,6 +139,41 @@ pub fn yaml_string(s: &str) -> Result<String, Unrepresentable> {
     Ok(out)
 }
 
+/// A TOML basic string that parses to exactly `s`: quotes, backslashes and
+/// every control character escaped (TOML allows none of them raw).
+pub fn toml_string(s: &str) -> Result<String, Unrepresentable> {
+    reject_nul("TOML", s)?;
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    Ok(out)
+}
+
+/// A TOML key: bare when it is only letters, digits, `-` and `_`, else quoted.
+pub fn toml_key(s: &str) -> Result<String, Unrepresentable> {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(s.to_owned())
+    } else {
+        toml_string(s)
+    }
+}
+
 /// Text made safe for HTML content and quoted attribute values.
 pub fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -193,6 +228,22 @@ pub(crate) mod tests {
         assert_eq!(nix_path("./etc/bridge.json").unwrap(), "./etc/bridge.json");
         for bad in ["etc/x", "./a b", "./${x}", "./../x", "./x/", "./\"x"] {
             assert!(nix_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn toml_strings_and_keys_read_back_verbatim() {
+        assert_eq!(toml_key("db_password").unwrap(), "db_password");
+        assert_eq!(toml_key("a.b").unwrap(), "\"a.b\"");
+        assert!(toml_string("a\0b").is_err());
+        for s in hostile().iter().filter(|s| !s.contains('\0')) {
+            let doc = format!("{} = {}\n", toml_key(s).unwrap(), toml_string(s).unwrap());
+            let v: toml::Table = toml::from_str(&doc).unwrap_or_else(|e| panic!("{doc}: {e}"));
+            assert_eq!(
+                v.get(s.as_str()).and_then(|v| v.as_str()),
+                Some(s.as_str()),
+                "{doc}"
+            );
         }
     }
 

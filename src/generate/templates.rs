@@ -74,7 +74,31 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "dashboard/run.html.j2",
         include_str!("../../templates/dashboard/run.html.j2"),
     ),
+    (
+        "enroll/recipe.toml.j2",
+        include_str!("../../templates/enroll/recipe.toml.j2"),
+    ),
 ];
+
+/// A TOML value: strings through [`escape::toml_string`], booleans and
+/// numbers as written, sequences as inline arrays.
+fn toml_value(v: &minijinja::Value) -> Result<String, Error> {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::String => {
+            escape::toml_string(v.as_str().unwrap_or_default()).map_err(filter_error)
+        }
+        ValueKind::Bool | ValueKind::Number => Ok(v.to_string()),
+        ValueKind::Seq => {
+            let items: Result<Vec<String>, Error> = v.try_iter()?.map(|i| toml_value(&i)).collect();
+            Ok(format!("[{}]", items?.join(", ")))
+        }
+        other => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("toml: cannot write a {other} value"),
+        )),
+    }
+}
 
 fn filter_error(e: escape::Unrepresentable) -> Error {
     Error::new(ErrorKind::InvalidOperation, e.to_string())
@@ -119,6 +143,10 @@ pub fn environment() -> Result<Environment<'static>, Error> {
         escape::yaml_string(&s).map_err(filter_error)
     });
     env.add_filter("comment", |s: String| escape::comment(&s));
+    env.add_filter("toml", |v: minijinja::Value| toml_value(&v));
+    env.add_filter("tomlkey", |s: String| {
+        escape::toml_key(&s).map_err(filter_error)
+    });
     for (name, source) in TEMPLATES {
         env.add_template(name, source)?;
     }

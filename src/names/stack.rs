@@ -71,6 +71,13 @@ pub fn secret_version_key(secret: &str) -> String {
     format!("SECRET_{}_VERSION", secret.to_ascii_uppercase())
 }
 
+/// The secret whose version a `SECRET_<NAME>_VERSION` key holds, lowercase as
+/// compose files name it; `None` for any other key.
+pub fn secret_of_version_key(key: &str) -> Option<String> {
+    let name = key.strip_prefix("SECRET_")?.strip_suffix("_VERSION")?;
+    (!name.is_empty()).then(|| name.to_ascii_lowercase())
+}
+
 fn bounded(kind: &'static str, name: String, max: usize) -> Result<String, NameTooLong> {
     let len = name.len();
     if len > max {
@@ -89,6 +96,16 @@ mod tests {
     use super::*;
 
     const STACK: &str = "keyc-3fa9c1_ci_example_org";
+
+    #[test]
+    fn a_version_key_names_its_secret() {
+        assert_eq!(
+            secret_of_version_key(&secret_version_key("db_password")).as_deref(),
+            Some("db_password")
+        );
+        assert_eq!(secret_of_version_key("SECRET__VERSION"), None);
+        assert_eq!(secret_of_version_key("DOMAIN"), None);
+    }
 
     #[test]
     fn names_follow_abra() {

@@ -155,6 +155,32 @@ impl Git {
         run_authed(c, token).map(drop)
     }
 
+    /// `git clone -q --depth 1 <url> <dir>`: enrolment reads only the tip;
+    /// the release tags come from [`Git::remote_tags`] without their history.
+    pub fn clone_shallow(&self, url: &str, dir: &Path) -> Result<(), ToolError> {
+        let c = Call::new(&self.program)
+            .args(["clone", "-q", "--depth", "1", "--", url])
+            .arg(dir);
+        run_authed(c.timeout(super::SLOW), None).map(drop)
+    }
+
+    /// The tag names of `dir`'s `origin` (`git ls-remote --tags`), peeled
+    /// duplicates (`v1^{}`) folded into their tag.
+    pub fn remote_tags(&self, dir: &Path) -> Result<Vec<String>, ToolError> {
+        let c = self.in_dir(dir).args(["ls-remote", "--tags", "origin"]);
+        let out = run_authed(c, None)?;
+        let mut tags: Vec<String> = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.split('\t').nth(1))
+            .filter_map(|r| r.strip_prefix("refs/tags/"))
+            .map(|t| t.trim_end_matches("^{}").to_owned())
+            .collect();
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
     /// The repository's tags.
     pub fn tags(&self, dir: &Path) -> Result<Vec<String>, ToolError> {
         Ok(super::listed(
