@@ -167,7 +167,7 @@ fn sql_marker(s: &Service, engine: SqlEngine, notes: &mut Vec<String>) -> Option
     let (image, image_at) = s.image.as_ref()?;
     let service = s.name.parse().ok()?;
     let mut why = vec![format!(
-        "service {} runs {image} ({image_at}): a row in a ccci_marker table exercises the database and its backup hooks",
+        "service {} runs {image} ({image_at}): a row in a ccci_marker table proves the database's data survives",
         s.name
     )];
     match engine {

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use super::Proposal;
 use crate::registry::Marker;
-use crate::registry::keys::{KEYS, KeyFile};
 
 /// A TOML value of the proposal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,13 +56,6 @@ fn wrap(text: &str) -> Vec<String> {
         lines.push(line);
     }
     lines
-}
-
-/// Whether the registry knows a recipe key (keys are added over time; a
-/// proposal never writes one the loader would reject).
-pub fn known(key: &str) -> bool {
-    KEYS.iter()
-        .any(|k| k.file == KeyFile::Recipe && k.key == key)
 }
 
 #[derive(Default)]
@@ -157,9 +149,11 @@ fn marker_keys(doc: &mut Doc, m: &Marker) {
 pub fn items(p: &Proposal) -> Vec<Item> {
     let mut d = Doc::default();
     d.comment(&format!(
-        "recipes/{}.toml, proposed by `ccci-gen enroll {}`.",
-        p.name, p.source
+        "recipes/{}.toml, proposed by `ccci-gen enroll` from",
+        p.name
     ));
+    // On a line of its own: a long URL is one word and never wraps.
+    d.comment(&p.source);
     d.comment("Each choice below says why and where it came from (file:line in the recipe). Review them all before committing.");
     let chain = match &p.chain_at {
         Some(at) => format!("the COMPOSE_FILE chain of {at}"),
@@ -169,14 +163,23 @@ pub fn items(p: &Proposal) -> Vec<Item> {
         "Compose files read: {} ({chain}).",
         p.files.join(", ")
     ));
-    for (f, at, exists) in &p.optional_files {
-        let missing = if *exists {
-            ""
-        } else {
-            ", not in the repository"
-        };
+    let (present, absent): (Vec<_>, Vec<_>) = p.optional_files.iter().partition(|(_, _, e)| *e);
+    let list = |v: &[&(String, super::At, bool)]| {
+        v.iter()
+            .map(|(f, at, _)| format!("{f} ({at})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !present.is_empty() {
         d.comment(&format!(
-            "Optional overlay, not tested: {f} ({at}{missing})."
+            "Optional overlays the sample documents: {}.",
+            list(&present)
+        ));
+    }
+    if !absent.is_empty() {
+        d.comment(&format!(
+            "Overlays the sample mentions but the repository lacks: {}.",
+            list(&absent)
         ));
     }
     if !p.secrets.is_empty() {
@@ -199,37 +202,52 @@ pub fn items(p: &Proposal) -> Vec<Item> {
         }
     }
     d.blank();
-    let new_key = |key: &str| !known(key);
     if let Some(r) = &p.repo {
+        d.blank();
         d.why(&r.why);
         d.key("repo", Val::Str(r.value.to_string()), false);
     }
     if let Some(g) = &p.git_url {
+        d.blank();
         d.why(&g.why);
-        d.key("git_url", Val::Str(g.value.clone()), new_key("git_url"));
+        d.key("git_url", Val::Str(g.value.to_string()), false);
     }
     if let Some(w) = &p.web {
+        d.blank();
         d.why(&w.why);
-        d.key("web", Val::Bool(w.value), new_key("web"));
+        d.key("web", Val::Bool(w.value), false);
     }
-    if p.chain_at.is_some() {
-        d.comment("The CI deploys with the sample's COMPOSE_FILE chain; list more files to test an overlay too.");
-        d.key("compose_files", Val::Strs(p.files.clone()), true);
+    let overlays: Vec<String> = p
+        .optional_files
+        .iter()
+        .filter(|(_, _, exists)| *exists)
+        .map(|(f, _, _)| f.clone())
+        .collect();
+    if !overlays.is_empty() {
+        d.blank();
+        d.comment("Overlays to test as well, appended to the sample's chain; keep those that apply together:");
+        d.key("compose_files", Val::Strs(overlays), true);
     }
     match &p.deploy_timeout {
         Ok(t) => {
+            d.blank();
             d.why(&t.why);
             d.key("deploy_timeout", Val::Str(t.value.to_string()), false);
         }
-        Err(why) => d.comment(&format!("deploy_timeout: not set, {why}.")),
+        Err(why) => {
+            d.blank();
+            d.comment(&format!("deploy_timeout: not set, {why}."));
+        }
     }
     if let Some(b) = &p.backup {
+        d.blank();
         d.why(&b.why);
         d.key("backup", Val::Str("auto".into()), false);
     }
     if let Some(u) = &p.upgrade_base {
+        d.blank();
         d.comment(&format!(
-            "The upgrade lane starts from {} ({}); chosen at each run, pin it with upgrade_base if needed.",
+            "The upgrade lane starts from {}: {}. It is chosen at each run; pin it with upgrade_base if needed.",
             u.value,
             u.why.join("; ")
         ));
@@ -273,16 +291,16 @@ pub fn items(p: &Proposal) -> Vec<Item> {
     if !p.env_from_domain.is_empty() {
         d.blank();
         d.comment("Values that hold the sample's domain: each run gets its own.");
-        d.table("env_from_domain", true);
+        d.table("env_from_domain", false);
         for (k, t, at) in &p.env_from_domain {
             d.comment(&format!("{k} ({at})"));
-            d.key(k, Val::Str(t.clone()), true);
+            d.key(k, Val::Str(t.clone()), false);
         }
     }
     let needs: Vec<_> = p.secrets.iter().filter(|s| s.needs_value).collect();
     if !needs.is_empty() {
         d.blank();
-        d.comment("Secrets abra does not generate (generate=false): name the host secret holding each value.");
+        d.comment("Secrets abra does not generate (generate=false): name the host secret holding each value (add it to secrets/secrets.yaml).");
         d.table("secret_values", true);
         for s in needs {
             d.key(&s.name, Val::Str(format!("{}_{}", p.name, s.name)), true);
@@ -328,11 +346,5 @@ mod tests {
         assert!(lines.iter().all(|l| l.len() <= WIDTH + 2));
         assert!(lines[1].starts_with("  word"));
         assert!(wrap("   ").is_empty());
-    }
-
-    #[test]
-    fn only_known_keys_are_written_as_keys() {
-        assert!(known("deploy_timeout") && known("marker.kind"));
-        assert!(!known("no_such_key"));
     }
 }

@@ -9,7 +9,7 @@ use super::labels;
 use super::sample::{SAMPLE_FILE, Sample};
 use super::source::{Checkout, Origin, slug_of_url};
 use super::{At, EnrollError};
-use crate::registry::values::{Duration, RecipeName, RepoSlug};
+use crate::registry::values::{Duration, GitUrl, RecipeName, RepoSlug};
 use crate::registry::{BackupMode, Host, Marker, Rung};
 use crate::run::policy::{self, Rule};
 
@@ -52,7 +52,7 @@ pub struct Proposal {
     /// Overlays the sample documents but does not select.
     pub optional_files: Vec<(String, At, bool)>,
     pub repo: Option<Choice<RepoSlug>>,
-    pub git_url: Option<Choice<String>>,
+    pub git_url: Option<Choice<GitUrl>>,
     /// `Some(false)` when Traefik routes nothing to the app.
     pub web: Option<Choice<bool>>,
     pub deploy_timeout: Result<Choice<Duration>, String>,
@@ -81,6 +81,45 @@ pub struct Inputs<'a> {
     pub host: &'a Host,
     /// The sample's domain, as interpolated into the labels.
     pub domain: &'a str,
+}
+
+/// Where the CI clones a recipe enrolled from `url`: on the host's Gitea
+/// its `repo` slug (when not the default), elsewhere its `git_url`.
+fn repo_and_url(
+    url: &str,
+    host: &Host,
+    name: &RecipeName,
+    notes: &mut Vec<String>,
+) -> (Option<Choice<RepoSlug>>, Option<Choice<GitUrl>>) {
+    let gitea = host.gitea.url.trimmed();
+    if url.starts_with(&format!("{gitea}/")) {
+        let repo = slug_of_url(url)
+            .filter(|s| s.as_str() != format!("{}/{name}", host.gitea.org))
+            .map(|r| {
+                Choice::new(
+                    r,
+                    format!("the repository on the host's Gitea it was cloned from, {url}"),
+                )
+            });
+        return (repo, None);
+    }
+    match url.parse::<GitUrl>() {
+        Ok(u) => (
+            None,
+            Some(Choice::new(
+                u,
+                format!(
+                    "cloned from {url}, outside the host's Gitea ({gitea}): runs come from the weekly sweep or by hand, not from PR comments"
+                ),
+            )),
+        ),
+        Err(e) => {
+            notes.push(format!(
+                "{url} cannot be the recipe's git_url ({e}); set git_url to its https:// address"
+            ));
+            (None, None)
+        }
+    }
 }
 
 pub fn propose(i: Inputs<'_>) -> Result<Proposal, EnrollError> {
@@ -208,22 +247,10 @@ pub fn propose(i: Inputs<'_>) -> Result<Proposal, EnrollError> {
         Err(e) => notes.push(e.to_string()),
     }
     let (repo, git_url) = match &i.checkout.origin {
-        Origin::Url(url) => {
-            let repo = slug_of_url(url)
-                .filter(|s| s.as_str() != format!("{}/{}", i.host.gitea.org, i.name));
-            (
-                repo.map(|r| {
-                    Choice::new(
-                        r,
-                        format!("the repository the recipe was cloned from, {url}"),
-                    )
-                }),
-                Some(Choice::new(url.clone(), "where the recipe was cloned from")),
-            )
-        }
+        Origin::Url(url) => repo_and_url(url, i.host, &i.name, &mut notes),
         Origin::Repo(_) | Origin::Dir(_) => {
             notes.push(format!(
-                "enrolled from a local path: repo defaults to {}/{}; set repo (and git_url) if the recipe lives elsewhere",
+                "enrolled from a local path: repo defaults to {}/{}; set repo (or git_url, for a recipe outside the host's Gitea) to where the recipe lives",
                 i.host.gitea.org, i.name
             ));
             (None, None)

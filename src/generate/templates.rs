@@ -88,7 +88,9 @@ fn toml_value(v: &minijinja::Value) -> Result<String, Error> {
         ValueKind::String => {
             escape::toml_string(v.as_str().unwrap_or_default()).map_err(filter_error)
         }
-        ValueKind::Bool | ValueKind::Number => Ok(v.to_string()),
+        // minijinja shows booleans as Python does (`True`); TOML wants `true`.
+        ValueKind::Bool => Ok(v.is_true().to_string()),
+        ValueKind::Number => Ok(v.to_string()),
         ValueKind::Seq => {
             let items: Result<Vec<String>, Error> = v.try_iter()?.map(|i| toml_value(&i)).collect();
             Ok(format!("[{}]", items?.join(", ")))
@@ -166,6 +168,19 @@ pub fn render<S: Serialize>(env: &Environment<'_>, name: &str, ctx: &S) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toml_values_are_toml() {
+        let env = environment().unwrap();
+        let ctx = serde_json::json!({ "b": false, "n": [200, 302], "s": ["a\"b", "c"] });
+        let got = env
+            .render_str(
+                "{{ b|toml }} {{ n|toml }} {{ s|toml }} {{ 'a.b'|tomlkey }}",
+                minijinja::value::Serde(ctx),
+            )
+            .unwrap();
+        assert_eq!(got, r#"false [200, 302] ["a\"b", "c"] "a.b""#);
+    }
 
     #[test]
     fn every_template_compiles() {
