@@ -213,6 +213,22 @@ fn a_damaged_state_means_a_rebuild_not_a_crash() {
     let r = update(&opts).unwrap();
     assert!(r.rebuilt);
     assert!(r.log.written.is_empty(), "{:?}", r.log.written);
+    // A damaged history page is found when a new run needs it.
+    let pages = opts.site_dir.join(".state/r/keycloak");
+    for p in std::fs::read_dir(&pages).unwrap() {
+        std::fs::write(p.unwrap().path(), "[{").unwrap();
+    }
+    write_run(
+        &opts.runs_dir,
+        "9001",
+        &run_of("keycloak", true, 1, 9001),
+        false,
+    );
+    let r = update(&opts).unwrap();
+    assert!(r.rebuilt, "{r:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&read(&opts.site_dir, "keycloak.json")).unwrap();
+    assert_eq!(v["latest"]["run"], "9001", "the rebuild has the new run");
 }
 
 /// The index in real headless Chromium: the page renders (text on it) and the

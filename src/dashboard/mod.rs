@@ -26,7 +26,7 @@ use render::{IndexRecipe, PageKind};
 use scan::Found;
 use site::Site;
 pub use site::WriteLog;
-use state::{IndexState, RecipeMeta, RecipeState};
+use state::{History, IndexState, RecipeMeta};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DashboardError {
@@ -90,13 +90,26 @@ pub struct Report {
 }
 
 /// Add the runs that appeared since the last update (a full [`rebuild`] when
-/// there is no usable state yet).
+/// there is no usable state yet, or when it is damaged).
 pub fn update(opts: &Options) -> Result<Report, DashboardError> {
-    let Some(mut st) = state::load_index(&opts.site_dir) else {
-        let mut r = rebuild(opts)?;
-        r.rebuilt = true;
-        return Ok(r);
+    let incremental = match state::load_index(&opts.site_dir) {
+        Some(st) => incremental(opts, st)?,
+        None => None,
     };
+    match incremental {
+        Some(r) => Ok(r),
+        None => {
+            let mut r = rebuild(opts)?;
+            r.rebuilt = true;
+            Ok(r)
+        }
+    }
+}
+
+/// An update from a loaded state; `None` when a history page is damaged.
+/// Only the newest page of each recipe with new runs is read and written;
+/// the whole history only when the retention prunes something from it.
+fn incremental(opts: &Options, mut st: IndexState) -> Result<Option<Report>, DashboardError> {
     let env = crate::generate::templates::environment().map_err(rendering("templates"))?;
     let mut site = Site::new(&opts.site_dir);
     let mut report = Report::default();
@@ -130,19 +143,33 @@ pub fn update(opts: &Options) -> Result<Report, DashboardError> {
     );
     prune_unreadable(opts, &mut st, &mut site, &mut report)?;
     for recipe in dirty {
-        let mut rs = state::load_recipe(&opts.site_dir, &recipe).unwrap_or_default();
-        let found = fresh.remove(&recipe).unwrap_or_default();
+        let before = st.recipes.get(&recipe).cloned().unwrap_or_default();
+        let mut h = History::new(&opts.site_dir, &recipe);
         let mut touched = BTreeSet::new();
-        for e in std::mem::take(&mut rs.entries) {
-            if opts.expired(&e) {
-                touched.insert(page_of(e.seq));
-                prune_run(opts, &mut site, Some(&recipe), &e, &mut report)?;
-                st.seen.remove(&e.rel);
-            } else {
-                rs.entries.push(e);
+        let mut meta = before.clone();
+        if opts
+            .cutoff()
+            .is_some_and(|c| before.oldest != 0 && before.oldest < c)
+        {
+            // Rare: something expired, so every page is read to find it.
+            for p in before.first_page..=before.last_page {
+                let Ok(page) = h.page(p) else { return Ok(None) };
+                let (gone, keep): (Vec<Entry>, Vec<Entry>) = std::mem::take(page)
+                    .into_iter()
+                    .partition(|e| opts.expired(e));
+                *page = keep;
+                if !gone.is_empty() {
+                    touched.insert(p);
+                    h.touch(p);
+                }
+                for e in gone {
+                    prune_run(opts, &mut site, Some(&recipe), &e, &mut report)?;
+                    st.seen.remove(&e.rel);
+                }
             }
+            meta = RecipeMeta::of_all(before.next_seq, h.loaded());
         }
-        let mut found = found;
+        let mut found = fresh.remove(&recipe).unwrap_or_default();
         found.sort_by(|a, b| (a.entry.started, &a.entry.rel).cmp(&(b.entry.started, &b.entry.rel)));
         for mut f in found {
             if opts.expired(&f.entry) {
@@ -150,21 +177,25 @@ pub fn update(opts: &Options) -> Result<Report, DashboardError> {
                 st.seen.remove(&f.entry.rel);
                 continue;
             }
-            f.entry.seq = rs.next_seq;
-            rs.next_seq += 1;
+            f.entry.seq = meta.next_seq;
+            meta.next_seq += 1;
             touched.insert(page_of(f.entry.seq));
             put_run_page(&env, &mut site, Some(&recipe), &f)?;
-            rs.entries.push(f.entry);
+            meta.add(&f.entry);
+            if h.push(f.entry).is_err() {
+                return Ok(None);
+            }
         }
-        let meta = st.recipes.get(&recipe).cloned().unwrap_or_default();
-        render_recipe(&env, &mut site, &recipe, &rs, &meta, &touched)?;
-        st.recipes.insert(recipe.clone(), RecipeMeta::of(&rs));
-        state::save_recipe(&opts.site_dir, &recipe, &rs)?;
+        if render_recipe(&env, &mut site, &recipe, &mut h, &meta, &before, &touched)?.is_none() {
+            return Ok(None);
+        }
+        h.save()?;
+        st.recipes.insert(recipe.clone(), meta);
     }
     put_index(&env, &mut site, opts, &st)?;
     state::save_index(&opts.site_dir, &mut st)?;
     report.log = site.log;
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// Read every run and render the whole site; files no longer rendered (a
@@ -203,26 +234,32 @@ pub fn rebuild(opts: &Options) -> Result<Report, DashboardError> {
     for r in &opts.recipes {
         by_recipe.entry(r.clone()).or_default();
     }
+    state::clear_histories(&opts.site_dir)?;
     for (recipe, mut found) in by_recipe {
         found.sort_by(|a, b| (a.entry.started, &a.entry.rel).cmp(&(b.entry.started, &b.entry.rel)));
-        let mut rs = RecipeState::default();
+        let mut h = History::new(&opts.site_dir, &recipe);
+        let mut next_seq = 0;
         for mut f in found {
-            f.entry.seq = rs.next_seq;
-            rs.next_seq += 1;
+            f.entry.seq = next_seq;
+            next_seq += 1;
             rendered.insert(put_run_page(&env, &mut site, Some(&recipe), &f)?);
-            rs.entries.push(f.entry);
+            // Nothing is read from disk here: the histories were cleared.
+            let _ = h.push(f.entry);
         }
-        let pages: BTreeSet<u64> = rs.entries.iter().map(|e| page_of(e.seq)).collect();
-        rendered.extend(render_recipe(
+        let meta = RecipeMeta::of_all(next_seq, h.loaded());
+        let pages: BTreeSet<u64> = h.loaded().map(|e| page_of(e.seq)).collect();
+        let owned = render_recipe(
             &env,
             &mut site,
             &recipe,
-            &rs,
+            &mut h,
+            &meta,
             &RecipeMeta::default(),
             &pages,
-        )?);
-        st.recipes.insert(recipe.clone(), RecipeMeta::of(&rs));
-        state::save_recipe(&opts.site_dir, &recipe, &rs)?;
+        )?;
+        rendered.extend(owned.unwrap_or_default());
+        h.save()?;
+        st.recipes.insert(recipe.clone(), meta);
     }
     rendered.insert(put_index(&env, &mut site, opts, &st)?);
     for dir in ["r", "unreadable"] {
@@ -268,58 +305,57 @@ fn put_run_page(
 }
 
 /// Render a recipe's front page, badge and endpoint, and the numbered pages
-/// in `touched` (removing those left empty). Returns the files it owns now.
+/// in `touched` (removing those left empty). Returns the files it owns now,
+/// or `None` when a history page it needs is damaged.
 fn render_recipe(
     env: &minijinja::Environment<'_>,
     site: &mut Site,
     recipe: &str,
-    rs: &RecipeState,
+    h: &mut History,
+    meta: &RecipeMeta,
     before: &RecipeMeta,
     touched: &BTreeSet<u64>,
-) -> Result<Vec<String>, DashboardError> {
-    let first = rs.entries.iter().map(|e| page_of(e.seq)).min().unwrap_or(1);
-    let last = rs.entries.iter().map(|e| page_of(e.seq)).max().unwrap_or(1);
+) -> Result<Option<Vec<String>>, DashboardError> {
+    let (first, last) = (meta.first_page.max(1), meta.last_page.max(1));
     let mut pages: BTreeSet<u64> = touched.clone();
     // A new first page loses its link to the pruned page before it.
     if before.first_page != first {
         pages.insert(first);
     }
     let mut owned = Vec::new();
-    let on_page =
-        |p: u64| -> Vec<&Entry> { rs.entries.iter().filter(|e| page_of(e.seq) == p).collect() };
     for p in pages {
         let path = render::recipe_page(recipe, p);
-        let entries = on_page(p);
+        let Ok(entries) = h.page(p) else {
+            return Ok(None);
+        };
         if entries.is_empty() {
             site.remove(&path)?;
             continue;
         }
+        let entries: Vec<&Entry> = entries.iter().collect();
         let html = render::history(env, recipe, PageKind::Numbered, p, (first, last), &entries)
             .map_err(rendering(&path))?;
         site.put(&path, html.as_bytes())?;
         owned.push(path);
     }
     let front = render::recipe_index(recipe);
-    let html = render::history(
-        env,
-        recipe,
-        PageKind::Front,
-        last,
-        (first, last),
-        &on_page(last),
-    )
-    .map_err(rendering(&front))?;
+    let Ok(newest) = h.page(last) else {
+        return Ok(None);
+    };
+    let newest: Vec<&Entry> = newest.iter().collect();
+    let html = render::history(env, recipe, PageKind::Front, last, (first, last), &newest)
+        .map_err(rendering(&front))?;
     site.put(&front, html.as_bytes())?;
-    let latest = rs.latest();
+    let latest = meta.latest.as_ref();
     let svg = render::badge_file(recipe);
     site.put(&svg, badge::svg(&render::badge_of(latest)).as_bytes())?;
     let json = render::json_file(recipe);
     site.put(
         &json,
-        render::endpoint(recipe, latest, rs.entries.len()).as_bytes(),
+        render::endpoint(recipe, latest, meta.count).as_bytes(),
     )?;
     owned.extend([front, svg, json]);
-    Ok(owned)
+    Ok(Some(owned))
 }
 
 fn put_index(
