@@ -114,7 +114,7 @@ fn incremental(opts: &Options, mut st: IndexState) -> Result<Option<Report>, Das
     let mut site = Site::new(&opts.site_dir);
     let mut report = Report::default();
     let mut fresh: BTreeMap<String, Vec<Found>> = BTreeMap::new();
-    for rel in scan::candidates(&opts.runs_dir, &st.seen) {
+    for rel in scan::candidates(&opts.runs_dir, |rel| st.seen.contains(rel)) {
         let Some(found) = scan::read_run(&opts.runs_dir, &rel) else {
             continue;
         };
@@ -207,7 +207,7 @@ pub fn rebuild(opts: &Options) -> Result<Report, DashboardError> {
     let mut st = IndexState::default();
     let mut by_recipe: BTreeMap<String, Vec<Found>> = BTreeMap::new();
     let mut rendered: BTreeSet<String> = BTreeSet::new();
-    for rel in scan::candidates(&opts.runs_dir, &BTreeSet::new()) {
+    for rel in scan::candidates(&opts.runs_dir, |_| false) {
         let Some(found) = scan::read_run(&opts.runs_dir, &rel) else {
             continue;
         };

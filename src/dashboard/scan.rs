@@ -3,7 +3,6 @@
 //! `<recipe>/<run id>/` from `ccci run` without `--out`. A directory holding a
 //! `results.json` is a run; any other non-numeric directory is a recipe's.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::contract::ContractError;
@@ -41,10 +40,10 @@ fn subdirs(dir: &Path) -> Vec<String> {
 
 /// Run directories (relative paths) not in `seen`. Build directories are
 /// judged by name alone, so an update does not stat thousands of old runs.
-pub fn candidates(runs_dir: &Path, seen: &BTreeSet<String>) -> Vec<String> {
+pub fn candidates(runs_dir: &Path, seen: impl Fn(&str) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     for name in subdirs(runs_dir) {
-        if seen.contains(&name) {
+        if seen(&name) {
             continue;
         }
         if is_build(&name) || runs_dir.join(&name).join(RESULTS_FILE).exists() {
@@ -53,7 +52,7 @@ pub fn candidates(runs_dir: &Path, seen: &BTreeSet<String>) -> Vec<String> {
         }
         for child in subdirs(&runs_dir.join(&name)) {
             let rel = format!("{name}/{child}");
-            if !seen.contains(&rel) {
+            if !seen(&rel) {
                 out.push(rel);
             }
         }

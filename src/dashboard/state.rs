@@ -22,10 +22,85 @@ pub const STATE_DIR: &str = ".state";
 pub struct IndexState {
     pub schema: u32,
     /// Run directories (relative) already on the pages.
-    pub seen: BTreeSet<String>,
+    pub seen: Seen,
     pub recipes: BTreeMap<String, RecipeMeta>,
     /// Corrupt runs whose recipe cannot be known.
     pub unreadable: Vec<Entry>,
+}
+
+/// A set of run directories that stays small with thousands of builds:
+/// build numbers (the names of Drone builds' directories) as ranges, other
+/// directories by name. It is read and written on every update.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// Inclusive, sorted, disjoint and non-adjacent ranges of build numbers.
+    builds: Vec<(u64, u64)>,
+    others: BTreeSet<String>,
+}
+
+/// A directory name that is a build number, spelt canonically (`57`, not `057`).
+fn build_number(rel: &str) -> Option<u64> {
+    let n: u64 = rel.parse().ok()?;
+    (n.to_string() == rel).then_some(n)
+}
+
+impl Seen {
+    /// The index of the first range ending at or after `n`.
+    fn at(&self, n: u64) -> usize {
+        self.builds.partition_point(|&(_, hi)| hi < n)
+    }
+
+    pub fn contains(&self, rel: &str) -> bool {
+        match build_number(rel) {
+            Some(n) => self.builds.get(self.at(n)).is_some_and(|&(lo, _)| lo <= n),
+            None => self.others.contains(rel),
+        }
+    }
+
+    pub fn insert(&mut self, rel: String) {
+        let Some(n) = build_number(&rel) else {
+            self.others.insert(rel);
+            return;
+        };
+        if self.contains(&rel) {
+            return;
+        }
+        let i = self.at(n);
+        let joins_prev = i > 0 && self.builds[i - 1].1 + 1 == n;
+        let joins_next = self.builds.get(i).is_some_and(|&(lo, _)| lo == n + 1);
+        match (joins_prev, joins_next) {
+            (true, true) => {
+                self.builds[i - 1].1 = self.builds[i].1;
+                self.builds.remove(i);
+            }
+            (true, false) => self.builds[i - 1].1 = n,
+            (false, true) => self.builds[i].0 = n,
+            (false, false) => self.builds.insert(i, (n, n)),
+        }
+    }
+
+    pub fn remove(&mut self, rel: &str) {
+        let Some(n) = build_number(rel) else {
+            self.others.remove(rel);
+            return;
+        };
+        if !self.contains(rel) {
+            return;
+        }
+        let i = self.at(n);
+        let (lo, hi) = self.builds[i];
+        match (lo == n, hi == n) {
+            (true, true) => {
+                self.builds.remove(i);
+            }
+            (true, false) => self.builds[i].0 = n + 1,
+            (false, true) => self.builds[i].1 = n - 1,
+            (false, false) => {
+                self.builds[i].1 = n - 1;
+                self.builds.insert(i + 1, (n + 1, hi));
+            }
+        }
+    }
 }
 
 /// What the index, the badge and an update need of a recipe without
@@ -214,6 +289,30 @@ mod tests {
             started,
             outcome: Outcome::Corrupt { error: "x".into() },
         }
+    }
+
+    #[test]
+    fn seen_builds_are_ranges_and_other_runs_names() {
+        let mut s = Seen::default();
+        for n in [5, 7, 6, 9, 1] {
+            s.insert(n.to_string());
+        }
+        s.insert("keycloak/3fa9".into());
+        s.insert("007".into());
+        assert_eq!(s.builds, [(1, 1), (5, 7), (9, 9)]);
+        assert!(s.contains("6") && s.contains("007") && s.contains("keycloak/3fa9"));
+        assert!(!s.contains("8") && !s.contains("06") && !s.contains("2"));
+        s.insert("8".into());
+        assert_eq!(s.builds, [(1, 1), (5, 9)]);
+        s.remove("7");
+        assert_eq!(s.builds, [(1, 1), (5, 6), (8, 9)]);
+        s.remove("1");
+        s.remove("5");
+        s.remove("9");
+        s.remove("100");
+        assert_eq!(s.builds, [(6, 6), (8, 8)]);
+        s.remove("007");
+        assert!(!s.contains("007") && s.contains("6"));
     }
 
     #[test]
