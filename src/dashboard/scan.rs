@@ -38,25 +38,33 @@ fn subdirs(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Run directories (relative paths) not in `seen`. Build directories are
-/// judged by name alone, so an update does not stat thousands of old runs.
+/// Run directories (relative paths) not in `seen`, sorted. Build
+/// directories are judged by name alone and seen ones are skipped before
+/// anything else is asked of them: with thousands of runs on disk this
+/// listing is most of an update's time.
 pub fn candidates(runs_dir: &Path, seen: impl Fn(&str) -> bool) -> Vec<String> {
     let mut out = Vec::new();
-    for name in subdirs(runs_dir) {
-        if seen(&name) {
+    let Ok(entries) = std::fs::read_dir(runs_dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') || seen(name) || !e.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
-        if is_build(&name) || runs_dir.join(&name).join(RESULTS_FILE).exists() {
-            out.push(name);
+        if is_build(name) || runs_dir.join(name).join(RESULTS_FILE).exists() {
+            out.push(name.to_owned());
             continue;
         }
-        for child in subdirs(&runs_dir.join(&name)) {
+        for child in subdirs(&runs_dir.join(name)) {
             let rel = format!("{name}/{child}");
             if !seen(&rel) {
                 out.push(rel);
             }
         }
     }
+    out.sort();
     out
 }
 
