@@ -281,7 +281,7 @@ pub fn items(p: &Proposal) -> Vec<Item> {
     }
     if !p.required_env.is_empty() {
         d.blank();
-        d.comment("Required env: uncommented in .env.sample without a value. Give each a value:");
+        d.comment("Required env: uncommented in .env.sample without a value the CI can use (see the notes). Give each a value:");
         d.table("env", true);
         for e in &p.required_env {
             d.comment(&format!("{} ({})", e.key, e.at));

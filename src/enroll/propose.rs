@@ -205,11 +205,22 @@ pub fn propose(i: Inputs<'_>) -> Result<Proposal, EnrollError> {
                 at: a.at.clone(),
             });
         } else if !i.domain.is_empty() && a.value.contains(i.domain) {
-            env_from_domain.push((
-                a.key.clone(),
-                a.value.replace(i.domain, "{domain}"),
-                a.at.clone(),
-            ));
+            let template = a.value.replace(i.domain, "{domain}");
+            match crate::registry::check_domain_template(&template, &i.host.ci_domain) {
+                Ok(()) => env_from_domain.push((a.key.clone(), template, a.at.clone())),
+                // e.g. EXTRA_DOMAINS=www.<domain>: a name the wildcard
+                // certificate cannot cover, so no run can serve it.
+                Err(why) => {
+                    notes.push(format!(
+                        "{} ({}) follows the app's domain but cannot for a run ({why}): set it in [env], most likely empty",
+                        a.key, a.at
+                    ));
+                    required_env.push(RequiredEnv {
+                        key: a.key.clone(),
+                        at: a.at.clone(),
+                    });
+                }
+            }
         }
     }
     let secrets: Vec<SecretInfo> = i
