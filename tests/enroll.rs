@@ -239,6 +239,12 @@ fn clear_errors_name_file_and_line() {
         "{e}"
     );
 
+    let e = fails(Path::new("file:///nonexistent/recipe.git"));
+    assert!(
+        e.starts_with("cannot clone file:///nonexistent/recipe.git:"),
+        "{e}"
+    );
+
     let e = fails(&tmp.path().join("no-such-recipe"));
     assert!(e.contains("neither a directory nor a git URL"), "{e}");
 }

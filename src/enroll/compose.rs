@@ -119,7 +119,10 @@ impl Reader<'_> {
                     let Some(text) = item.as_str() else {
                         return Err(EnrollError::Label {
                             at,
-                            label: format!("{item:?}"),
+                            label: serde_yaml::to_string(item)
+                                .unwrap_or_default()
+                                .trim()
+                                .to_owned(),
                             expected: "expected a \"key=value\" string".into(),
                         });
                     };
