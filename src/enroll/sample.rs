@@ -97,7 +97,7 @@ pub fn parse(text: Option<&str>) -> Sample {
             ..Sample::default()
         };
     };
-    let (chain, vars) = select::selected(text, &[]);
+    let (chain, vars) = select::selected(text, &[], &[]);
     let mut sample = Sample {
         present: true,
         chain,
