@@ -189,8 +189,13 @@ impl Bridge {
                     .cancel_build(ci.owner(), ci.name(), number as i64)
                     .await;
                 self.metrics.request("drone", "cancel_build", r.is_ok());
+                // The build as the cancel left it: a build that had
+                // already finished keeps its status.
                 match r {
-                    Ok(_) => Event::Answer(Answer::Done),
+                    Ok(b) => Event::Answer(Answer::Build {
+                        finished: b.is_finished(),
+                        status: b.status,
+                    }),
                     Err(e) => drone_failed(e),
                 }
             }

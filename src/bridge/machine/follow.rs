@@ -44,6 +44,21 @@ impl FollowWork {
     pub fn is_done(&self) -> bool {
         self.done
     }
+
+    /// Whether a call of this work is still open (its outcome is awaited).
+    pub fn is_waiting(&self) -> bool {
+        self.waiting.is_some()
+    }
+
+    /// A build someone else found finished with `status` (a superseding
+    /// command looked before cancelling it): its report starts at once,
+    /// with the results read first, exactly as after a tick.
+    pub fn finished(follow: Follow, status: String) -> (Self, Vec<Effect>) {
+        let mut w = Self::new(follow);
+        let mut fx = Vec::new();
+        read_results(&mut w, &mut fx, status);
+        (w, fx)
+    }
 }
 
 type Fx = Vec<Effect>;
