@@ -6,7 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use support::bridge_world::{BOT, CI_REPO, REPO, SHA, SHA2, World};
+use support::bridge_world::{BOT, CI_REPO, REPO, Running, SHA, SHA2, World};
+use support::drone_webhook::{
+    DRONE_HOOK_SECRET, build_updated, http_date, now_unix, signed_headers,
+};
 use support::fake_gitea::now_secs;
 
 const T: Duration = Duration::from_secs(10);
@@ -19,18 +22,25 @@ fn bot_comments(w: &World, pr: u64) -> Vec<String> {
         .collect()
 }
 
-/// A world whose bridge looks at its followed builds only at start: what
-/// happens to a build afterwards reaches it only another way.
+/// A world whose bridge looks at its followed builds only at start (see
+/// [`started`]): what happens to a build afterwards reaches it only another way.
 fn world_with_a_slow_follow() -> World {
     let mut w = World::new();
     w.tuning.follow_interval = Duration::from_secs(3600);
     w
 }
 
+/// The bridge has made its one round over the followed builds (the first
+/// tick of each timer is at once, but a busy loop may take it late).
+async fn started(b: &Running) {
+    b.until(|p| p.follow_rounds >= 1).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_that_finished_before_a_second_testme_is_reported_never_cancelled() {
     let w = world_with_a_slow_follow();
-    let _b = w.start().await;
+    let b = w.start().await;
+    started(&b).await;
     w.gitea.comment(REPO, 1, "alice", "!testme");
     assert!(w.wait_for(T, || w.builds().len() == 1).await);
     assert!(w.wait_for(T, || !bot_comments(&w, 1).is_empty()).await);
@@ -54,4 +64,133 @@ async fn a_build_that_finished_before_a_second_testme_is_reported_never_cancelle
     assert!(!first.contains("superseded"), "{first}");
     let old = w.gitea.statuses(REPO, SHA);
     assert_eq!(old.last().expect("status").state, "success");
+}
+
+// ---- Drone's system webhook ------------------------------------------------
+
+/// A bridge taking Drone's build events, the fake Drone sending them to it.
+async fn hooked(w: &mut World) -> Running {
+    w.drone_hook = true;
+    let b = w.start().await;
+    w.drone
+        .set_webhook(&format!("{}/drone-hook", b.url()), DRONE_HOOK_SECRET);
+    started(&b).await;
+    b
+}
+
+/// A `!testme` whose build is created and acknowledged (followed).
+async fn followed_build(w: &World) {
+    w.gitea.comment(REPO, 1, "alice", "!testme");
+    assert!(w.wait_for(T, || w.builds().len() == 1).await);
+    assert!(w.wait_for(T, || !bot_comments(w, 1).is_empty()).await);
+    assert!(
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 1)
+            .await
+    );
+}
+
+/// Request headers as (name, value).
+type Headers = Vec<(String, String)>;
+
+/// A counter's value from `/metrics` text (0 when absent).
+fn metric(b: &Running, series: &str) -> u64 {
+    b.metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_build_event_reports_the_build_without_waiting_for_the_follow() {
+    let mut w = world_with_a_slow_follow();
+    let b = hooked(&mut w).await;
+    followed_build(&w).await;
+    w.write_results(1, SHA, true, "all green");
+    w.drone.set_build_status(CI_REPO, 1, "success");
+    assert!(
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2)
+            .await,
+        "reported through the webhook; the follow does not tick for an hour"
+    );
+    assert_eq!(w.gitea.statuses(REPO, SHA)[1].state, "success");
+    assert!(bot_comments(&w, 1)[0].starts_with("✅ CI run for **custom-html**"));
+    assert_eq!(w.drone.hook_answers(), vec![202]);
+    assert_eq!(
+        metric(
+            &b,
+            "ccci_bridge_hook_deliveries_total{hook=\"drone\",outcome=\"accepted\"}"
+        ),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_event_signed_with_another_secret_is_401_counted_and_changes_nothing() {
+    let mut w = world_with_a_slow_follow();
+    let b = hooked(&mut w).await;
+    w.drone
+        .set_webhook(&format!("{}/drone-hook", b.url()), "not-the-secret");
+    followed_build(&w).await;
+    w.write_results(1, SHA, true, "all green");
+    w.drone.set_build_status(CI_REPO, 1, "success");
+    assert!(w.wait_for(T, || w.drone.hook_answers() == vec![401]).await);
+    b.until(|p| p.feed_polls >= 3).await;
+    assert_eq!(
+        w.gitea.statuses(REPO, SHA).len(),
+        1,
+        "not reported: {:?}",
+        w.gitea.statuses(REPO, SHA)
+    );
+    assert_eq!(
+        metric(
+            &b,
+            "ccci_bridge_hook_deliveries_total{hook=\"drone\",outcome=\"signature\"}"
+        ),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_stale_or_tampered_deliveries_are_401() {
+    let mut w = World::new();
+    let b = hooked(&mut w).await;
+    let url = format!("{}/drone-hook", b.url());
+    let repo = serde_json::json!({ "slug": CI_REPO });
+    let build = serde_json::json!({ "number": 1, "status": "success" });
+    let body = build_updated(&repo, &build);
+    let now = now_unix();
+    let fresh = signed_headers(DRONE_HOOK_SECRET, &body, &http_date(now));
+    let stale = signed_headers(DRONE_HOOK_SECRET, &body, &http_date(now - 3600));
+    let other = build_updated(
+        &repo,
+        &serde_json::json!({ "number": 2, "status": "success" }),
+    );
+    let cases: Vec<(&str, Headers, Vec<u8>)> = vec![
+        ("unsigned", vec![], body.clone()),
+        ("stale", stale, body.clone()),
+        ("another body", fresh.clone(), other),
+    ];
+    for (name, headers, body) in cases {
+        let url = url.clone();
+        let status =
+            tokio::task::spawn_blocking(move || support::drone_webhook::post(&url, &headers, body))
+                .await
+                .expect("joined");
+        assert_eq!(status, 401, "{name}");
+    }
+    // The same delivery, fresh and untouched, is believed.
+    let status =
+        tokio::task::spawn_blocking(move || support::drone_webhook::post(&url, &fresh, body))
+            .await
+            .expect("joined");
+    assert_eq!(status, 202);
+    assert_eq!(
+        metric(
+            &b,
+            "ccci_bridge_hook_deliveries_total{hook=\"drone\",outcome=\"stale\"}"
+        ),
+        1
+    );
+    b.until(|p| p.drone_hooks == 1).await;
 }

@@ -6,8 +6,11 @@
 //! effects the machine asks for against Gitea and Drone and feeds back the outcomes;
 //! a durable ledger (`ledger`) makes every comment fire exactly once across
 //! restarts, and the bot's reaction on the comment is a second, remote marker.
+//! Followed builds are polled; Drone's signed build events (`drone_hook`)
+//! make a finished one reported at once.
 
 pub mod core;
+pub mod drone_hook;
 pub mod exec;
 #[cfg(test)]
 mod fixtures;
@@ -124,6 +127,9 @@ pub struct Secrets {
     pub gitea_token: String,
     pub drone_token: String,
     pub webhook_secret: Option<Vec<u8>>,
+    /// The secret Drone signs its build events with (`None`: the Drone
+    /// hook is off and `/drone-hook` answers 404).
+    pub drone_hook_secret: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Secrets {

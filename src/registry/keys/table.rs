@@ -183,6 +183,13 @@ pub const KEYS: &[KeyDoc] = &[
     ),
     k!(
         Host,
+        "bridge.drone_hook_base_url",
+        "URL",
+        "none (followed builds are polled)",
+        "The bridge's listener as the Drone server's container reaches it (e.g. http://172.18.0.1:8787, with bridge.listen bound there). When set, Drone posts its build events to <url>/drone-hook signed with the secret `drone_webhook_secret`, and a finished build is reported at once."
+    ),
+    k!(
+        Host,
         "abra.version",
         "version",
         required,
