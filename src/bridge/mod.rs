@@ -35,7 +35,8 @@ use crate::registry::values::RepoSlug;
 pub struct Tuning {
     pub poll_interval: Duration,
     pub sweep_interval: Duration,
-    /// How often followed builds are asked for their status.
+    /// How often followed builds are asked for their status: without Drone's
+    /// build events, a finished build is reported within this.
     pub follow_interval: Duration,
     /// First retry delay; doubles per attempt up to `retry_cap`.
     pub retry_base: Duration,
@@ -62,7 +63,10 @@ impl Tuning {
         Self {
             poll_interval: Duration::from_secs(c.poll_interval_secs.max(1)),
             sweep_interval: Duration::from_secs(c.sweep_interval_secs.max(1)),
-            follow_interval: Duration::from_secs(15),
+            // One status request per followed build per poll: a handful of
+            // builds at a time, and the report comes within the interval
+            // that bounds the trigger too.
+            follow_interval: Duration::from_secs(c.poll_interval_secs.max(1)),
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(300),
             fatal_retry: Duration::from_secs(30),

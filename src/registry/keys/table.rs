@@ -144,7 +144,7 @@ pub const KEYS: &[KeyDoc] = &[
         "bridge.poll_interval",
         "duration",
         d::POLL_INTERVAL,
-        "How often the org activity feed is polled."
+        "How often the org activity feed, and every followed build, is polled."
     ),
     k!(
         Host,
