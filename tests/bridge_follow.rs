@@ -194,3 +194,112 @@ async fn unsigned_stale_or_tampered_deliveries_are_401() {
     );
     b.until(|p| p.drone_hooks == 1).await;
 }
+
+// ---- screenshots on the PR ---------------------------------------------------
+
+/// Not a real PNG: the bytes only have to arrive unchanged.
+const LANDING: &[u8] = b"\x89PNG\r\n\x1a\n landing page pixels";
+const FAILED: &[u8] = b"\x89PNG\r\n\x1a\n failed step pixels";
+
+/// Build 1's results as a red run that left a landing screenshot and one of
+/// a failed browser check, with the files in its output directory.
+fn write_results_with_screenshots(w: &World) {
+    w.write_results(1, SHA, false, "red");
+    let dir = w.runs_dir().join("1");
+    let path = dir.join("results.json");
+    let mut r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("results")).expect("json");
+    r["lanes"]["fresh"] = serde_json::json!({
+        "status": "fail", "domain": "cust-1a2b3c.ci.example.org", "reason": "",
+        "duration_secs": 20.0, "screenshot": "screenshot.png"
+    });
+    r["checks"] = serde_json::json!([{
+        "rung": "install", "lane": "fresh", "name": "admin login", "status": "fail",
+        "detail": "expect_text: Welcome not found", "duration_secs": 2.0,
+        "screenshot": "browser-1.png"
+    }]);
+    std::fs::write(&path, serde_json::to_vec(&r).expect("json")).expect("write");
+    std::fs::write(dir.join("screenshot.png"), LANDING).expect("png");
+    std::fs::write(dir.join("browser-1.png"), FAILED).expect("png");
+}
+
+fn report_id(w: &World) -> u64 {
+    w.gitea.comments_by(REPO, 1, BOT)[0].id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screenshots_are_attached_once_and_shown_on_the_report() {
+    let w = World::new();
+    let _b = w.start().await;
+    followed_build(&w).await;
+    write_results_with_screenshots(&w);
+    w.drone.set_build_status(CI_REPO, 1, "failure");
+    assert!(
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2)
+            .await
+    );
+    let id = report_id(&w);
+    let assets = w.gitea.assets(id);
+    let names: Vec<&str> = assets.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["screenshot.png", "browser-1.png"]);
+    assert_eq!(assets[0].bytes, LANDING);
+    assert_eq!(assets[1].bytes, FAILED);
+    let body = w.gitea.comment_body(id).expect("report");
+    let url = |i: usize| format!("{}/attachments/{}", w.gitea.url(), assets[i].uuid);
+    assert!(
+        body.contains(&format!("![landing page]({})", url(0))),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "[screenshot where the check `admin login` failed]({})",
+            url(1)
+        )),
+        "{body}"
+    );
+    assert!(body.starts_with("❌ CI run for **custom-html**"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_answer_was_lost_is_not_attached_twice() {
+    let mut w = World::new();
+    w.tuning.http_timeout = Duration::from_millis(300);
+    w.tuning.settle = Duration::from_millis(1500);
+    let _b = w.start().await;
+    followed_build(&w).await;
+    write_results_with_screenshots(&w);
+    // The first upload is stored after the client gave up waiting.
+    w.gitea.slow_next_writes("/assets", 1, 700);
+    w.drone.set_build_status(CI_REPO, 1, "failure");
+    assert!(
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2)
+            .await
+    );
+    let names: Vec<String> = w
+        .gitea
+        .assets(report_id(&w))
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["screenshot.png", "browser-1.png"], "each once");
+    assert!(w.gitea.slow_in_flight() == 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_still_leaves_the_report_and_its_status() {
+    let w = World::new();
+    w.gitea.set_max_asset_bytes(8);
+    let _b = w.start().await;
+    followed_build(&w).await;
+    write_results_with_screenshots(&w);
+    w.drone.set_build_status(CI_REPO, 1, "failure");
+    assert!(
+        w.wait_for(T, || w.gitea.statuses(REPO, SHA).len() == 2)
+            .await
+    );
+    assert_eq!(w.gitea.statuses(REPO, SHA)[1].state, "failure");
+    let body = w.gitea.comment_body(report_id(&w)).expect("report");
+    assert!(body.starts_with("❌ CI run for **custom-html**"), "{body}");
+    assert!(!body.contains("/attachments/"), "{body}");
+    assert!(w.gitea.assets(report_id(&w)).is_empty());
+}

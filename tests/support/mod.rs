@@ -8,4 +8,5 @@ pub mod fake_drone;
 pub mod fake_gitea;
 pub mod fake_tools;
 pub mod infra;
+pub mod multipart;
 pub mod serve;

@@ -187,6 +187,13 @@ impl Bridge {
                 status,
                 report,
             } => tracing::info!(build, status = %status, state = ?report.state, "build reported"),
+            Note::ScreenshotLeftOut {
+                build,
+                file,
+                message,
+            } => {
+                tracing::warn!(build, file = %file, error = %message, "screenshot left out of the report");
+            }
             Note::FollowFailed { build, message } => {
                 tracing::warn!(build, error = %message, "following the build failed; retrying");
             }

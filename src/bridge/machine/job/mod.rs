@@ -572,6 +572,7 @@ fn acked(w: &mut JobWork, fx: &mut Fx, report_comment: u64, ctx: &Ctx<'_>) {
         params: params.clone(),
         comment: w.job.comment.clone(),
         report_comment,
+        upload_sent_at_ms: 0,
     }));
     finish(w, fx, Outcome::Triggered { build: number }, ctx);
 }
