@@ -692,7 +692,7 @@ async fn healthz_and_metrics_are_served_on_the_listener() {
     assert!(
         m.contains("ccci_bridge_api_requests_total{api=\"drone\",endpoint=\"create_build\"} 1")
     );
-    assert!(m.contains("ccci_bridge_trigger_latency_seconds_count 1"));
+    assert!(m.contains("ccci_bridge_trigger_latency_milliseconds_count 1"));
     let hook = c
         .post(format!("{}/hook", b.url()))
         .body("{}")

@@ -35,6 +35,30 @@ pub fn pushed_after(trigger: &str) -> String {
     )
 }
 
+/// The command named a commit that is not the PR head.
+pub fn not_head(trigger: &str, named: &str, head_sha: &str) -> String {
+    format!(
+        "`{trigger} {named}` was not run: `{named}` is not the head of this pull request, which is `{head_sha}`. Comment `{trigger} {}` to test the head.",
+        short(head_sha)
+    )
+}
+
+/// An older command of the same PR, answered without a build because a
+/// newer one started its own.
+pub fn coalesced(trigger: &str) -> String {
+    format!(
+        "`{trigger}` was not run on its own: a newer `{trigger}` on this pull request arrived at the same time and started the build."
+    )
+}
+
+/// Only the comment's current body was seen, and Gitea's data cannot tell
+/// whether it was edited into a command within the second it was created.
+pub fn unverifiable(trigger: &str) -> String {
+    format!(
+        "`{trigger}` was not run: the bridge could not tell whether this comment was edited after it was written (it saw only its current text). Comment `{trigger}` again, as a new comment."
+    )
+}
+
 pub fn no_pipeline(trigger: &str) -> String {
     format!(
         "⚠️ `{trigger}` failed: Drone accepted the request but created no build (no pipeline matched the custom event). This is a CI configuration error, not a verdict on the PR."

@@ -115,7 +115,7 @@ impl Bridge {
                 comment,
                 build,
                 adopted,
-                latency_secs,
+                latency_ms,
             } => {
                 if adopted {
                     tracing::info!(
@@ -124,8 +124,8 @@ impl Bridge {
                         "adopting the build an earlier attempt created"
                     );
                 }
-                self.metrics.trigger(latency_secs);
-                tracing::info!(comment, build, latency_secs, "build created");
+                self.metrics.trigger(latency_ms);
+                tracing::info!(comment, build, latency_ms, "build created");
             }
             Note::NoPipeline { comment } => {
                 tracing::error!(comment, "Drone answered 200 null: no pipeline matched");

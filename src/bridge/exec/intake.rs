@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use crate::bridge::core::{self, Screen, SeenComment, Source};
+use crate::bridge::core::{self, Ignored, Screen, SeenComment, Source};
 use crate::bridge::http::now_ms;
 use crate::bridge::metrics::ApiHealth;
 use crate::bridge::sources;
@@ -28,9 +28,12 @@ pub(super) fn now_secs() -> i64 {
 
 impl Bridge {
     /// One seen comment through the screen; an accepted one becomes a job.
+    /// A comment judged from its text as created, or known edited, is
+    /// remembered as settled (saved with the cursor that follows).
     pub(super) async fn see(&mut self, seen: SeenComment) -> Result<(), NotJudged> {
         self.metrics.comment_seen(seen.source.as_str());
         let rules = &self.settings.rules;
+        let mut seen = seen;
         let mut verdict = core::screen(&seen, rules, &self.ledger, now_secs());
         if verdict == Screen::FetchFull {
             let full = match self.gitea.comment(&seen.repo, seen.id).await {
@@ -38,23 +41,30 @@ impl Bridge {
                 Err(e) if e.class() == ErrorClass::Skip => return Ok(()),
                 Err(e) => return Err(NotJudged(e.to_string())),
             };
-            let full = sources::refetched(&seen, &full, now_secs());
-            verdict = core::screen(&full, &self.settings.rules, &self.ledger, now_secs());
+            let trigger = &self.settings.rules.trigger;
+            seen = sources::refetched(&seen, &full, trigger, now_secs());
+            verdict = core::screen(&seen, &self.settings.rules, &self.ledger, now_secs());
         }
         match verdict {
-            Screen::Accept(job) => {
+            Screen::Accept(mut job) => {
+                job.request.received_ms = now_ms();
                 tracing::info!(
                     comment = job.comment.id,
                     repo = %job.comment.repo,
                     pr = job.comment.pr,
                     user = %job.comment.user,
                     source = seen.source.as_str(),
+                    unverified = job.request.unverified,
                     "command accepted"
                 );
                 self.ledger.jobs.insert(job.comment.id, *job);
                 self.save().map_err(|e| NotJudged(e.to_string()))?;
             }
             Screen::Ignore(why) => {
+                let settles = why == Ignored::Edited || (why == Ignored::NoCommand && seen.proven);
+                if settles {
+                    self.ledger.settle(seen.id, seen.created_at);
+                }
                 tracing::debug!(comment = seen.id, ?why, "comment ignored");
             }
             Screen::FetchFull => {}

@@ -62,6 +62,10 @@ enum Waiting {
     PendingStatus,
     StartedEvidence,
     StartedPost,
+    /// Recovering: this page of the builds, for one made for the job.
+    RecoverBuilds(u32),
+    /// Recovering: the PR's comments, for the job's reply.
+    RecoverReply,
 }
 
 impl JobWork {
@@ -137,6 +141,7 @@ fn begin(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
         Stage::Replying { posting: true, .. }
             | Stage::Triggering { sent: true, .. }
             | Stage::Acking { posting: true, .. }
+            | Stage::Recovering
     );
     if in_flight && unsettled(w, fx, ctx) {
         return;
@@ -170,6 +175,10 @@ fn begin(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
         }
         Stage::Triggering { .. } => create(w, fx, ctx),
         Stage::Acking { .. } => pending_status(w, fx),
+        Stage::Recovering => {
+            let page = Call::RecentBuilds { page: 1 };
+            call(w, fx, Waiting::RecoverBuilds(1), page);
+        }
     }
 }
 
@@ -218,6 +227,7 @@ fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
                     return create(w, fx, ctx);
                 }
                 core::Effect::Finish(outcome) => return finish(w, fx, outcome, ctx),
+                core::Effect::Recover => return recover(w, fx, ctx),
             }
             continue;
         }
@@ -235,6 +245,78 @@ fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
             }
         }
     }
+}
+
+/// The bot's reaction is on the comment, the ledger knew nothing of it: an
+/// earlier life took the command (its state directory was lost) and may have
+/// been anywhere in it, even retrying. Whatever it sent may still be in
+/// flight, so the job first waits that out as after a lost answer, then
+/// looks for the build made for it and for its reply
+/// ([`recover_builds`], [`recover_reply`]); with neither, it is decided
+/// afresh and answered, never dropped in silence.
+fn recover(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
+    w.job.reacted = true;
+    w.job.stage = Stage::Recovering;
+    w.job.attempts = 0;
+    mark_sent(&mut w.job, ctx);
+    fx.push(Effect::Save);
+    w.plan.clear();
+    w.decided = false;
+    begin(w, fx, ctx);
+}
+
+/// Recovering, one page of builds: adopt the one made for this job.
+fn recover_builds(
+    w: &mut JobWork,
+    fx: &mut Fx,
+    page: u32,
+    builds: &[(u64, std::collections::BTreeMap<String, String>)],
+    ctx: &Ctx<'_>,
+) {
+    let id = w.job.comment.id.to_string();
+    let known = known_builds(ctx.ledger);
+    let found = builds
+        .iter()
+        .filter(|(n, p)| p.get(super::JOB_PARAM) == Some(&id) && !known.contains(n))
+        .filter_map(|(n, p)| Some((*n, super::params_of(p, &w.job.recipe)?)))
+        .min_by_key(|(n, _)| *n);
+    if let Some((n, params)) = found {
+        w.job.stage = Stage::Triggering {
+            params,
+            intent_at: ctx.now_secs(),
+            sent: true,
+        };
+        return created(w, fx, n, true, ctx);
+    }
+    if builds.len() >= super::EVIDENCE_PAGE as usize && page < super::EVIDENCE_PAGES {
+        let next = Call::RecentBuilds { page: page + 1 };
+        return call(w, fx, Waiting::RecoverBuilds(page + 1), next);
+    }
+    let c = &w.job.comment;
+    let comments = Call::Comments {
+        repo: c.repo.clone(),
+        pr: c.pr,
+        since: c.created_at - EVIDENCE_SLACK_SECS,
+    };
+    call(w, fx, Waiting::RecoverReply, comments);
+}
+
+/// Recovering, no build: the reply ends it; without one, decide afresh.
+fn recover_reply(w: &mut JobWork, fx: &mut Fx, posts: &[SeenPost], ctx: &Ctx<'_>) {
+    let marker = report::reply_marker(w.job.comment.id);
+    if own_post(posts, &marker, ctx).is_some() {
+        return finish(w, fx, Outcome::AlreadyMarked, ctx);
+    }
+    w.job.stage = Stage::Received;
+    w.job.sent_at_ms = 0;
+    fx.push(Effect::Save);
+    w.facts = Facts {
+        bot_reacted: Some(true),
+        ..Facts::default()
+    };
+    w.plan.clear();
+    w.decided = false;
+    advance(w, fx, ctx);
 }
 
 /// A call that may have reached its server was sent less than the settle
@@ -466,6 +548,10 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
             }
         }
         (Waiting::StartedPost, Answer::Posted(id)) => acked(w, fx, id, ctx),
+        (Waiting::RecoverBuilds(page), Answer::Builds(builds)) => {
+            recover_builds(w, fx, page, &builds, ctx);
+        }
+        (Waiting::RecoverReply, Answer::Comments(posts)) => recover_reply(w, fx, &posts, ctx),
         (waiting, _) => unexpected(w, fx, waiting_name(&waiting), ctx),
     }
 }
@@ -497,16 +583,24 @@ fn created(w: &mut JobWork, fx: &mut Fx, number: u64, adopted: bool, ctx: &Ctx<'
         return;
     };
     let c = &w.job.comment;
+    // From when the command was heard; a job from before that was kept
+    // falls back to the comment's (whole-second) creation time.
+    let heard_ms = match w.job.request.received_ms {
+        0 => c.created_at * 1000,
+        ms => ms,
+    };
     fx.push(Effect::Tell(Note::BuildCreated {
         comment: c.id,
         build: number,
         adopted,
-        latency_secs: (ctx.now_ms as f64 / 1000.0) - c.created_at as f64,
+        latency_ms: ctx.now_ms.saturating_sub(heard_ms).max(0) as u64,
     }));
+    // An adopted build may already have its "started" comment (made by a
+    // life whose ledger was lost): look for it before posting one.
     w.job.stage = Stage::Acking {
         params: params.clone(),
         build: build_ref(number, ctx),
-        posting: false,
+        posting: adopted,
         intent_at: *intent_at,
     };
     w.job.attempts = 0;
