@@ -1,8 +1,11 @@
 //! Fault injection: the bridge is killed at random instants, many times, while
 //! comments keep arriving and builds finish; in the end every comment fired
 //! exactly once (one build, one "started" comment, one report per PR; one
-//! refusal per non-member command), also when a server was still acting on
-//! a call when the bridge died.
+//! refusal per non-member command; one reply per command a push in the same
+//! second made ambiguous; nothing at all for a comment edited into a command
+//! within its second), also when a server was still acting on a call when
+//! the bridge died. Some commands sit on line 20 of a long comment, past
+//! what the feed row shows.
 //!
 //! The bridge runs in-process and is killed by aborting its task: the abort
 //! lands at whatever await point it is at (between any two HTTP calls, after
@@ -21,6 +24,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use support::bridge_world::{BOT, CI_REPO, REPO, World};
+use support::fake_gitea::now_secs;
 
 /// A small, seeded generator: the schedule is the same on every run.
 struct XorShift(u64);
@@ -39,6 +43,16 @@ impl XorShift {
 
 fn sha(pr: u64) -> String {
     format!("{:040x}", 0xabc0_0000_u64 + pr)
+}
+
+/// A review long enough that the feed row keeps only its first lines, with
+/// the command on line 20.
+fn long_review() -> String {
+    let mut lines: Vec<String> = (1..20)
+        .map(|i| format!("Line {i} of the review, with a remark or two."))
+        .collect();
+    lines.push("!testme".into());
+    lines.join("\n")
 }
 
 const RESTARTS: u64 = 100;
@@ -63,6 +77,13 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
     let mut posted: Vec<u64> = Vec::new();
     // PRs where a non-member asked: one refusal each, no build.
     let mut refused: Vec<u64> = Vec::new();
+    // PRs pushed to in the second of the command, after it: one reply each.
+    let mut pushed: Vec<u64> = Vec::new();
+    // PRs with a comment edited into a command within its second: nothing.
+    let mut edited: Vec<(u64, u64)> = Vec::new();
+    let mut long_commands = 0;
+    // Lives that began with a finished build still to be reported.
+    let mut reports_owed = 0;
     // Lives in which a create or a post was still being processed by the
     // server when the bridge died (its answer lost after the server acted).
     let mut slow_lives = 0;
@@ -77,6 +98,17 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
         let jobs = ledger["jobs"].as_object().cloned().unwrap_or_default();
         if !jobs.is_empty() {
             resumed_with_work += 1;
+        }
+        let finished: Vec<String> = w
+            .builds()
+            .iter()
+            .filter(|b| b["status"] == "success")
+            .map(|b| b["number"].to_string())
+            .collect();
+        if let Some(f) = ledger["following"].as_object()
+            && f.keys().any(|n| finished.contains(n))
+        {
+            reports_owed += 1;
         }
         for job in jobs.values() {
             let stage = &job["stage"];
@@ -104,8 +136,32 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
         }
         for _ in 0..rng.below(2) + u64::from(rng.below(3) == 0) {
             w.gitea.add_pr(REPO, next_pr, &sha(next_pr), None);
-            w.gitea.comment(REPO, next_pr, "alice", "!testme");
+            let body = if rng.below(4) == 0 {
+                long_commands += 1;
+                long_review()
+            } else {
+                "!testme".to_owned()
+            };
+            w.gitea.comment(REPO, next_pr, "alice", &body);
             posted.push(next_pr);
+            next_pr += 1;
+        }
+        if rng.below(6) == 0 {
+            w.gitea.add_pr(REPO, next_pr, &sha(next_pr), None);
+            let now = now_secs();
+            w.gitea.comment_at(REPO, next_pr, "alice", "!testme", now);
+            w.gitea.push_at(REPO, next_pr, &sha(next_pr + 5000), now);
+            pushed.push(next_pr);
+            next_pr += 1;
+        }
+        if rng.below(6) == 0 {
+            w.gitea.add_pr(REPO, next_pr, &sha(next_pr), None);
+            let now = now_secs();
+            let id = w
+                .gitea
+                .comment_at(REPO, next_pr, "alice", "looks good", now);
+            w.gitea.edit(id, "!testme", now);
+            edited.push((next_pr, id));
             next_pr += 1;
         }
         // Finish some builds (with results) so reports happen across kills too.
@@ -139,6 +195,7 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
                 && posted
                     .iter()
                     .chain(&refused)
+                    .chain(&pushed)
                     .all(|pr| !w.gitea.comments_by(REPO, *pr, BOT).is_empty())
         })
         .await,
@@ -202,8 +259,41 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
         assert_eq!(replies.len(), 1, "PR {pr}: one refusal");
         assert!(replies[0].body.contains("not run"), "{}", replies[0].body);
     }
+    for pr in &pushed {
+        let replies = w.gitea.comments_by(REPO, *pr, BOT);
+        assert_eq!(
+            replies.len(),
+            1,
+            "PR {pr}: one reply for a same-second push"
+        );
+        assert!(
+            replies[0].body.contains("pushed after the comment"),
+            "{}",
+            replies[0].body
+        );
+        assert_eq!(
+            builds_per_pr.get(&pr.to_string()),
+            None,
+            "PR {pr}: no build"
+        );
+    }
+    for (pr, id) in &edited {
+        assert!(
+            w.gitea.comments_by(REPO, *pr, BOT).is_empty(),
+            "PR {pr}: an edit within the second fires nothing"
+        );
+        assert!(
+            w.gitea.reactions(*id).is_empty(),
+            "PR {pr}: not even a reaction"
+        );
+        assert_eq!(
+            builds_per_pr.get(&pr.to_string()),
+            None,
+            "PR {pr}: no build"
+        );
+    }
     eprintln!(
-        "fault injection: {RESTARTS} kills ({slow_lives} with a slow server), {expected} commands -> {} builds, {} started/report comments; {} refusals -> {} replies; {resumed_with_work} restarts resumed half-done work; interrupted steps: {cut_at:?}",
+        "fault injection: {RESTARTS} kills ({slow_lives} with a slow server), {expected} commands ({long_commands} on line 20 of a long comment) -> {} builds, {} started/report comments; {} refusals -> {} replies; {} same-second pushes, {} same-second edits; {resumed_with_work} restarts resumed half-done work, {reports_owed} owed a report; interrupted steps: {cut_at:?}",
         w.builds().len(),
         posted
             .iter()
@@ -214,8 +304,15 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
             .iter()
             .map(|pr| w.gitea.comments_by(REPO, *pr, BOT).len())
             .sum::<usize>(),
+        pushed.len(),
+        edited.len(),
     );
     assert!(!refused.is_empty() && slow_lives >= 10);
+    assert!(!pushed.is_empty() && !edited.is_empty() && long_commands >= 5);
+    assert!(
+        reports_owed >= 3,
+        "kills must land while reports are owed ({reports_owed})"
+    );
     for window in ["triggering+sent", "acking+posting", "replying+posting"] {
         assert!(
             cut_at.get(window).copied().unwrap_or(0) >= 1,
