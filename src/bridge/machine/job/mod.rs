@@ -6,6 +6,7 @@
 //! say where evidence must be looked for first.
 
 mod failure;
+mod recover;
 mod supersede;
 
 use std::collections::VecDeque;
@@ -21,6 +22,7 @@ use super::{
     learn, status_call,
 };
 use failure::{ask_name, failed, postpone, unexpected, waiting_name};
+use recover::{recover, recover_builds, recover_reply};
 use supersede::{supersede_edit, supersede_status, superseded};
 
 /// Evidence of an earlier post is searched this far before the time it was
@@ -245,78 +247,6 @@ fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
             }
         }
     }
-}
-
-/// The bot's reaction is on the comment, the ledger knew nothing of it: an
-/// earlier life took the command (its state directory was lost) and may have
-/// been anywhere in it, even retrying. Whatever it sent may still be in
-/// flight, so the job first waits that out as after a lost answer, then
-/// looks for the build made for it and for its reply
-/// ([`recover_builds`], [`recover_reply`]); with neither, it is decided
-/// afresh and answered, never dropped in silence.
-fn recover(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
-    w.job.reacted = true;
-    w.job.stage = Stage::Recovering;
-    w.job.attempts = 0;
-    mark_sent(&mut w.job, ctx);
-    fx.push(Effect::Save);
-    w.plan.clear();
-    w.decided = false;
-    begin(w, fx, ctx);
-}
-
-/// Recovering, one page of builds: adopt the one made for this job.
-fn recover_builds(
-    w: &mut JobWork,
-    fx: &mut Fx,
-    page: u32,
-    builds: &[(u64, std::collections::BTreeMap<String, String>)],
-    ctx: &Ctx<'_>,
-) {
-    let id = w.job.comment.id.to_string();
-    let known = known_builds(ctx.ledger);
-    let found = builds
-        .iter()
-        .filter(|(n, p)| p.get(super::JOB_PARAM) == Some(&id) && !known.contains(n))
-        .filter_map(|(n, p)| Some((*n, super::params_of(p, &w.job.recipe)?)))
-        .min_by_key(|(n, _)| *n);
-    if let Some((n, params)) = found {
-        w.job.stage = Stage::Triggering {
-            params,
-            intent_at: ctx.now_secs(),
-            sent: true,
-        };
-        return created(w, fx, n, true, ctx);
-    }
-    if builds.len() >= super::EVIDENCE_PAGE as usize && page < super::EVIDENCE_PAGES {
-        let next = Call::RecentBuilds { page: page + 1 };
-        return call(w, fx, Waiting::RecoverBuilds(page + 1), next);
-    }
-    let c = &w.job.comment;
-    let comments = Call::Comments {
-        repo: c.repo.clone(),
-        pr: c.pr,
-        since: c.created_at - EVIDENCE_SLACK_SECS,
-    };
-    call(w, fx, Waiting::RecoverReply, comments);
-}
-
-/// Recovering, no build: the reply ends it; without one, decide afresh.
-fn recover_reply(w: &mut JobWork, fx: &mut Fx, posts: &[SeenPost], ctx: &Ctx<'_>) {
-    let marker = report::reply_marker(w.job.comment.id);
-    if own_post(posts, &marker, ctx).is_some() {
-        return finish(w, fx, Outcome::AlreadyMarked, ctx);
-    }
-    w.job.stage = Stage::Received;
-    w.job.sent_at_ms = 0;
-    fx.push(Effect::Save);
-    w.facts = Facts {
-        bot_reacted: Some(true),
-        ..Facts::default()
-    };
-    w.plan.clear();
-    w.decided = false;
-    advance(w, fx, ctx);
 }
 
 /// A call that may have reached its server was sent less than the settle
