@@ -76,10 +76,22 @@ pub fn reply_body(text: &str, comment: u64) -> String {
     format!("{text}\n\n{}", reply_marker(comment))
 }
 
+/// How the acknowledgement comment begins (and no report does). Any body a
+/// running build's comment is edited into must begin with it too: recovery
+/// after a lost state directory takes any other body carrying the build's
+/// marker for a final report and does not follow the build again.
+const STARTED_HEAD: &str = "⏳ started CI run";
+
+/// Whether a comment of the bot is still the acknowledgement, not yet
+/// edited into a report.
+pub fn is_started(body: &str) -> bool {
+    body.starts_with(STARTED_HEAD)
+}
+
 /// The acknowledgement comment, edited later into the report.
 pub fn started(p: &BuildParams, b: &BuildRef) -> String {
     format!(
-        "⏳ started CI run for **{}** @ `{}` → [build #{}]({})\n\n{}",
+        "{STARTED_HEAD} for **{}** @ `{}` → [build #{}]({})\n\n{}",
         p.recipe,
         short(&p.git_ref),
         b.number,

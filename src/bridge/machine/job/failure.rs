@@ -125,11 +125,13 @@ pub(super) fn waiting_name(w: &Waiting) -> &'static str {
         Waiting::Fact(a) => ask_name(*a),
         Waiting::React => "react",
         Waiting::Cancel(_) => "cancel build",
-        Waiting::SupersedeStatus(_) | Waiting::PendingStatus | Waiting::ErrorStatus { .. } => {
+        Waiting::SupersedeStatus(_) | Waiting::PendingStatus(_) | Waiting::ErrorStatus { .. } => {
             "set status"
         }
         Waiting::SupersedeEdit(_) => "edit comment",
-        Waiting::ReplyEvidence | Waiting::StartedEvidence | Waiting::RecoverReply => "pr comments",
+        Waiting::ReplyEvidence | Waiting::StartedEvidence { .. } | Waiting::RecoverReply => {
+            "pr comments"
+        }
         Waiting::ReplyPost | Waiting::StartedPost => "post comment",
         Waiting::BuildEvidence(_) | Waiting::RecoverBuilds(_) => "builds",
         Waiting::Create => "create build",

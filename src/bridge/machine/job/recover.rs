@@ -49,9 +49,11 @@ pub(super) fn recover_builds(
         .filter_map(|(n, p)| Some((*n, super::super::params_of(p, &w.job.recipe)?)))
         .min_by_key(|(n, _)| *n);
     if let Some((n, params)) = found {
+        // Asked for no earlier than the command: its "started" comment, if
+        // any, is looked for from there.
         w.job.stage = Stage::Triggering {
             params,
-            intent_at: ctx.now_secs(),
+            intent_at: w.job.comment.created_at,
             sent: true,
         };
         return created(w, fx, n, true, ctx);

@@ -28,17 +28,20 @@ fn the_build_an_earlier_life_made_is_adopted_with_its_started_comment() {
     );
     let other = build_query(&params(), Some(6));
     let mine = build_query(&params(), Some(7));
-    let status = h.step(&mut w, ok(Answer::Builds(vec![(58, other), (57, mine)])));
-    assert!(matches!(status, Some(Call::SetStatus { .. })), "{status:?}");
-    // The started comment may exist: looked for before posting.
-    let look = h.step(&mut w, ok(Answer::Done));
-    assert!(matches!(look, Some(Call::Comments { .. })), "{look:?}");
+    // The started comment may exist: looked for before anything is set.
+    let look = h.step(&mut w, ok(Answer::Builds(vec![(58, other), (57, mine)])));
+    assert!(
+        matches!(look, Some(Call::Comments { since, .. }) if since < comment(7).created_at),
+        "{look:?}"
+    );
     let started = SeenPost {
         id: 900,
         login: "ccci-bot".into(),
         body: report::started(&params(), &build(57)),
     };
-    assert_eq!(h.step(&mut w, ok(Answer::Comments(vec![started]))), None);
+    let status = h.step(&mut w, ok(Answer::Comments(vec![started])));
+    assert!(matches!(status, Some(Call::SetStatus { .. })), "{status:?}");
+    assert_eq!(h.step(&mut w, ok(Answer::Done)), None);
     assert_eq!(h.outcome(7), Some(&Outcome::Triggered { build: 57 }));
     assert_eq!(h.saved.following[&57].report_comment, 900);
     assert!(
@@ -46,6 +49,24 @@ fn the_build_an_earlier_life_made_is_adopted_with_its_started_comment() {
             .iter()
             .any(|c| matches!(c, Call::CreateBuild { .. } | Call::Post { .. }))
     );
+}
+
+#[test]
+fn a_build_already_reported_is_not_followed_again_nor_marked_pending() {
+    let mut h = Harness::new().with_job(job(7, Stage::Received));
+    let mut w = h.job_work(7);
+    recovering(&mut h, &mut w);
+    let mine = build_query(&params(), Some(7));
+    h.step(&mut w, ok(Answer::Builds(vec![(57, mine)])));
+    let report = SeenPost {
+        id: 900,
+        login: "ccci-bot".into(),
+        body: format!("✅ CI run passed\n\n{}", report::build_marker(57)),
+    };
+    assert_eq!(h.step(&mut w, ok(Answer::Comments(vec![report]))), None);
+    assert_eq!(h.outcome(7), Some(&Outcome::Triggered { build: 57 }));
+    assert!(h.saved.following.is_empty());
+    assert!(!h.calls.iter().any(|c| matches!(c, Call::SetStatus { .. })));
 }
 
 #[test]
