@@ -55,7 +55,11 @@ fn long_review() -> String {
     lines.join("\n")
 }
 
+/// Lives ended by a kill at a random instant.
 const RESTARTS: u64 = 100;
+/// Lives more, each ended by a kill while a "started" comment is being
+/// posted: the narrowest window, hit on purpose rather than by luck.
+const AIMED: u64 = 10;
 
 /// Requests both fakes received so far.
 fn requests(w: &World) -> usize {
@@ -81,6 +85,9 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
     let mut pushed: Vec<u64> = Vec::new();
     // PRs with a comment edited into a command within its second: nothing.
     let mut edited: Vec<(u64, u64)> = Vec::new();
+    // PRs with two commands taken in together: one build, one reply for
+    // the older.
+    let mut pairs: Vec<u64> = Vec::new();
     let mut long_commands = 0;
     // Lives that began with a finished build still to be reported.
     let mut reports_owed = 0;
@@ -90,7 +97,8 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
     let mut resumed_with_work = 0;
     // Which step the kills interrupted (job stage as the next life finds it).
     let mut cut_at: BTreeMap<String, u32> = BTreeMap::new();
-    for _ in 0..RESTARTS {
+    for life in 0..RESTARTS + AIMED {
+        let aimed = life % 11 == 5;
         // What the previous life left half-done, as the next one finds it.
         let ledger =
             std::fs::read_to_string(w.state.path().join("ledger.json")).unwrap_or_default();
@@ -122,11 +130,14 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
         }
         // Some lives meet a busy server: the next create and the next post
         // take effect only after the kill may have come.
-        if rng.below(3) == 0 {
-            w.drone.slow_next_writes("/builds", 1, 20 + rng.below(50));
-            w.gitea.slow_next_writes("/comments", 1, 20 + rng.below(50));
+        let slow = rng.below(3) == 0;
+        let slow_ms = 20 + rng.below(50);
+        if slow {
+            w.drone.slow_next_writes("/builds", 1, slow_ms);
+            w.gitea.slow_next_writes("/comments", 1, slow_ms);
             slow_lives += 1;
         }
+        let posted_before = posted.len();
         let bridge = w.start().await;
         if rng.below(3) == 0 {
             w.gitea.add_pr(REPO, next_pr, &sha(next_pr), None);
@@ -144,6 +155,23 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
             };
             w.gitea.comment(REPO, next_pr, "alice", &body);
             posted.push(next_pr);
+            next_pr += 1;
+        }
+        // Half the busy lives slow the "started" comment of this life's
+        // command itself (not the reaction or a report edit before it), so
+        // kills land while it is being posted.
+        if rng.below(2) == 0
+            && slow
+            && let Some(pr) = posted.get(posted_before)
+        {
+            w.gitea
+                .slow_next_writes(&format!("/issues/{pr}/comments"), 1, slow_ms);
+        }
+        if rng.below(8) == 0 {
+            w.gitea.add_pr(REPO, next_pr, &sha(next_pr), None);
+            w.gitea.comment(REPO, next_pr, "alice", "!testme");
+            w.gitea.comment(REPO, next_pr, "alice", "!testme");
+            pairs.push(next_pr);
             next_pr += 1;
         }
         if rng.below(6) == 0 {
@@ -179,12 +207,25 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
         let k = rng.below(30) as usize;
         let base = requests(&w);
         let deadline = Duration::from_millis(rng.below(80));
-        w.wait_for(deadline, || requests(&w) >= base + k).await;
+        if aimed {
+            // A fresh command whose "started" comment the server is still
+            // posting when the bridge dies.
+            w.gitea.add_pr(REPO, next_pr, &sha(next_pr), None);
+            w.gitea
+                .slow_next_writes(&format!("/issues/{next_pr}/comments"), 1, 150);
+            w.gitea.comment(REPO, next_pr, "alice", "!testme");
+            posted.push(next_pr);
+            next_pr += 1;
+            w.wait_for(Duration::from_secs(5), || w.gitea.slow_in_flight() >= 1)
+                .await;
+        } else {
+            w.wait_for(deadline, || requests(&w) >= base + k).await;
+        }
         bridge.kill().await;
     }
     // A last life without kills: everything still owed gets done.
     let bridge = w.start().await;
-    let expected = posted.len();
+    let expected = posted.len() + pairs.len();
     assert!(
         expected >= 40,
         "the schedule posts enough comments ({expected})"
@@ -197,6 +238,9 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
                     .chain(&refused)
                     .chain(&pushed)
                     .all(|pr| !w.gitea.comments_by(REPO, *pr, BOT).is_empty())
+                && pairs
+                    .iter()
+                    .all(|pr| w.gitea.comments_by(REPO, *pr, BOT).len() >= 2)
         })
         .await,
         "every comment handled: {} builds for {expected} comments",
@@ -217,6 +261,11 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
                 .comments_by(REPO, *pr, BOT)
                 .iter()
                 .all(|c| c.body.starts_with("✅"))
+        }) && pairs.iter().all(|pr| {
+            w.gitea
+                .comments_by(REPO, *pr, BOT)
+                .iter()
+                .any(|c| c.body.starts_with("✅"))
         }))
         .await,
         "every report edited in place"
@@ -277,6 +326,23 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
             "PR {pr}: no build"
         );
     }
+    for pr in &pairs {
+        assert_eq!(
+            builds_per_pr.get(&pr.to_string()),
+            Some(&1),
+            "PR {pr}: one build"
+        );
+        let mine = w.gitea.comments_by(REPO, *pr, BOT);
+        let coalesced = mine
+            .iter()
+            .filter(|c| c.body.contains("was not run on its own"))
+            .count();
+        assert_eq!(
+            (mine.len(), coalesced),
+            (2, 1),
+            "PR {pr}: a report and one reply for the older command"
+        );
+    }
     for (pr, id) in &edited {
         assert!(
             w.gitea.comments_by(REPO, *pr, BOT).is_empty(),
@@ -293,7 +359,7 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
         );
     }
     eprintln!(
-        "fault injection: {RESTARTS} kills ({slow_lives} with a slow server), {expected} commands ({long_commands} on line 20 of a long comment) -> {} builds, {} started/report comments; {} refusals -> {} replies; {} same-second pushes, {} same-second edits; {resumed_with_work} restarts resumed half-done work, {reports_owed} owed a report; interrupted steps: {cut_at:?}",
+        "fault injection: {RESTARTS} random kills and {AIMED} aimed ({slow_lives} lives with a slow server), {expected} commands ({long_commands} on line 20 of a long comment) -> {} builds, {} started/report comments; {} refusals -> {} replies; {} same-second pushes, {} same-second edits, {} pairs taken in together; {resumed_with_work} restarts resumed half-done work, {reports_owed} owed a report; interrupted steps: {cut_at:?}",
         w.builds().len(),
         posted
             .iter()
@@ -306,9 +372,10 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
             .sum::<usize>(),
         pushed.len(),
         edited.len(),
+        pairs.len(),
     );
     assert!(!refused.is_empty() && slow_lives >= 10);
-    assert!(!pushed.is_empty() && !edited.is_empty() && long_commands >= 5);
+    assert!(!pushed.is_empty() && !edited.is_empty() && !pairs.is_empty() && long_commands >= 5);
     assert!(
         reports_owed >= 3,
         "kills must land while reports are owed ({reports_owed})"
