@@ -72,8 +72,8 @@ pub enum Ask {
 /// Something for the executor to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// The bot's reaction on the comment: acknowledges it and marks it handled
-    /// remotely, so it never fires again even if the ledger is lost.
+    /// The bot's reaction on the comment: acknowledges it and marks it taken
+    /// on remotely, so a lost ledger makes it recovered, never fired afresh.
     React,
     /// Cancel a build still running on the same PR, mark its status and report.
     Supersede { build: u64 },

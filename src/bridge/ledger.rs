@@ -145,7 +145,8 @@ pub enum Outcome {
     Triggered {
         build: u64,
     },
-    /// The bot's reaction was already there: handled before (state lost?).
+    /// The bot's reaction was already there and its reply too: handled by a
+    /// life whose ledger was lost.
     AlreadyMarked,
     Refused,
     PrClosed,

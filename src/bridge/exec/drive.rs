@@ -21,7 +21,7 @@ impl Bridge {
         }
     }
 
-    /// Wake every job, oldest comment first (jobs not yet due stay asleep).
+    /// Wake every job, newest comment first (jobs not yet due stay asleep).
     pub(super) async fn work_jobs(&mut self) {
         for work in machine::jobs(&self.ledger) {
             self.drive(work).await;
