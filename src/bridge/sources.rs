@@ -332,6 +332,28 @@ mod tests {
     }
 
     #[test]
+    fn a_created_delivery_is_the_text_as_created_and_a_deletion_nothing() {
+        let mut body = serde_json::json!({
+            "action": "created",
+            "issue": {"number": 42, "pull_request": {}},
+            "comment": {"id": 1, "body": "!testme", "user": {"login": "alice"},
+                        "created_at": "2025-06-01T10:00:07Z", "updated_at": "2025-06-01T10:00:09Z"},
+            "repository": {"full_name": "acme/widget"},
+            "is_pull": true
+        });
+        let seen = from_webhook(body.to_string().as_bytes(), 0)
+            .expect("parses")
+            .expect("a comment");
+        assert!(seen.proven && !seen.edited);
+        body["action"] = "deleted".into();
+        assert!(
+            from_webhook(body.to_string().as_bytes(), 0)
+                .expect("parses")
+                .is_none()
+        );
+    }
+
+    #[test]
     fn an_edited_delivery_is_an_edit_whatever_its_timestamps() {
         let body = serde_json::json!({
             "action": "edited",
