@@ -31,10 +31,11 @@ impl Bridge {
     /// One seen comment through the screen; an accepted one becomes a job.
     /// A comment judged from its text as created, or known edited, is
     /// remembered as settled (saved with the cursor that follows).
-    pub(super) async fn see(&mut self, seen: SeenComment) -> Result<(), NotJudged> {
+    pub(super) async fn see(&mut self, mut seen: SeenComment) -> Result<(), NotJudged> {
+        // The trigger latency counts from here, the fetch of a cut row included.
+        let heard_ms = now_ms();
         self.metrics.comment_seen(seen.source.as_str());
         let rules = &self.settings.rules;
-        let mut seen = seen;
         let mut verdict = core::screen(&seen, rules, &self.ledger, now_secs());
         if verdict == Screen::FetchFull {
             let full = match self.gitea.comment(&seen.repo, seen.id).await {
@@ -48,7 +49,7 @@ impl Bridge {
         }
         match verdict {
             Screen::Accept(mut job) => {
-                job.request.received_ms = now_ms();
+                job.request.received_ms = heard_ms;
                 tracing::info!(
                     comment = job.comment.id,
                     repo = %job.comment.repo,
