@@ -1,6 +1,6 @@
 //! Counters behind `/metrics` (Prometheus text format 0.0.4): comments seen by
 //! source, triggers, refusals, API requests and errors by endpoint, and the
-//! trigger latency from comment creation to build creation. Hand-rolled: a
+//! trigger latency from hearing a command to its build's creation. Hand-rolled: a
 //! dozen series do not justify a metrics framework.
 
 use std::collections::BTreeMap;
@@ -10,13 +10,15 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::forge::gitea::ApiObserver;
 
-/// Upper bounds (seconds) of the trigger latency histogram.
-const LATENCY_BUCKETS: [f64; 10] = [0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0];
+/// Upper bounds (milliseconds) of the trigger latency histogram.
+const LATENCY_BUCKETS: [u64; 13] = [
+    50, 100, 250, 500, 1000, 1500, 2000, 3000, 5000, 10_000, 30_000, 60_000, 300_000,
+];
 
 #[derive(Default)]
 struct Histogram {
     counts: [u64; LATENCY_BUCKETS.len()],
-    sum: f64,
+    sum: u64,
     count: u64,
 }
 
@@ -62,15 +64,16 @@ impl Metrics {
         *lock(&self.comments_seen).entry(source).or_default() += 1;
     }
 
-    pub fn trigger(&self, latency_secs: f64) {
+    /// A build was created `latency_ms` after the command was heard.
+    pub fn trigger(&self, latency_ms: u64) {
         self.triggers.fetch_add(1, Ordering::Relaxed);
         let mut h = lock(&self.latency);
         for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-            if latency_secs <= *le {
+            if latency_ms <= *le {
                 h.counts[i] += 1;
             }
         }
-        h.sum += latency_secs.max(0.0);
+        h.sum = h.sum.saturating_add(latency_ms);
         h.count += 1;
     }
 
@@ -206,18 +209,18 @@ impl Metrics {
         let h = lock(&self.latency);
         let _ = writeln!(
             out,
-            "# HELP ccci_bridge_trigger_latency_seconds Comment creation to build creation.\n# TYPE ccci_bridge_trigger_latency_seconds histogram"
+            "# HELP ccci_bridge_trigger_latency_milliseconds Command heard (local clock) to build created.\n# TYPE ccci_bridge_trigger_latency_milliseconds histogram"
         );
         for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "ccci_bridge_trigger_latency_seconds_bucket{{le=\"{le}\"}} {}",
+                "ccci_bridge_trigger_latency_milliseconds_bucket{{le=\"{le}\"}} {}",
                 h.counts[i]
             );
         }
         let _ = writeln!(
             out,
-            "ccci_bridge_trigger_latency_seconds_bucket{{le=\"+Inf\"}} {}\nccci_bridge_trigger_latency_seconds_sum {}\nccci_bridge_trigger_latency_seconds_count {}",
+            "ccci_bridge_trigger_latency_milliseconds_bucket{{le=\"+Inf\"}} {}\nccci_bridge_trigger_latency_milliseconds_sum {}\nccci_bridge_trigger_latency_milliseconds_count {}",
             h.count, h.sum, h.count
         );
         out
@@ -243,7 +246,7 @@ mod tests {
     fn the_exposition_has_every_family_and_counts() {
         let m = Metrics::default();
         m.comment_seen("feed");
-        m.trigger(1.5);
+        m.trigger(1200);
         m.refusal();
         m.request("gitea", "org_feed", true);
         m.request("gitea", "org_feed", false);
@@ -263,7 +266,8 @@ mod tests {
         assert!(
             text.contains("ccci_bridge_api_errors_total{api=\"gitea\",endpoint=\"org_feed\"} 1")
         );
-        assert!(text.contains("ccci_bridge_trigger_latency_seconds_bucket{le=\"1\"} 0"));
-        assert!(text.contains("ccci_bridge_trigger_latency_seconds_bucket{le=\"2\"} 1"));
+        assert!(text.contains("ccci_bridge_trigger_latency_milliseconds_bucket{le=\"1000\"} 0"));
+        assert!(text.contains("ccci_bridge_trigger_latency_milliseconds_bucket{le=\"1500\"} 1"));
+        assert!(text.contains("ccci_bridge_trigger_latency_milliseconds_sum 1200"));
     }
 }

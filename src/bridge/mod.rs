@@ -79,6 +79,15 @@ impl Tuning {
     }
 }
 
+/// How old a comment only the sweep saw must be before it is judged: three
+/// feed polls (the feed shows a comment as created), at least a second
+/// (timestamps are whole seconds), and well within the sweep's overlap, so
+/// the next sweep re-reads what this one left.
+fn unproven_grace_secs(t: &Tuning) -> i64 {
+    let polls = (t.poll_interval.as_millis() as i64 * 3 + 999) / 1000;
+    polls.max(1).min(t.sweep_overlap.as_secs() as i64 / 2)
+}
+
 /// Everything the bridge needs besides its secrets.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -105,6 +114,7 @@ impl Settings {
                 allowlist: c.allowlist.iter().map(ToString::to_string).collect(),
                 max_comment_age_secs: tuning.max_comment_age.as_secs() as i64,
                 max_trigger_attempts: tuning.max_trigger_attempts,
+                unproven_grace_secs: unproven_grace_secs(&tuning),
             },
             gitea_url: c.gitea_url.trimmed().to_owned(),
             drone_url: c.drone_url.trimmed().to_owned(),
@@ -120,6 +130,7 @@ impl Settings {
     pub fn with_tuning(mut self, t: Tuning) -> Self {
         self.rules.max_comment_age_secs = t.max_comment_age.as_secs() as i64;
         self.rules.max_trigger_attempts = t.max_trigger_attempts;
+        self.rules.unproven_grace_secs = unproven_grace_secs(&t);
         self.tuning = t;
         self
     }

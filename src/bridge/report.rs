@@ -35,6 +35,30 @@ pub fn pushed_after(trigger: &str) -> String {
     )
 }
 
+/// The command named a commit that is not the PR head.
+pub fn not_head(trigger: &str, named: &str, head_sha: &str) -> String {
+    format!(
+        "`{trigger} {named}` was not run: `{named}` is not the head of this pull request, which is `{head_sha}`. Comment `{trigger} {}` to test the head.",
+        short(head_sha)
+    )
+}
+
+/// An older command of the same PR, answered without a build because a
+/// newer one started its own.
+pub fn coalesced(trigger: &str) -> String {
+    format!(
+        "`{trigger}` was not run on its own: a newer `{trigger}` on this pull request arrived at the same time and started the build."
+    )
+}
+
+/// Only the comment's current body was seen, and Gitea's data cannot tell
+/// whether it was edited into a command within the second it was created.
+pub fn unverifiable(trigger: &str) -> String {
+    format!(
+        "`{trigger}` was not run: the bridge could not tell whether this comment was edited after it was written (it saw only its current text). Comment `{trigger}` again, as a new comment."
+    )
+}
+
 pub fn no_pipeline(trigger: &str) -> String {
     format!(
         "⚠️ `{trigger}` failed: Drone accepted the request but created no build (no pipeline matched the custom event). This is a CI configuration error, not a verdict on the PR."
@@ -52,10 +76,22 @@ pub fn reply_body(text: &str, comment: u64) -> String {
     format!("{text}\n\n{}", reply_marker(comment))
 }
 
+/// How the acknowledgement comment begins (and no report does). Any body a
+/// running build's comment is edited into must begin with it too: recovery
+/// after a lost state directory takes any other body carrying the build's
+/// marker for a final report and does not follow the build again.
+const STARTED_HEAD: &str = "⏳ started CI run";
+
+/// Whether a comment of the bot is still the acknowledgement, not yet
+/// edited into a report.
+pub fn is_started(body: &str) -> bool {
+    body.starts_with(STARTED_HEAD)
+}
+
 /// The acknowledgement comment, edited later into the report.
 pub fn started(p: &BuildParams, b: &BuildRef) -> String {
     format!(
-        "⏳ started CI run for **{}** @ `{}` → [build #{}]({})\n\n{}",
+        "{STARTED_HEAD} for **{}** @ `{}` → [build #{}]({})\n\n{}",
         p.recipe,
         short(&p.git_ref),
         b.number,

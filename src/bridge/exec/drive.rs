@@ -21,7 +21,7 @@ impl Bridge {
         }
     }
 
-    /// Wake every job, oldest comment first (jobs not yet due stay asleep).
+    /// Wake every job, newest comment first (jobs not yet due stay asleep).
     pub(super) async fn work_jobs(&mut self) {
         for work in machine::jobs(&self.ledger) {
             self.drive(work).await;
@@ -125,7 +125,7 @@ impl Bridge {
                 comment,
                 build,
                 adopted,
-                latency_secs,
+                latency_ms,
             } => {
                 if adopted {
                     tracing::info!(
@@ -134,8 +134,8 @@ impl Bridge {
                         "adopting the build an earlier attempt created"
                     );
                 }
-                self.metrics.trigger(latency_secs);
-                tracing::info!(comment, build, latency_secs, "build created");
+                self.metrics.trigger(latency_ms);
+                tracing::info!(comment, build, latency_ms, "build created");
             }
             Note::NoPipeline { comment } => {
                 tracing::error!(comment, "Drone answered 200 null: no pipeline matched");

@@ -151,14 +151,14 @@ pub const HOST_KEYS: &[KeyDoc] = &[
         "bridge.sweep_interval",
         "duration",
         d::SWEEP_INTERVAL,
-        "How often every enrolled repository's comments are swept (catches private activity)."
+        "How often every enrolled repository's comments are swept (hears what the feed hides)."
     ),
     k!(
         Host,
         "bridge.trigger",
         "word",
         d::TRIGGER,
-        "The comment that triggers a run, alone on its line."
+        "The comment that triggers a run, alone on its line, optionally with a commit prefix."
     ),
     k!(
         Host,

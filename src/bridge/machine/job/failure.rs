@@ -35,6 +35,15 @@ pub(super) fn failed(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, f: Failure,
             superseded(w, fx, build, ctx);
         }
         Waiting::BuildEvidence(_) | Waiting::Create => drone_failed(w, fx, f, ctx),
+        // Recovery reads only: whatever failed, it is tried again, and a CI
+        // repository Drone does not know is configuration.
+        Waiting::RecoverBuilds(_) if f.class == ErrorClass::Skip => {
+            let f = Failure {
+                class: ErrorClass::Fatal,
+                ..f
+            };
+            postpone(w, fx, f, ctx);
+        }
         _ if f.class == ErrorClass::Skip => {
             // The PR, comment or SHA is gone: nothing left to do for it.
             fx.push(Effect::Tell(Note::Skipped {
@@ -125,13 +134,15 @@ pub(super) fn waiting_name(w: &Waiting) -> &'static str {
         Waiting::SupersedeCheck(_) => "build status",
         Waiting::Cancel(_) => "cancel build",
         Waiting::Report(_) => "report build",
-        Waiting::SupersedeStatus(_) | Waiting::PendingStatus | Waiting::ErrorStatus { .. } => {
+        Waiting::SupersedeStatus(_) | Waiting::PendingStatus(_) | Waiting::ErrorStatus { .. } => {
             "set status"
         }
         Waiting::SupersedeEdit(_) => "edit comment",
-        Waiting::ReplyEvidence | Waiting::StartedEvidence => "pr comments",
+        Waiting::ReplyEvidence | Waiting::StartedEvidence { .. } | Waiting::RecoverReply => {
+            "pr comments"
+        }
         Waiting::ReplyPost | Waiting::StartedPost => "post comment",
-        Waiting::BuildEvidence(_) => "builds",
+        Waiting::BuildEvidence(_) | Waiting::RecoverBuilds(_) => "builds",
         Waiting::Create => "create build",
     }
 }

@@ -43,6 +43,7 @@ fn job(id: u64, stage: Stage) -> Job {
     Job {
         comment: comment(id),
         recipe: "custom-html".parse().expect("recipe"),
+        request: Default::default(),
         stage,
         reacted: false,
         attempts: 0,
@@ -232,6 +233,15 @@ impl Harness {
         pending
     }
 
+    /// Feed answers to the call already open.
+    fn run_from(&mut self, work: &mut Work, answers: Vec<Event>) -> Option<Call> {
+        let mut pending = None;
+        for a in answers {
+            pending = self.step(work, a);
+        }
+        pending
+    }
+
     fn outcome(&self, id: u64) -> Option<&Outcome> {
         self.ledger.handled.get(&id).map(|h| &h.outcome)
     }
@@ -262,5 +272,6 @@ fn facts_ok() -> Vec<Event> {
 mod crash;
 mod follow;
 mod pictures;
+mod recover;
 mod settle;
 mod stages;

@@ -79,16 +79,6 @@ fn a_member_command_goes_from_received_to_followed() {
 }
 
 #[test]
-fn a_comment_already_carrying_the_bots_reaction_finishes_untouched() {
-    let mut h = Harness::new().with_job(job(7, Stage::Received));
-    let mut w = h.job_work(7);
-    let bot = ok(Answer::Reactions(vec![("CCCI-Bot".into(), "eyes".into())]));
-    assert_eq!(h.run(&mut w, vec![bot]), None);
-    assert_eq!(h.outcome(7), Some(&Outcome::AlreadyMarked));
-    assert_eq!(h.calls.len(), 1, "no reaction, no reply");
-}
-
-#[test]
 fn a_non_member_gets_one_reply_and_the_refusal_is_remembered() {
     let mut h = Harness::new().with_job(job(7, Stage::Received));
     let mut w = h.job_work(7);
