@@ -55,7 +55,7 @@ pub fn coalesced(trigger: &str) -> String {
 /// whether it was edited into a command within the second it was created.
 pub fn unverifiable(trigger: &str) -> String {
     format!(
-        "`{trigger}` was not run: the bridge could not tell whether this comment was edited after it was written (it saw only its current text). Comment `{trigger}` again, as a new comment."
+        "`{trigger}` was not run: the bridge could not tell whether this comment was edited after it was written (it saw only its current text, not the org activity feed's copy). Comment `{trigger}` again, as a new comment. If this keeps happening, Gitea hides your activity from the feed (\"keep activity private\"): the CI's admin can make the bot a site admin or turn on the bridge's Gitea webhook."
     )
 }
 
