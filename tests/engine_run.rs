@@ -103,6 +103,7 @@ fn engine_green_run_with_both_lanes() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
     let res = r.results();
     assert!(res.green, "{:#?}\n{stderr}", res.rungs);
     assert!(res.teardown.is_empty(), "{:?}", res.teardown);

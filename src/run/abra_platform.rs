@@ -329,6 +329,16 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
     if services_left(p).unwrap_or(0) > 0 {
         let _ = p.docker.stack_rm(&app.stack);
     }
+    // The swarm stops a removed service's tasks seconds later and removes
+    // their containers seconds after that (docs/docker.md, "Removed services
+    // linger"); nothing of the app is kept, so its containers are removed
+    // now. Only once no service is left, or the swarm would replace them.
+    if services_left(p).is_ok_and(|n| n == 0)
+        && let Ok(c) = p.docker.stack_containers(&app.stack)
+        && !c.is_empty()
+    {
+        let _ = p.docker.containers_rm_force(&c);
+    }
     // Volumes cannot go while any container of the stack exists, exited
     // ones included; wait for the swarm to reap them first.
     let reaped = wait_containers_gone(p, &app.stack);

@@ -277,6 +277,11 @@ impl Docker {
         Ok(super::listed(&out.stdout))
     }
 
+    /// `docker rm -f <containers…>`: kills and removes them at once.
+    pub fn containers_rm_force(&self, names: &[String]) -> Result<(), ToolError> {
+        self.call(["rm", "-f"]).args(names).run().map(drop)
+    }
+
     /// `docker exec <container> <argv…>`.
     pub fn exec(&self, container: &str, argv: &[&str]) -> Result<Output, ToolError> {
         self.call(["exec", container]).args(argv).run()
