@@ -525,3 +525,130 @@ impl Run {
         ccci::results::ResultsV1::read(&self.out.join("results.json")).unwrap()
     }
 }
+
+/// Wrappers for abra and docker that log each call's start, end (ns since
+/// the epoch) and argv to one file, then pass its exit code on: what ccci
+/// asked of the engine, and how long the engine took to answer.
+pub struct CallLog {
+    pub abra: PathBuf,
+    pub docker: PathBuf,
+    pub log: PathBuf,
+}
+
+/// One logged call.
+#[derive(Debug, Clone)]
+pub struct LoggedCall {
+    pub start_ns: u128,
+    pub end_ns: u128,
+    pub prog: String,
+    pub argv: String,
+}
+
+impl CallLog {
+    pub fn new(dir: &Path) -> CallLog {
+        use std::os::unix::fs::PermissionsExt;
+        let log = dir.join("calls.log");
+        let abra_double = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/engine/abra");
+        let docker = String::from_utf8_lossy(
+            &Command::new("sh")
+                .args(["-c", "command -v docker"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .trim()
+        .to_owned();
+        let shim = |name: &str, real: &str| {
+            let p = dir.join(format!("{name}-logged"));
+            std::fs::write(
+                &p,
+                format!(
+                    "#!/bin/sh\ns=$(date +%s%N)\n'{real}' \"$@\"\nrc=$?\nprintf '%s %s {name} %s\\n' \"$s\" \"$(date +%s%N)\" \"$*\" >> '{log}'\nexit $rc\n",
+                    log = log.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            p
+        };
+        CallLog {
+            abra: shim("abra", abra_double.to_str().unwrap()),
+            docker: shim("docker", &docker),
+            log,
+        }
+    }
+
+    pub fn calls(&self) -> Vec<LoggedCall> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.splitn(4, ' ');
+                Some(LoggedCall {
+                    start_ns: it.next()?.parse().ok()?,
+                    end_ns: it.next()?.parse().ok()?,
+                    prog: it.next()?.to_owned(),
+                    argv: it.next().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Seconds during which at least one call was under way.
+    pub fn busy_secs(&self) -> f64 {
+        let mut spans: Vec<(u128, u128)> = self
+            .calls()
+            .iter()
+            .map(|c| (c.start_ns, c.end_ns))
+            .collect();
+        spans.sort_unstable();
+        let mut total = 0u128;
+        let mut cur: Option<(u128, u128)> = None;
+        for (s, e) in spans {
+            cur = match cur {
+                Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
+                Some((cs, ce)) => {
+                    total += ce - cs;
+                    Some((s, e))
+                }
+                None => Some((s, e)),
+            };
+        }
+        if let Some((cs, ce)) = cur {
+            total += ce - cs;
+        }
+        total as f64 / 1e9
+    }
+}
+
+/// The abra calls and docker calls that change something (not a listing,
+/// inspection, log or exec).
+pub fn mutating(calls: &[LoggedCall]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| {
+            let a = c.argv.as_str();
+            let looks = [
+                "app ls",
+                "recipe lint",
+                "service ls",
+                "service inspect",
+                "service ps",
+                "service logs",
+                "stack ls",
+                "volume ls",
+                "secret ls",
+                "config ls",
+                "network ls",
+                "network inspect",
+                "ps ",
+                "info",
+                "inspect",
+                "exec ",
+                "version",
+            ];
+            !looks.iter().any(|l| a.starts_with(l))
+        })
+        .map(|c| format!("{} {}", c.prog, c.argv))
+        .collect()
+}
