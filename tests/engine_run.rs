@@ -10,80 +10,13 @@ mod engine;
 #[path = "support/https_app.rs"]
 mod https_app;
 
-use std::time::Instant;
-
 use ccci::registry::Rung;
 use ccci::results::Status;
-use engine::{AppCmd, Commit, Engine, Run, compose, pr_head, release};
+use engine::{AppCmd, Run, compose, pr_head, release, run, runs};
 
 const GOOD: AppCmd = AppCmd::Serve {
     page: "custom-html",
 };
-
-/// Runs `ccci run` for `recipe` (named `cct<x>-…`: its apps and every
-/// object of them start with the recipe's first four characters) and checks
-/// that nothing of it remains on the engine afterwards.
-fn run(recipe: &str, commits: &[Commit]) -> (Run, std::process::Output, f64) {
-    runs(recipe, &[commits]).pop().unwrap()
-}
-
-/// `ccci run` once per commit list, all at once, for one recipe; then the
-/// engine is asked for anything of the recipe's apps left.
-fn runs(recipe: &str, each: &[&[Commit]]) -> Vec<(Run, std::process::Output, f64)> {
-    let prefix = &recipe[..4];
-    let engine = Engine::acquire();
-    let done: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = each
-            .iter()
-            .map(|commits| {
-                let engine = &engine;
-                s.spawn(move || {
-                    let r = Run::new(recipe, commits);
-                    let start = Instant::now();
-                    let out = r.command(engine).output().unwrap();
-                    (r, out, start.elapsed().as_secs_f64())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    let left = engine::objects_named(prefix);
-    let detail: Vec<String> = left
-        .iter()
-        .filter_map(|l| l.strip_prefix("volume "))
-        .map(|v| {
-            let o = engine::docker(&[
-                "volume",
-                "inspect",
-                v,
-                "--format",
-                "{{json .Labels}} {{.CreatedAt}}",
-            ]);
-            format!("{v}: {}", String::from_utf8_lossy(&o.stdout).trim())
-        })
-        .collect();
-    let results: Vec<String> = done
-        .iter()
-        .map(|(r, out, _)| {
-            format!(
-                "stderr: {}\nresults: {}",
-                String::from_utf8_lossy(&out.stderr),
-                std::fs::read_to_string(r.out.join("results.json")).unwrap_or_default()
-            )
-        })
-        .collect();
-    engine::remove_all(prefix);
-    drop(engine);
-    assert!(
-        left.is_empty(),
-        "left on the engine after the run: {left:?} {detail:?}\n{}",
-        results.join("\n")
-    );
-    for (_, _, secs) in &done {
-        eprintln!("{recipe}: ccci run took {secs:.1} s");
-    }
-    done
-}
 
 fn rung_status(r: &Run, rung: Rung) -> (Status, String) {
     let res = r.results();

@@ -302,9 +302,17 @@ const CONTAINERS_GONE: Duration = Duration::from_secs(30);
 /// Poll until no container of `stack` exists, up to [`CONTAINERS_GONE`];
 /// the error names the containers still there.
 fn wait_containers_gone(p: &AbraPlatform, stack: &str) -> Result<(), String> {
+    wait_gone(|| p.docker.stack_containers(stack))
+}
+
+/// Poll `list` until it lists nothing, up to [`CONTAINERS_GONE`]; the error
+/// names what is still there.
+fn wait_gone(
+    list: impl Fn() -> Result<Vec<String>, crate::tools::ToolError>,
+) -> Result<(), String> {
     let start = std::time::Instant::now();
     loop {
-        match p.docker.stack_containers(stack) {
+        match list() {
             Ok(c) if c.is_empty() => return Ok(()),
             Ok(c) if start.elapsed() >= CONTAINERS_GONE => return Err(c.join(", ")),
             Err(e) if start.elapsed() >= CONTAINERS_GONE => return Err(e.to_string()),
@@ -358,6 +366,12 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
         }
         let _ = abra.secret_remove_all(&app.domain);
     }
+    // A removed stack's own network goes seconds after its services
+    // (docs/docker.md, "Stack networks"): wait for it like for the
+    // containers, so that what is verified below is what stays.
+    // A listing that fails stops the wait at once: the listings verified
+    // below already report an engine that does not answer.
+    let _ = wait_gone(|| Ok(p.docker.stack_networks(&app.stack).unwrap_or_default()));
     let prefix = crate::names::stack::stack_prefix(&app.stack);
     if !env_exists {
         // An orphan whose env file is gone (the janitor finds those by the
@@ -395,6 +409,11 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
             Ok(_) => {}
             Err(e) => problems.push(format!("cannot list {kind}: {e}")),
         }
+    }
+    if let Ok(v) = p.docker.stack_networks(&app.stack)
+        && !v.is_empty()
+    {
+        problems.push(format!("networks left: {}", v.join(", ")));
     }
     TeardownReport { problems }
 }

@@ -53,6 +53,11 @@ fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The abra double that acts on the engine.
+pub fn abra_double() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/engine/abra")
+}
+
 /// Whether a docker engine answers here.
 pub fn available() -> bool {
     Command::new("docker")
@@ -469,6 +474,11 @@ pub struct Run {
 
 impl Run {
     pub fn new(recipe: &str, commits: &[Commit]) -> Run {
+        Run::new_with(recipe, commits, |_| {})
+    }
+
+    /// [`Run::new`] with the plan changed by `edit` before it is written.
+    pub fn new_with(recipe: &str, commits: &[Commit], edit: fn(&mut serde_json::Value)) -> Run {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let head = recipe_repo(root, recipe, commits);
@@ -486,6 +496,7 @@ impl Run {
         plan["checks"] = serde_json::json!([
             {"name": "home page", "path": "/", "statuses": [200], "body_contains": "custom-html", "json_key": null}
         ]);
+        edit(&mut plan);
         let plan_path = root.join(format!("{recipe}.json"));
         std::fs::write(&plan_path, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
         Run {
@@ -651,4 +662,87 @@ pub fn mutating(calls: &[LoggedCall]) -> Vec<String> {
         })
         .map(|c| format!("{} {}", c.prog, c.argv))
         .collect()
+}
+
+/// Runs `ccci run` for `recipe` (named `cct<x>-…`: its apps and every
+/// object of them start with the recipe's first four characters) and checks
+/// that nothing of it remains on the engine afterwards.
+pub fn run(recipe: &str, commits: &[Commit]) -> (Run, std::process::Output, f64) {
+    runs(recipe, &[commits]).pop().unwrap()
+}
+
+/// [`run`] with the plan changed by `edit` first.
+pub fn run_with(
+    recipe: &str,
+    commits: &[Commit],
+    edit: fn(&mut serde_json::Value),
+) -> (Run, std::process::Output, f64) {
+    runs_with(recipe, &[commits], edit).pop().unwrap()
+}
+
+/// `ccci run` once per commit list, all at once, for one recipe; then the
+/// engine is asked for anything of the recipe's apps left.
+pub fn runs(recipe: &str, each: &[&[Commit]]) -> Vec<(Run, std::process::Output, f64)> {
+    runs_with(recipe, each, |_| {})
+}
+
+/// [`runs`] with each plan changed by `edit` first.
+pub fn runs_with(
+    recipe: &str,
+    each: &[&[Commit]],
+    edit: fn(&mut serde_json::Value),
+) -> Vec<(Run, std::process::Output, f64)> {
+    let prefix = &recipe[..4];
+    let engine = Engine::acquire();
+    let done: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = each
+            .iter()
+            .map(|commits| {
+                let engine = &engine;
+                s.spawn(move || {
+                    let r = Run::new_with(recipe, commits, edit);
+                    let start = std::time::Instant::now();
+                    let out = r.command(engine).output().unwrap();
+                    (r, out, start.elapsed().as_secs_f64())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let left = objects_named(prefix);
+    let detail: Vec<String> = left
+        .iter()
+        .filter_map(|l| l.strip_prefix("volume "))
+        .map(|v| {
+            let o = docker(&[
+                "volume",
+                "inspect",
+                v,
+                "--format",
+                "{{json .Labels}} {{.CreatedAt}}",
+            ]);
+            format!("{v}: {}", String::from_utf8_lossy(&o.stdout).trim())
+        })
+        .collect();
+    let results: Vec<String> = done
+        .iter()
+        .map(|(r, out, _)| {
+            format!(
+                "stderr: {}\nresults: {}",
+                String::from_utf8_lossy(&out.stderr),
+                std::fs::read_to_string(r.out.join("results.json")).unwrap_or_default()
+            )
+        })
+        .collect();
+    remove_all(prefix);
+    drop(engine);
+    assert!(
+        left.is_empty(),
+        "left on the engine after the run: {left:?} {detail:?}\n{}",
+        results.join("\n")
+    );
+    for (_, _, secs) in &done {
+        eprintln!("{recipe}: ccci run took {secs:.1} s");
+    }
+    done
 }
