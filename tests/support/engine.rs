@@ -231,6 +231,29 @@ fn build_image() {
 /// domain's Host rule, reached from inside `proxy`.
 fn backend(gateway: String) -> Backend {
     Arc::new(move |host: &str, path: &str| {
+        let start = now_ns();
+        let answer = forward(&gateway, host, path);
+        if let Some(log) = GATEWAY_LOG.lock().unwrap().as_ref()
+            && let Ok(mut f) = OpenOptions::new().append(true).create(true).open(log)
+        {
+            let _ = writeln!(f, "{start} {} gateway GET {host}{path}", now_ns());
+        }
+        answer
+    })
+}
+
+/// Where the gateway logs each request it forwards (a [`CallLog`]'s file):
+/// the time Traefik and the task take to answer is the engine's side.
+pub static GATEWAY_LOG: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+fn forward(gateway: &str, host: &str, path: &str) -> Option<(u16, String)> {
+    {
         let rows = docker(&["service", "ls", "--format", "{{.Name}} {{.Replicas}}"]);
         let rows = String::from_utf8_lossy(&rows.stdout);
         let rule = format!("Host(`{host}`)");
@@ -257,7 +280,7 @@ fn backend(gateway: String) -> Backend {
         // names the task addresses, which is what Traefik uses by default.
         let script = "printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' \"$1\" \"$2\" | nc -w 5 \"tasks.$3\" 80";
         let out = docker(&[
-            "exec", &gateway, "sh", "-c", script, "sh", path, host, &service,
+            "exec", gateway, "sh", "-c", script, "sh", path, host, &service,
         ]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let status = text
@@ -272,7 +295,7 @@ fn backend(gateway: String) -> Backend {
                 format!("Bad Gateway: {}", String::from_utf8_lossy(&out.stderr)),
             )),
         }
-    })
+    }
 }
 
 /// Names of every engine object whose name starts with `prefix`: services,
@@ -603,6 +626,32 @@ impl CallLog {
                 })
             })
             .collect()
+    }
+
+    /// The longest stretches with no call under way, longest first: (start
+    /// ns, seconds, the call that ended just before).
+    pub fn gaps(&self, from_ns: u128, n: usize) -> Vec<(f64, f64, String)> {
+        let mut calls = self.calls();
+        calls.sort_by_key(|c| c.start_ns);
+        let mut out = Vec::new();
+        let mut covered = from_ns;
+        let mut before = "start".to_owned();
+        for c in &calls {
+            if c.start_ns > covered {
+                out.push((
+                    (covered - from_ns) as f64 / 1e9,
+                    (c.start_ns - covered) as f64 / 1e9,
+                    format!("after {before} / before {} {}", c.prog, c.argv),
+                ));
+            }
+            if c.end_ns > covered {
+                covered = c.end_ns;
+                before = format!("{} {}", c.prog, c.argv);
+            }
+        }
+        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out.truncate(n);
+        out
     }
 
     /// Seconds during which at least one call was under way.
