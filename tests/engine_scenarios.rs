@@ -181,3 +181,108 @@ fn engine_kill_9_mid_deploy_then_the_janitor_leaves_nothing() {
     assert!(envs.is_empty(), "env files left: {envs:?}");
     eprintln!("kill -9 then janitor: {before:?} reaped\n{text}");
 }
+
+#[test]
+fn engine_a_secret_still_in_use_is_reported_at_teardown_and_reaped_later() {
+    use std::io::BufRead;
+    let prefix = "cctu";
+    let engine = Engine::acquire();
+    let r = Run::new_with(
+        "cctu-inuse",
+        &[db_release("1.0.0+1.0"), db_release("1.1.0+1.0")],
+        |plan| {
+            // The fresh lane alone is enough here.
+            plan["skip"] = serde_json::json!({"upgrade": "not this scenario"});
+            plan["marker"] = serde_json::json!({
+                "kind": "exec-file", "service": "db", "path": "/var/lib/db/ccci-marker.txt"
+            });
+        },
+    );
+    let mut child = r
+        .command(&engine)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let domain = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split_once("fresh: creating app ")
+                .map(|(_, d)| d.trim().to_owned())
+        })
+        .expect("the fresh lane creates its app");
+    let secret = format!("{}_db_password_v1", domain.replace('.', "_"));
+    // A service outside the stack takes the app's secret as soon as it
+    // exists: docker will not remove a secret a service uses.
+    let holder = format!("cctuholder{}", std::process::id());
+    let until = Instant::now() + Duration::from_secs(60);
+    while !engine::objects_named(&secret)
+        .iter()
+        .any(|o| o.starts_with("secret "))
+    {
+        assert!(Instant::now() < until, "the run generated no {secret}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let created = engine::docker(&[
+        "service",
+        "create",
+        "--detach",
+        "--name",
+        &holder,
+        "--secret",
+        &secret,
+        engine.image(),
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done",
+    ]);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let out = child.wait_with_output().unwrap();
+    let left_after_run = engine::objects_named(prefix);
+    let _ = engine::docker(&["service", "rm", &holder]);
+    // Its task goes seconds after the service; the secret is free at once.
+    let janitor = std::process::Command::new(env!("CARGO_BIN_EXE_ccci"))
+        .args(["janitor", "--plan"])
+        .arg(&r.plan)
+        .args(["--max-age", "0s"])
+        .env("CCCI_ABRA", engine::abra_double())
+        .env_remove("CCCI_DOCKER")
+        .env("CCCI_ENGINE_IMAGE", engine.image())
+        .output()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !engine::objects_named(prefix).is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let left = engine::objects_named(prefix);
+    engine::remove_all(prefix);
+    drop(engine);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let res = r.results();
+    assert_eq!(out.status.code(), Some(1), "{rest:#?}");
+    assert!(!res.green);
+    let problems = res.teardown.join("\n");
+    assert!(
+        problems.contains(&format!("secrets left: {secret}")) && problems.contains("in use"),
+        "{problems}"
+    );
+    // Everything else of the app went: only the holder and the secret stay.
+    let others: Vec<&String> = left_after_run
+        .iter()
+        .filter(|o| !o.contains(&holder) && !o.ends_with(&secret))
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&janitor.stdout),
+        String::from_utf8_lossy(&janitor.stderr)
+    );
+    assert!(text.contains("reaped cctu-"), "{text}");
+    assert!(left.is_empty(), "left after the janitor: {left:?}\n{text}");
+}

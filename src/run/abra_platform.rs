@@ -379,8 +379,14 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
         for v in p.docker.volumes(Some(&app.stack)).unwrap_or_default() {
             let _ = p.docker.volume_rm(&v);
         }
-        for s in p.docker.secrets(&prefix).unwrap_or_default() {
-            let _ = p.docker.secret_rm(&s);
+    }
+    // abra stops at the first secret it cannot remove; docker is asked for
+    // each one left, and says why one stays (a service outside the stack
+    // still using it: docs/docker.md, "Secrets in use").
+    let mut secret_errors = Vec::new();
+    for s in p.docker.secrets(&prefix).unwrap_or_default() {
+        if let Err(e) = p.docker.secret_rm(&s) {
+            secret_errors.push(e.to_string());
         }
     }
     match services_left(p) {
@@ -405,6 +411,12 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
         ("configs", p.docker.configs(&prefix)),
     ] {
         match list {
+            Ok(v) if !v.is_empty() && kind == "secrets" && !secret_errors.is_empty() => problems
+                .push(format!(
+                    "{kind} left: {} ({})",
+                    v.join(", "),
+                    secret_errors.join("; ")
+                )),
             Ok(v) if !v.is_empty() => problems.push(format!("{kind} left: {}", v.join(", "))),
             Ok(_) => {}
             Err(e) => problems.push(format!("cannot list {kind}: {e}")),
