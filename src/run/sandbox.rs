@@ -23,7 +23,9 @@ use std::sync::OnceLock;
 pub const INSIDE: &str = "/tmp";
 
 /// Mounts the test's view, then runs the test and stays PID 1 of the
-/// namespace while it runs. It does not `exec` the test: dropping to another
+/// namespace while it runs. The private directory is bound first, so it
+/// stays reachable wherever the runner's temp dir is (under `/var/tmp`, say,
+/// which is covered next). It does not `exec` the test: dropping to another
 /// user clears the parent-death signal `--kill-child` set, and a test that
 /// is PID 1 could leave the process group; this shell keeps both, so killing
 /// `unshare` always ends the namespace. Every value comes in as a
@@ -33,13 +35,13 @@ pub const INSIDE: &str = "/tmp";
 const SETUP: &str = r#"set -e
 private=$1 id=$2 mount=$3 setpriv=$4 program=$5
 shift 5
+"$mount" --bind "$private" /tmp
 for d in /var/tmp /dev/shm; do
   if [ -d "$d" ]; then "$mount" -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$d"; fi
 done
 for d in "$@"; do
   if [ -d "$d" ]; then "$mount" -t tmpfs -o ro,mode=0,size=4k tmpfs "$d"; fi
 done
-"$mount" --bind "$private" /tmp
 cd /tmp/tests
 set +e
 "$setpriv" --reuid="$id" --regid="$id" --clear-groups --no-new-privs -- "$program"
