@@ -283,6 +283,9 @@ mod tests {
             lanes: Default::default(),
             checks: Vec::new(),
             teardown: Vec::new(),
+            floor: None,
+            upgrade_base: None,
+            data_survival: None,
         };
         r.checks.push(crate::results::CheckResult {
             rung: Rung::Install,

@@ -211,6 +211,9 @@ mod tests {
             lanes: BTreeMap::new(),
             checks: vec![],
             teardown: vec![],
+            floor: None,
+            upgrade_base: None,
+            data_survival: None,
         }
     }
 

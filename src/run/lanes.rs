@@ -14,7 +14,7 @@ use super::policy::gate::Gate;
 use super::probe::ProbeConfig;
 use super::progress::Progress;
 use super::rungs::{self, RungOutcome};
-use super::steps::{Checks, RunCtx};
+use super::steps::{self, Checks, RunCtx};
 use super::version::{self, BaseChoice};
 use super::world::World;
 use super::{fresh, upgrade};
@@ -22,7 +22,10 @@ use crate::names::run as naming;
 use crate::plan::PlanV1;
 use crate::registry::values::RepoSlug;
 use crate::registry::{BackupMode, LaneMode, Rung};
-use crate::results::{CheckResult, Lane, LaneResult, RESULTS_SCHEMA, ResultsV1, Status};
+use crate::report::short_sha;
+use crate::results::{
+    CheckResult, Lane, LaneResult, RESULTS_SCHEMA, ResultsV1, Status, UpgradeBase,
+};
 
 /// Everything one run needs besides the plan.
 pub struct RunInputs<'a> {
@@ -109,6 +112,7 @@ fn prepare(inp: &RunInputs<'_>) -> Result<Prepared, String> {
     let head_version = version::head_version(label.as_deref(), reachable.as_deref());
     let base = version::choose_base(
         &tags,
+        &inp.git_ref,
         head_version.as_ref(),
         plan.upgrade_base.as_ref().map(|v| v.as_str()),
     );
@@ -221,6 +225,14 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
         BaseChoice::Base(b) => b.clone(),
         BaseChoice::None(reason) => return skipped(reason.clone()),
     };
+    let not_tried = |reason: String, checks: Vec<CheckResult>| LaneRun {
+        screenshot: None,
+        domain: String::new(),
+        rungs: [(Rung::Upgrade, RungOutcome::unverified(reason, 0.0))].into(),
+        checks,
+        teardown: TeardownReport::default(),
+        secs: ctx.secs_since(start),
+    };
     let abra = inp.work_dir.join("upgrade");
     let timeout = Duration::from_secs(ctx.plan.timeouts.http_secs.max(120));
     let git = ctx.world.git();
@@ -231,27 +243,29 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
                 &prepared.fresh,
                 &abra,
                 ctx.plan.recipe.as_str(),
-                &format!("refs/tags/{base}"),
+                &base.commit,
                 timeout,
             )
         });
     let checkout = match checkout {
         Ok(c) => c,
         Err(e) => {
-            return LaneRun {
-                screenshot: None,
-                domain: String::new(),
-                rungs: [(
-                    Rung::Upgrade,
-                    RungOutcome::unverified(format!("checkout of the base {base}: {e}"), 0.0),
-                )]
-                .into(),
-                checks: Vec::new(),
-                teardown: TeardownReport::default(),
-                secs: ctx.secs_since(start),
-            };
+            return not_tried(
+                format!("checkout of the base {}: {e}", base.tag),
+                Vec::new(),
+            );
         }
     };
+    // The base is deployed too: the policy judges its compose files first.
+    // A refused base is not the PR's fault, so the upgrade is unverified.
+    let (policy_checks, allowed) =
+        super::policy::gate::gate_base(ctx.plan, &checkout.recipe_dir, &base.tag, &ctx.progress);
+    if let Err(reason) = allowed {
+        return not_tried(
+            format!("the base release {} was not deployed: {reason}", base.tag),
+            policy_checks,
+        );
+    }
     let (app, label) = app_ref(ctx.plan, abra);
     let checks = Checks::new(ctx.world.clock());
     let (outcome, teardown) = with_app(
@@ -259,14 +273,16 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
         &ctx.progress,
         "upgrade",
         &app,
-        || upgrade::run(ctx, &app, &label, &checkout, &base, &checks),
+        || upgrade::run(ctx, &app, &label, &checkout, &base.tag, &checks),
         |why| RungOutcome::unverified(why, 0.0),
     );
+    let mut all_checks = policy_checks;
+    all_checks.extend(checks.into_vec());
     LaneRun {
         screenshot: None,
         domain: app.domain,
         rungs: [(Rung::Upgrade, outcome)].into(),
-        checks: checks.into_vec(),
+        checks: all_checks,
         teardown,
         secs: ctx.secs_since(start),
     }
@@ -349,6 +365,7 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
     let mut checks = Vec::new();
     let mut teardown = Vec::new();
     let mut lint_text = String::new();
+    let mut upgrade_base = None;
 
     inp.progress.line("run", "fetching the recipe");
     // The compose policy is the one step between the fetch and the first
@@ -385,7 +402,16 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
                 out_dir: inp.out_dir.clone(),
             };
             if let BaseChoice::Base(b) = &prepared.base {
-                inp.progress.line("run", &format!("upgrade base: {b}"));
+                inp.progress.line(
+                    "run",
+                    &format!("upgrade base: {} ({})", b.tag, short_sha(&b.commit)),
+                );
+                if !plan.skip.contains_key(&Rung::Upgrade) {
+                    upgrade_base = Some(UpgradeBase {
+                        version: b.tag.clone(),
+                        commit: b.commit.clone(),
+                    });
+                }
             }
             let (fresh, upgrade, lint_res) = match inp.lanes {
                 LaneMode::Concurrent => std::thread::scope(|s| {
@@ -476,6 +502,9 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
         lanes,
         checks,
         teardown,
+        floor: Some(steps::floor_of(plan)),
+        upgrade_base,
+        data_survival: Some(rungs::data_survival(plan.marker.is_some(), &rungs)),
     };
     RunOutput { results, lint_text }
 }

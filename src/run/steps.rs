@@ -13,7 +13,7 @@ use super::progress::Progress;
 use super::world::{AppHttp, Clock, Platform, World};
 use crate::plan::PlanV1;
 use crate::registry::{Marker, Rung};
-use crate::results::{CheckResult, Lane, Status};
+use crate::results::{CheckResult, Floor, Lane, Status};
 
 /// What every step of a run shares.
 pub struct RunCtx<'a> {
@@ -228,8 +228,17 @@ fn convergence(services: &[ServiceState]) -> Result<(), String> {
     }
 }
 
-/// Wait until every service converged and the floor and the health path
-/// pass; the budget is the plan's deploy timeout, or the recipe's
+/// The floor a plan's apps are judged by (docs/architecture.md, "Rungs
+/// and level"): the recipe's health path with its statuses.
+pub fn floor_of(plan: &PlanV1) -> Floor {
+    Floor::Http {
+        path: plan.health.path.as_str().to_owned(),
+        statuses: plan.health.statuses.as_slice().to_vec(),
+    }
+}
+
+/// Wait until every service converged and the floor (the recipe's health
+/// path with its statuses) passes; the budget is the plan's deploy timeout, or the recipe's
 /// `coop-cloud.<stack>.timeout` label when that is longer.
 pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Result<String, String> {
     let start = ctx.now();
@@ -257,11 +266,9 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Resu
                     }
                 }
                 match convergence(&services)
-                    .and_then(|()| probe::floor(probe))
-                    .and_then(|floor| {
-                        probe::health(probe, &ctx.plan.health)
-                            .map(|h| format!("converged; {floor}; {h}"))
-                    }) {
+                    .and_then(|()| probe::floor(probe, &ctx.plan.health))
+                    .map(|floor| format!("converged; {floor}"))
+                {
                     Ok(detail) => {
                         return Ok(format!("{detail} (after {:.1} s)", ctx.secs_since(start)));
                     }

@@ -40,6 +40,8 @@ use ccci::run::world::{Browser, ChildEnd, ChildRun, Clock, Git, Platform, Proces
 pub use browser::{FakePage, Submit};
 pub use git::Repo;
 pub use swarm::{Backup, Deployed, MemApp, Secret, Service, Volume};
+#[allow(unused_imports)]
+pub use web::{app_answer, traefik_fallback};
 
 /// One operation the run asked of the world, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +140,10 @@ pub struct Site {
     pub docroot: String,
     /// The body of `/`.
     pub home: String,
+    /// The status of `/` (an app whose home page asks for a login: 401).
+    pub home_status: u16,
+    /// Fixed answers by path, before `/` and the document root.
+    pub routes: BTreeMap<String, ccci::run::probe::Answer>,
     /// What a browser sees, by path.
     pub pages: BTreeMap<String, FakePage>,
 }
