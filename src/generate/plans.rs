@@ -8,7 +8,7 @@ use crate::config::{
     DroneConfigV1, DroneCron, FileSecret, ProxyConfigV1, SwarmConfigV1,
 };
 use crate::header::JsonHeader;
-use crate::plan::{PLAN_SCHEMA, PlanV1, Timeouts};
+use crate::plan::{HostSecret, PLAN_SCHEMA, PlanV1, Timeouts};
 use crate::registry::values::{AbsPath, HttpUrl, Version, Word};
 use crate::registry::{Host, Recipe, Registry};
 
@@ -36,6 +36,8 @@ pub fn runner_plan(host: &Host, recipe: &Recipe) -> Result<PlanV1, BuiltInvalid>
         repo: recipe.repo.clone(),
         category: recipe.category.clone(),
         gitea_url: host.gitea.url.clone(),
+        git_url: (!recipe.on_gitea).then(|| recipe.git_url.clone()),
+        web: recipe.web,
         token_file: build("path", secret::path(secret::GITEA_BOT_TOKEN))?,
         ci_domain: host.ci_domain.clone(),
         server: build("word", abra::SERVER.to_owned())?,
@@ -54,6 +56,20 @@ pub fn runner_plan(host: &Host, recipe: &Recipe) -> Result<PlanV1, BuiltInvalid>
         health: recipe.health.clone(),
         env: recipe.env.clone(),
         env_from_domain: recipe.env_from_domain.clone(),
+        compose_files: recipe.compose_files.clone(),
+        secret_values: recipe
+            .secret_values
+            .iter()
+            .map(|(name, key)| {
+                Ok((
+                    name.clone(),
+                    HostSecret {
+                        key: key.clone(),
+                        file: build("path", secret::path(key.as_str()))?,
+                    },
+                ))
+            })
+            .collect::<Result<_, BuiltInvalid>>()?,
         marker: recipe.marker.clone(),
         upgrade_base: recipe.upgrade_base.clone(),
         skip: recipe.skip.clone(),
@@ -226,6 +242,9 @@ pub fn bridge_config(reg: &Registry) -> Result<BridgeConfigV1, BuiltInvalid> {
         repos: reg
             .recipes
             .values()
+            // A recipe cloned from elsewhere has no pull requests on the
+            // host's Gitea to watch.
+            .filter(|r| r.on_gitea)
             .map(|r| (r.repo.clone(), r.name.clone()))
             .collect(),
         trigger: host.bridge.trigger.clone(),

@@ -2,7 +2,7 @@
 //! bridge's credentials, the proxy network, the CI branch, Drone's sweep
 //! pipelines and the commit status context.
 
-use crate::registry::values::RecipeName;
+use crate::registry::values::{RecipeName, RepoSlug};
 
 /// The systemd unit that brings up the swarm; the reconcile oneshots order after it.
 pub const SWARM_UNIT: &str = "swarm-init";
@@ -54,6 +54,12 @@ pub fn sweep_pipeline_name(recipe: &RecipeName) -> String {
     format!("sweep-{recipe}")
 }
 
+/// Where a repository on the host's Gitea is cloned from:
+/// `<gitea url>/<owner>/<name>.git` (also the default of a recipe's `git_url`).
+pub fn gitea_clone_url(gitea_url: &str, repo: &RepoSlug) -> String {
+    format!("{}/{repo}.git", gitea_url.trim_end_matches('/'))
+}
+
 /// The commit status context of a recipe's CI result on a PR.
 pub fn status_context(recipe: &RecipeName) -> String {
     format!("ccci/{recipe}")
@@ -96,6 +102,15 @@ mod tests {
         assert_eq!(reconcile_unit("swarm"), SWARM_UNIT);
         assert_eq!(reconcile_unit("proxy"), "ccci-reconcile-proxy");
         assert_eq!(service(SWARM_UNIT), "swarm-init.service");
+    }
+
+    #[test]
+    fn gitea_clone_urls_end_in_dot_git() {
+        let repo = "coop-cloud/keycloak".parse().expect("slug");
+        assert_eq!(
+            gitea_clone_url("https://git.example.org/", &repo),
+            "https://git.example.org/coop-cloud/keycloak.git"
+        );
     }
 
     #[test]
