@@ -479,14 +479,6 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
             );
         }
     }
-    inp.progress.line(
-        "result",
-        &format!(
-            "level {} · {}",
-            level.map_or("none", |l| l.as_str()),
-            if green { "green" } else { "red" }
-        ),
-    );
     let results = ResultsV1 {
         schema: RESULTS_SCHEMA,
         recipe: plan.recipe.clone(),
@@ -506,6 +498,14 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
         upgrade_base,
         data_survival: Some(rungs::data_survival(plan.marker.is_some(), &rungs)),
     };
+    inp.progress.line(
+        "result",
+        &format!(
+            "{} · {}",
+            crate::report::level_line(&results),
+            if green { "green" } else { "red" }
+        ),
+    );
     RunOutput { results, lint_text }
 }
 

@@ -243,7 +243,12 @@ pub type Verdict = Result<String, String>;
 /// says otherwise) answers one of its statuses, and the answer is the
 /// app's, not Traefik's fallback 404 nor its default certificate.
 pub fn floor(probe: &dyn AppHttp, health: &Health) -> Verdict {
-    status_check(probe, health.path.as_str(), health.statuses.as_slice()).map(|(d, _)| d)
+    floor_at(probe, health.path.as_str(), health.statuses.as_slice())
+}
+
+/// [`floor`] on a path and statuses given apart.
+pub fn floor_at(probe: &dyn AppHttp, path: &str, statuses: &[u16]) -> Verdict {
+    status_check(probe, path, statuses).map(|(d, _)| d)
 }
 
 fn status_check(

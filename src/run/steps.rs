@@ -228,12 +228,40 @@ fn convergence(services: &[ServiceState]) -> Result<(), String> {
     }
 }
 
-/// The floor a plan's apps are judged by (docs/architecture.md, "Rungs
-/// and level"): the recipe's health path with its statuses.
+/// The floor a plan's apps are judged by (docs/architecture.md, "The
+/// floor"): the recipe's health path with its statuses, or for a recipe
+/// with no web domain (`web = false`) convergence alone.
 pub fn floor_of(plan: &PlanV1) -> Floor {
+    if !plan.web {
+        return Floor::Convergence;
+    }
     Floor::Http {
         path: plan.health.path.as_str().to_owned(),
         statuses: plan.health.statuses.as_slice().to_vec(),
+    }
+}
+
+/// One look at the app against its floor: `Ok(detail)` when it stands.
+fn meets_floor(
+    floor: &Floor,
+    services: &[ServiceState],
+    probe: &dyn AppHttp,
+) -> Result<String, String> {
+    convergence(services)?;
+    match floor {
+        // A worker stack: every service at its declared replicas (0 too)
+        // is all "installed" can mean; there is nothing to ask over HTTPS.
+        Floor::Convergence => Ok(format!(
+            "converged: {} (no web domain)",
+            services
+                .iter()
+                .map(|s| format!("{} {}/{}", s.name, s.running, s.desired))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Floor::Http { path, statuses } => {
+            probe::floor_at(probe, path, statuses).map(|f| format!("converged; {f}"))
+        }
     }
 }
 
@@ -242,6 +270,7 @@ pub fn floor_of(plan: &PlanV1) -> Floor {
 /// `coop-cloud.<stack>.timeout` label when that is longer.
 pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Result<String, String> {
     let start = ctx.now();
+    let floor = floor_of(ctx.plan);
     let mut budget = Duration::from_secs(ctx.plan.timeouts.deploy_secs);
     let mut last: String;
     // The full listing (labels, update state) once, for the recipe's
@@ -265,10 +294,7 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Resu
                         budget = budget.max(Duration::from_secs(secs));
                     }
                 }
-                match convergence(&services)
-                    .and_then(|()| probe::floor(probe, &ctx.plan.health))
-                    .map(|floor| format!("converged; {floor}"))
-                {
+                match meets_floor(&floor, &services, probe) {
                     Ok(detail) => {
                         return Ok(format!("{detail} (after {:.1} s)", ctx.secs_since(start)));
                     }

@@ -175,6 +175,8 @@ pub struct State {
     pub browsers_opened: u64,
     /// Every value typed into a page.
     pub typed: Vec<String>,
+    /// Every HTTPS request through the gateway: (domain, path).
+    pub requests: Vec<(String, String)>,
     /// Screenshots that come out blank before the page paints.
     pub blank_captures_left: u32,
     next_id: u64,

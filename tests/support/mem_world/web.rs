@@ -69,7 +69,8 @@ impl AppHttp for MemHttp<'_> {
         if MemWorld::listed(&stack, &w.knobs.default_cert) {
             return Err(ProbeFailure::TraefikDefaultCert);
         }
-        let s = w.state();
+        let mut s = w.state();
+        s.requests.push((self.domain.clone(), path.to_owned()));
         let routed = s.services.values().find(|v| {
             v.stack == stack
                 && v.running_now(s.elapsed) > 0
