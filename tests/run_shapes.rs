@@ -16,7 +16,10 @@ mod recipe_fixture;
 use ccci::plan::PlanV1;
 use ccci::registry::{LaneMode, Rung};
 use ccci::results::{Floor, ResultsV1, Status};
-use mem_fixture::{Commit, ENV_SAMPLE, GIT_BASE, REPO, Scenario, compose, pr_head, release};
+use mem_fixture::{
+    Commit, ENV_SAMPLE, GIT_BASE, REPO, Scenario, compose, pr_head, release, worker_compose,
+    worker_plan, worker_release,
+};
 use mem_world::{Call, app_answer};
 use serde_json::json;
 
@@ -171,43 +174,6 @@ fn traefiks_fallback_never_passes_even_where_404_is_declared() {
     assert!(why.contains("Traefik's fallback 404"), "{why}");
 }
 
-/// A worker stack: a worker with a data volume and a cron service that is
-/// declared at 0 replicas; no router, no domain to probe.
-fn worker_compose(version: &str, volume: &str) -> String {
-    format!(
-        r#"version: "3.8"
-services:
-  worker:
-    image: example/worker:1
-    volumes:
-      - {volume}:/data
-    deploy:
-      labels:
-        - "coop-cloud.${{STACK_NAME}}.version={version}"
-        - "backupbot.backup=true"
-  cron:
-    image: example/cron:1
-    deploy:
-      replicas: 0
-volumes:
-  {volume}:
-"#
-    )
-}
-
-fn worker_release(version: &str) -> Commit {
-    Commit {
-        files: vec![
-            ("compose.yml".into(), worker_compose(version, "data")),
-            (
-                ".env.sample".into(),
-                "TYPE=worker\nDOMAIN=worker.example.com\n".into(),
-            ),
-        ],
-        tag: Some(version.into()),
-    }
-}
-
 fn worker(head_volume: &str) -> Scenario {
     let mut sc = Scenario::new(
         vec![worker_release("1.0.0+1"), worker_release("1.1.0+1")],
@@ -216,14 +182,7 @@ fn worker(head_volume: &str) -> Scenario {
             tag: None,
         },
     );
-    edit_plan(&mut sc, |p| {
-        p["web"] = json!(false);
-        p["checks"] = json!([]);
-        p["recipe_tests"] = json!(false);
-        p["marker"] = json!({"kind": "exec", "service": "worker",
-            "write": "echo {value} > /data/marker", "read": "cat /data/marker"});
-        p["browser"] = json!([]);
-    });
+    edit_plan(&mut sc, worker_plan);
     sc
 }
 

@@ -425,6 +425,43 @@ mod tests {
         assert!(convergence(&[s("a", 1, 1), s("b", 2, 2)]).is_ok());
     }
 
+    /// A gateway that must not be asked.
+    struct NoHttp;
+    impl AppHttp for NoHttp {
+        fn get(&self, path: &str) -> Result<probe::Answer, probe::ProbeFailure> {
+            panic!("GET {path} on a recipe with no web domain")
+        }
+    }
+
+    #[test]
+    fn the_convergence_floor_counts_zero_replicas_and_asks_nothing_over_https() {
+        let s = |n: &str, r, d| ServiceState {
+            name: n.into(),
+            running: r,
+            desired: d,
+            ..Default::default()
+        };
+        let ok = meets_floor(
+            &Floor::Convergence,
+            &[s("st_worker", 1, 1), s("st_cron", 0, 0)],
+            &NoHttp,
+        )
+        .unwrap();
+        assert!(ok.contains("st_cron 0/0"), "{ok}");
+        let e = meets_floor(&Floor::Convergence, &[s("st_worker", 0, 1)], &NoHttp).unwrap_err();
+        assert!(e.contains("st_worker 0/1"), "{e}");
+        assert!(meets_floor(&Floor::Convergence, &[], &NoHttp).is_err());
+    }
+
+    #[test]
+    fn a_web_false_plan_has_the_convergence_floor() {
+        let plan_json = include_str!("../../tests/fixtures/plans/minimal.json");
+        let mut plan = PlanV1::from_json("t", plan_json).unwrap();
+        assert!(matches!(floor_of(&plan), Floor::Http { ref path, .. } if path == "/"));
+        plan.web = false;
+        assert_eq!(floor_of(&plan), Floor::Convergence);
+    }
+
     #[test]
     fn an_update_under_way_is_not_converged_even_at_full_replicas() {
         let s = |state: Option<&str>| ServiceState {
