@@ -116,6 +116,18 @@ impl Platform for AbraPlatform {
         Ok(())
     }
 
+    fn secret_insert_file(
+        &self,
+        app: &AppRef,
+        name: &str,
+        version: &str,
+        file: &Path,
+    ) -> Result<(), OpError> {
+        self.abra(app)
+            .secret_insert_file(&app.domain, name, version, file)
+            .map_err(op)
+    }
+
     fn take_secret_values(&self, app: &AppRef) -> Vec<String> {
         self.generated
             .lock()

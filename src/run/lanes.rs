@@ -7,21 +7,22 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::fetch::{self, Checkout, FetchSpec};
+use super::fetch::Checkout;
 use super::interrupt::{self, Cancel, Interruptible};
 use super::platform::{AppRef, TeardownReport};
 use super::policy::gate::Gate;
+use super::prepare::{Prepared, prepare};
 use super::probe::ProbeConfig;
 use super::progress::Progress;
 use super::rungs::{self, RungOutcome};
 use super::steps::{self, Checks, RunCtx};
-use super::version::{self, BaseChoice};
+use super::version::BaseChoice;
 use super::world::World;
 use super::{fresh, upgrade};
 use crate::names::run as naming;
 use crate::plan::PlanV1;
 use crate::registry::values::RepoSlug;
-use crate::registry::{BackupMode, LaneMode, Rung};
+use crate::registry::{LaneMode, Rung};
 use crate::report::short_sha;
 use crate::results::{
     CheckResult, Lane, LaneResult, RESULTS_SCHEMA, ResultsV1, Status, UpgradeBase,
@@ -62,74 +63,6 @@ pub struct RunOutput {
 /// A new run id: 12 hex digits.
 pub fn new_run_id() -> String {
     format!("{:06x}{:06x}", naming::fresh_nonce(), naming::fresh_nonce())
-}
-
-fn clone_url(base: &str, repo: &RepoSlug) -> String {
-    format!("{}/{}.git", base.trim_end_matches('/'), repo)
-}
-
-struct Prepared {
-    fresh: Checkout,
-    tests: Option<PathBuf>,
-    base: BaseChoice,
-    backup: Result<(), String>,
-}
-
-fn prepare(inp: &RunInputs<'_>) -> Result<Prepared, String> {
-    let plan = inp.plan;
-    let timeout = Duration::from_secs(plan.timeouts.http_secs.max(120));
-    let shared = PathBuf::from(plan.abra_dir.as_str());
-    let git = inp.world.git();
-    let abra = inp.work_dir.join("fresh");
-    git.prepare_abra_dir(&abra, &shared)
-        .map_err(|e| e.to_string())?;
-    let spec = FetchSpec {
-        recipe: plan.recipe.to_string(),
-        src_url: clone_url(&inp.git_base, &inp.src),
-        upstream_url: clone_url(&inp.git_base, &plan.repo),
-        git_ref: inp.git_ref.clone(),
-        pr: inp.pr,
-        token_file: Some(PathBuf::from(plan.token_file.as_str())),
-        timeout,
-    };
-    let fresh = git
-        .fetch(&spec, &abra)
-        .map_err(|e| format!("recipe fetch: {e}"))?;
-    // Right after checkout: later abra calls can reset the checkout.
-    let tests = if plan.recipe_tests {
-        fetch::snapshot_tests(&fresh.recipe_dir, &inp.work_dir.join("recipe-tests"))
-            .map_err(|e| e.to_string())?
-    } else {
-        None
-    };
-    let tags = git
-        .tags(&fresh.recipe_dir, timeout)
-        .map_err(|e| e.to_string())?;
-    let label = std::fs::read_to_string(fresh.recipe_dir.join("compose.yml"))
-        .ok()
-        .and_then(|t| version::compose_version_label(&t));
-    let reachable = git.reachable_tag(&fresh.recipe_dir, timeout);
-    let head_version = version::head_version(label.as_deref(), reachable.as_deref());
-    let base = version::choose_base(
-        &tags,
-        &inp.git_ref,
-        head_version.as_ref(),
-        plan.upgrade_base.as_ref().map(|v| v.as_str()),
-    );
-    let backup = match plan.backup {
-        BackupMode::Never => Err("the plan says backup = never".to_owned()),
-        BackupMode::Always => Ok(()),
-        BackupMode::Auto if fetch::has_backup_labels(&fresh.recipe_dir) => Ok(()),
-        BackupMode::Auto => {
-            Err("not backup-capable: no backupbot.backup label in the compose files".to_owned())
-        }
-    };
-    Ok(Prepared {
-        fresh,
-        tests,
-        base,
-        backup,
-    })
 }
 
 /// Run a lane body against a new app, then tear the app down: exactly one

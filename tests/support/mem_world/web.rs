@@ -49,12 +49,39 @@ pub fn matcher_args(rule: &str, name: &str) -> Vec<String> {
     out
 }
 
-/// Whether a router rule sends `domain` + `path` to its service.
+/// Whether a router rule sends `domain` + `path` to its service: a
+/// `Host(...)` names the domain and, when the rule has `PathPrefix(...)`,
+/// the path starts with one of its prefixes.
 pub fn rule_matches(rule: &str, domain: &str, path: &str) -> bool {
-    let hosts = matcher_args(rule, "Host");
     let prefixes = matcher_args(rule, "PathPrefix");
-    hosts.iter().any(|h| h == domain)
+    routes(rule, domain)
         && (prefixes.is_empty() || prefixes.iter().any(|p| path.starts_with(p.as_str())))
+}
+
+/// Whether a label holds a router rule with `Host(…)` naming `domain`. The
+/// arguments must be back-quoted names separated by commas, as Traefik
+/// parses them: `Host(`a`, `b`)`; a rule Traefik could not parse
+/// (`Host(`a`, b)`) routes nothing.
+fn routes(label: &str, domain: &str) -> bool {
+    let mut rest = label;
+    let mut found = false;
+    while let Some(i) = rest.find("Host(") {
+        let args = &rest[i + "Host(".len()..];
+        let Some(end) = args.find(')') else {
+            return false;
+        };
+        let mut names = Vec::new();
+        for arg in args[..end].split(',') {
+            let arg = arg.trim();
+            match arg.strip_prefix('`').and_then(|a| a.strip_suffix('`')) {
+                Some(name) if !name.is_empty() && !name.contains('`') => names.push(name),
+                _ => return false,
+            }
+        }
+        found |= names.contains(&domain);
+        rest = &args[end + 1..];
+    }
+    found
 }
 
 struct MemHttp<'a> {
@@ -74,11 +101,9 @@ impl AppHttp for MemHttp<'_> {
         let routed = s.services.values().find(|v| {
             v.stack == stack
                 && v.running_now(s.elapsed) > 0
-                && v.labels.iter().any(|(k, l)| {
-                    k.starts_with("traefik.http.routers.")
-                        && k.ends_with(".rule")
-                        && rule_matches(l, &self.domain, path)
-                })
+                && v.labels
+                    .values()
+                    .any(|l| rule_matches(l, &self.domain, path))
         });
         let Some(svc) = routed else {
             return Ok(traefik_fallback());
@@ -126,5 +151,15 @@ mod tests {
         assert!(!rule_matches(r, "b.ci.example.org", "/app"));
         assert!(rule_matches("Host(`a.x`, `www.a.x`)", "www.a.x", "/"));
         assert!(!rule_matches("Host(``)", "a.x", "/"));
+    }
+
+    #[test]
+    fn host_rules_list_back_quoted_names() {
+        assert!(routes("Host(`a.ci`)", "a.ci"));
+        assert!(routes("Host(`a.ci`, `www-a.ci`)", "www-a.ci"));
+        assert!(routes("Host(`b.ci`) || Host(`a.ci`)", "a.ci"));
+        assert!(!routes("Host(`a.ci`, www-a.ci)", "a.ci"));
+        assert!(!routes("Host(`b.ci`)", "a.ci"));
+        assert!(!routes("Host(``)", "a.ci"));
     }
 }
