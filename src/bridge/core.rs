@@ -407,6 +407,7 @@ mod tests {
                     .expect("params"),
                 comment: first,
                 report_comment: 9,
+                upload_sent_at_ms: 0,
             },
         );
         let Decision::Act(e) = decide(&accepted(), &all_facts(), &rules(), &l) else {

@@ -110,6 +110,16 @@ pub struct Follow {
     pub comment: CommentRef,
     /// The "started" comment that becomes the report.
     pub report_comment: u64,
+    /// When a screenshot upload to the report was last sent (unix ms; 0:
+    /// none in flight). An upload whose answer was lost may still be stored
+    /// by Gitea: the comment's attachments are looked at again only once it
+    /// has settled, so that the same file is never attached twice.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub upload_sent_at_ms: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 /// What became of a comment that asked for a run.

@@ -37,6 +37,8 @@ pub struct Metrics {
     health: Mutex<BTreeMap<&'static str, (ApiHealth, i64)>>,
     /// API → answers refusing the credentials.
     auth_refusals: Mutex<BTreeMap<&'static str, u64>>,
+    /// (hook, outcome) → deliveries to the listener's hooks.
+    hook_deliveries: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 /// How an API's last call went.
@@ -97,6 +99,14 @@ impl Metrics {
             .filter(|(_, (h, _))| *h != ApiHealth::Up)
             .map(|(api, (h, since))| (*api, *h, *since))
             .collect()
+    }
+
+    /// A delivery to one of the listener's hooks (`gitea`, `drone`) and
+    /// what became of it (`accepted`, `ignored`, or why it was rejected).
+    pub fn hook_delivery(&self, hook: &'static str, outcome: &'static str) {
+        *lock(&self.hook_deliveries)
+            .entry((hook, outcome))
+            .or_default() += 1;
     }
 
     pub fn poll_ok(&self, now_ms: i64) {
@@ -183,6 +193,16 @@ impl Metrics {
         for (a, n) in lock(&self.auth_refusals).iter() {
             let _ = writeln!(out, "ccci_bridge_auth_refusals_total{{api=\"{a}\"}} {n}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP ccci_bridge_hook_deliveries_total Webhook deliveries, by hook and outcome (rejected ones by reason).\n# TYPE ccci_bridge_hook_deliveries_total counter"
+        );
+        for ((hook, outcome), n) in lock(&self.hook_deliveries).iter() {
+            let _ = writeln!(
+                out,
+                "ccci_bridge_hook_deliveries_total{{hook=\"{hook}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
         let h = lock(&self.latency);
         let _ = writeln!(
             out,
@@ -227,7 +247,13 @@ mod tests {
         m.refusal();
         m.request("gitea", "org_feed", true);
         m.request("gitea", "org_feed", false);
+        m.hook_delivery("drone", "signature");
         let text = m.render();
+        assert!(
+            text.contains(
+                "ccci_bridge_hook_deliveries_total{hook=\"drone\",outcome=\"signature\"} 1"
+            )
+        );
         assert!(text.contains("ccci_bridge_comments_seen_total{source=\"feed\"} 1"));
         assert!(text.contains("ccci_bridge_triggers_total 1"));
         assert!(text.contains("ccci_bridge_refusals_total 1"));

@@ -133,6 +133,86 @@ pub fn finished(p: &BuildParams, b: &BuildRef, results: &ResultsV1) -> FinalRepo
     }
 }
 
+/// A screenshot a run left that the report shows: the landing page inline,
+/// the page where a browser check failed as a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shot {
+    /// The file in the run's output directory, and the attachment's name.
+    pub file: String,
+    /// `None`: the landing page; else the name of the check that failed.
+    pub failed_check: Option<String>,
+}
+
+/// The screenshots of `results` worth showing, landing page first, each
+/// file once. Only names the naming rules give screenshots count: a name in
+/// `results.json` cannot make the bridge read any other file.
+pub fn screenshots(results: &ResultsV1) -> Vec<Shot> {
+    use crate::names::files::is_screenshot_name;
+    use crate::results::Status;
+    let landing = results
+        .lanes
+        .values()
+        .filter_map(|l| l.screenshot.clone())
+        .map(|file| Shot {
+            file,
+            failed_check: None,
+        });
+    let failed = results
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .filter_map(|c| {
+            c.screenshot.clone().map(|file| Shot {
+                file,
+                failed_check: Some(c.name.clone()),
+            })
+        });
+    let mut shots: Vec<Shot> = Vec::new();
+    for s in landing.chain(failed) {
+        if is_screenshot_name(&s.file) && !shots.iter().any(|o| o.file == s.file) {
+            shots.push(s);
+        }
+    }
+    shots
+}
+
+/// Whether a download URL can go into Markdown as is: http(s), and nothing
+/// that could end the link or start markup.
+fn plain_url(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2048
+        && url.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'(' | b')' | b'<' | b'>' | b'"' | b'\'' | b'`' | b'[' | b']'
+                )
+        })
+}
+
+/// `body` with its screenshots shown, each `(shot, download URL)`: the
+/// landing page as an inline image, a failed check's page as a link named
+/// after the check (inert, [`cell`]). Inserted before the hidden marker.
+pub fn with_screenshots(body: &str, shown: &[(Shot, String)]) -> String {
+    let mut section = String::new();
+    for (shot, url) in shown.iter().filter(|(_, u)| plain_url(u)) {
+        match &shot.failed_check {
+            None => section.push_str(&format!("![landing page]({url})\n\n")),
+            Some(check) => section.push_str(&format!(
+                "[screenshot where the check {} failed]({url})\n\n",
+                cell(check)
+            )),
+        }
+    }
+    if section.is_empty() {
+        return body.to_owned();
+    }
+    match body.rfind("<!-- ccci:build:") {
+        Some(at) => format!("{}{section}{}", &body[..at], &body[at..]),
+        None => format!("{body}\n\n{section}"),
+    }
+}
+
 /// The report of a build that ended without readable results.
 pub fn infrastructure_error(
     p: &BuildParams,
@@ -192,6 +272,38 @@ mod tests {
             assert!(text.contains("/ci"), "{text}");
             assert!(!text.contains("!testme"), "{text}");
         }
+    }
+
+    #[test]
+    fn screenshots_are_shown_inert_and_only_from_plain_urls() {
+        let body = format!("✅ text\n\n{}", build_marker(57));
+        let landing = Shot {
+            file: "screenshot.png".into(),
+            failed_check: None,
+        };
+        let hostile = Shot {
+            file: "browser-1.png".into(),
+            failed_check: Some("x](https://evil) <!-- ccci:build:999 --> @admin".into()),
+        };
+        let out = with_screenshots(
+            &body,
+            &[
+                (
+                    landing.clone(),
+                    "https://git.example.org/attachments/a".into(),
+                ),
+                (hostile, "https://git.example.org/attachments/b".into()),
+                (landing, "https://x/) ![evil](https://evil".into()),
+            ],
+        );
+        assert!(out.contains("![landing page](https://git.example.org/attachments/a)"));
+        assert!(out.contains(
+            "[screenshot where the check `x](https://evil) <!\u{200b}-- ccci:build:999 --> @admin` failed](https://git.example.org/attachments/b)"
+        ), "{out}");
+        assert!(!out.contains("![evil]"), "{out}");
+        assert_eq!(out.matches("<!-- ccci:build:").count(), 1, "{out}");
+        assert!(out.ends_with(&build_marker(57)));
+        assert_eq!(with_screenshots(&body, &[]), body);
     }
 
     #[test]

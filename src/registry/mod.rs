@@ -102,6 +102,9 @@ pub struct Bridge {
     pub allowlist: Vec<UserName>,
     pub listen: SocketAddr,
     pub webhook: bool,
+    /// The bridge's listener as the Drone server's container reaches it;
+    /// `None`: Drone sends no build events and followed builds are polled.
+    pub drone_hook_base_url: Option<HttpUrl>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

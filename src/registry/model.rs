@@ -91,6 +91,7 @@ pub struct BridgeSection {
     pub allowlist: Option<Vec<UserName>>,
     pub listen: Option<SocketAddr>,
     pub webhook: Option<bool>,
+    pub drone_hook_base_url: Option<HttpUrl>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -187,6 +187,7 @@ fn resolve_host(src: &Source, f: HostFile, problems: &mut Vec<Diagnostic>) -> Ho
             allowlist: f.bridge.allowlist.unwrap_or_default(),
             listen: f.bridge.listen.unwrap_or_else(|| default(d::LISTEN)),
             webhook: f.bridge.webhook.unwrap_or(false),
+            drone_hook_base_url: f.bridge.drone_hook_base_url,
         },
         abra: Abra {
             version: f.abra.version,

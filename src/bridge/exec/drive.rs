@@ -35,6 +35,16 @@ impl Bridge {
         }
     }
 
+    /// Drone says this build finished: look at it now if it is followed (a
+    /// build not followed yet, still being acknowledged, is reported by the
+    /// follow tick after that).
+    pub(super) async fn follow_build(&mut self, number: u64) {
+        if let Some(f) = self.ledger.following.get(&number) {
+            let work = Work::Follow(machine::FollowWork::new(f.clone()));
+            self.drive(work).await;
+        }
+    }
+
     /// Take one piece of work as far as it goes now.
     async fn drive(&mut self, mut work: Work) {
         let mut event = Event::Wake;
@@ -177,6 +187,13 @@ impl Bridge {
                 status,
                 report,
             } => tracing::info!(build, status = %status, state = ?report.state, "build reported"),
+            Note::ScreenshotLeftOut {
+                build,
+                file,
+                message,
+            } => {
+                tracing::warn!(build, file = %file, error = %message, "screenshot left out of the report");
+            }
             Note::FollowFailed { build, message } => {
                 tracing::warn!(build, error = %message, "following the build failed; retrying");
             }

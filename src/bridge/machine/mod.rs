@@ -167,6 +167,12 @@ pub enum Answer {
     Results {
         results: Result<Box<ResultsV1>, String>,
     },
+    /// (name, download URL) of each attachment of a comment.
+    Assets(Vec<(String, String)>),
+    /// A file was attached; a browser fetches it here.
+    Uploaded {
+        url: String,
+    },
     /// The call succeeded and has nothing to say.
     Done,
 }
@@ -236,6 +242,19 @@ pub enum Call {
     /// Read the run's artifacts of a build.
     ReadResults {
         number: u64,
+    },
+    /// The attachments of a comment.
+    CommentAssets {
+        repo: RepoSlug,
+        comment: u64,
+    },
+    /// Attach a screenshot of a build's run (a file of its output
+    /// directory, named by the naming rules) to a comment, under its name.
+    UploadAsset {
+        repo: RepoSlug,
+        comment: u64,
+        build: u64,
+        file: String,
     },
 }
 
@@ -316,6 +335,12 @@ pub enum Note {
     },
     FollowFailed {
         build: u64,
+        message: String,
+    },
+    /// A screenshot (`*`: all of them) is not shown on the report.
+    ScreenshotLeftOut {
+        build: u64,
+        file: String,
         message: String,
     },
 }

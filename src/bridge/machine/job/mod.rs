@@ -21,7 +21,10 @@ use super::{
     learn, status_call,
 };
 use failure::{ask_name, failed, postpone, unexpected, waiting_name};
-use supersede::{supersede_edit, supersede_status, superseded};
+use supersede::{
+    cancelled, report_step, report_step_start, supersede_check, supersede_edit, supersede_status,
+    superseded,
+};
 
 /// Evidence of an earlier post is searched this far before the time it was
 /// intended (seconds): server clocks and second precision.
@@ -46,7 +49,12 @@ pub struct JobWork {
 enum Waiting {
     Fact(Ask),
     React,
+    /// The superseded build's status, asked before cancelling it.
+    SupersedeCheck(u64),
     Cancel(u64),
+    /// The superseded build had finished: its own report, made by the
+    /// follow's stages, before the new command goes on.
+    Report(Box<super::FollowWork>),
     SupersedeStatus(u64),
     SupersedeEdit(u64),
     ReplyEvidence,
@@ -97,6 +105,14 @@ pub(super) fn step(mut w: JobWork, event: Event, ctx: &Ctx<'_>) -> (JobWork, Fx)
         Event::Wake => {
             if w.waiting.is_none() && w.job.not_before_ms <= ctx.now_ms {
                 begin(&mut w, &mut fx, ctx);
+            }
+        }
+        // The superseded build's report is the follow's to make.
+        Event::Answer(_) | Event::Failed(_) | Event::NotSaved(_)
+            if matches!(w.waiting, Some(Waiting::Report(_))) =>
+        {
+            if let Some(Waiting::Report(report)) = w.waiting.take() {
+                report_step(&mut w, &mut fx, *report, event, ctx);
             }
         }
         // An outcome with no call waiting for it is stale: ignored.
@@ -195,8 +211,7 @@ fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
                 }
                 core::Effect::Supersede { build } => {
                     if ctx.ledger.following.contains_key(&build) {
-                        let cancel = Call::CancelBuild { number: build };
-                        return call(w, fx, Waiting::Cancel(build), cancel);
+                        return supersede_check(w, fx, build);
                     }
                 }
                 core::Effect::Reply { text, outcome } => {
@@ -372,7 +387,17 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
             }
         }
         (Waiting::React, Answer::Done) => advance(w, fx, ctx),
-        (Waiting::Cancel(build), Answer::Done) => supersede_status(w, fx, build, ctx),
+        (Waiting::SupersedeCheck(build), Answer::Build { status, finished }) => {
+            if finished {
+                report_step_start(w, fx, build, status, ctx);
+            } else {
+                let cancel = Call::CancelBuild { number: build };
+                call(w, fx, Waiting::Cancel(build), cancel);
+            }
+        }
+        (Waiting::Cancel(build), Answer::Build { status, .. }) => {
+            cancelled(w, fx, build, status, ctx);
+        }
         (Waiting::SupersedeStatus(build), Answer::Done) => supersede_edit(w, fx, build, ctx),
         (Waiting::SupersedeEdit(build), Answer::Done) => superseded(w, fx, build, ctx),
         (Waiting::ReplyEvidence, Answer::Comments(posts)) => {
@@ -547,6 +572,7 @@ fn acked(w: &mut JobWork, fx: &mut Fx, report_comment: u64, ctx: &Ctx<'_>) {
         params: params.clone(),
         comment: w.job.comment.clone(),
         report_comment,
+        upload_sent_at_ms: 0,
     }));
     finish(w, fx, Outcome::Triggered { build: number }, ctx);
 }

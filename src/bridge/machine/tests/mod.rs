@@ -64,6 +64,7 @@ fn follow(n: u64, comment_id: u64, report_comment: u64) -> Follow {
         params: params(),
         comment: comment(comment_id),
         report_comment,
+        upload_sent_at_ms: 0,
     }
 }
 
@@ -197,6 +198,10 @@ impl Harness {
 
     /// A call that must not be repeated blindly is marked on disk first.
     fn check_announced(&self, work: &Work, c: &Call) {
+        if let Call::UploadAsset { build, .. } = c {
+            let saved = &self.saved.following[build];
+            assert_ne!(saved.upload_sent_at_ms, 0, "upload without a saved mark");
+        }
         let Work::Job(j) = work else { return };
         let saved = &self.saved.jobs[&j.job().comment.id];
         match c {
@@ -256,5 +261,6 @@ fn facts_ok() -> Vec<Event> {
 
 mod crash;
 mod follow;
+mod pictures;
 mod settle;
 mod stages;
