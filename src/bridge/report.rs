@@ -7,7 +7,7 @@
 
 use crate::bridge::ledger::{BuildParams, BuildRef};
 use crate::forge::gitea::StatusState;
-use crate::report::{cell, details, duration, level, short_sha as short, verdict};
+use crate::report::{cell, details, duration, level, level_notes_md, short_sha as short, verdict};
 use crate::results::ResultsV1;
 
 /// The hidden marker of the report comment of a build.
@@ -146,10 +146,17 @@ pub fn finished(p: &BuildParams, b: &BuildRef, results: &ResultsV1) -> FinalRepo
         details.truncate(cut);
         details.push_str("\n\n… (cut short: the build's summary.md has it all)\n");
     }
+    let notes = level_notes_md(results);
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join(" · "))
+    };
     let body = format!(
-        "{icon} CI run for **{}** @ `{}` {word}, level **{level}** in {} → [build #{}]({})\n\n{details}\n{}",
+        "{icon} CI run for **{}** @ `{}` {word}, level **{level}**{} in {} → [build #{}]({})\n\n{details}\n{}",
         p.recipe,
         short(&p.git_ref),
+        notes,
         duration(results.duration_secs),
         b.number,
         b.link,
@@ -359,6 +366,9 @@ mod tests {
             lanes: BTreeMap::new(),
             checks: vec![],
             teardown: vec![],
+            floor: None,
+            upgrade_base: None,
+            data_survival: None,
         }
     }
 

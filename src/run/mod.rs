@@ -24,6 +24,7 @@ pub mod mask;
 pub mod outdir;
 pub mod platform;
 pub mod policy;
+mod prepare;
 pub mod probe;
 pub mod production;
 pub mod progress;

@@ -94,7 +94,11 @@ impl Git for RealGit {
     ) -> Result<String, FetchError> {
         fetch::checkout(recipe_dir, rev, timeout)
     }
-    fn tags(&self, recipe_dir: &Path, timeout: Duration) -> Result<Vec<String>, FetchError> {
+    fn tags(
+        &self,
+        recipe_dir: &Path,
+        timeout: Duration,
+    ) -> Result<Vec<super::fetch::TagRef>, FetchError> {
         fetch::tags(recipe_dir, timeout)
     }
     fn reachable_tag(&self, recipe_dir: &Path, timeout: Duration) -> Option<String> {

@@ -65,7 +65,11 @@ pub trait Git: Send + Sync {
         timeout: Duration,
     ) -> Result<String, FetchError>;
     /// The repository's tags.
-    fn tags(&self, recipe_dir: &Path, timeout: Duration) -> Result<Vec<String>, FetchError>;
+    fn tags(
+        &self,
+        recipe_dir: &Path,
+        timeout: Duration,
+    ) -> Result<Vec<super::fetch::TagRef>, FetchError>;
     /// The newest tag reachable from HEAD, if any.
     fn reachable_tag(&self, recipe_dir: &Path, timeout: Duration) -> Option<String>;
 }

@@ -155,11 +155,28 @@ impl Git {
         run_authed(c, token).map(drop)
     }
 
-    /// The repository's tags.
-    pub fn tags(&self, dir: &Path) -> Result<Vec<String>, ToolError> {
-        Ok(super::listed(
-            &self.in_dir(dir).args(["tag", "--list"]).run()?.stdout,
-        ))
+    /// The repository's tags, each with the commit it names: `(name,
+    /// commit)`. An annotated tag is peeled to its commit (`%(*objectname)`
+    /// is empty for a lightweight tag, whose own object is the commit).
+    pub fn tags(&self, dir: &Path) -> Result<Vec<(String, String)>, ToolError> {
+        let out = self
+            .in_dir(dir)
+            .args([
+                "for-each-ref",
+                "--format=%(refname:strip=2) %(objectname) %(*objectname)",
+                "refs/tags",
+            ])
+            .run()?
+            .stdout;
+        Ok(super::listed(&out)
+            .into_iter()
+            .filter_map(|line| {
+                let mut f = line.split(' ');
+                let (name, object) = (f.next()?, f.next()?);
+                let commit = f.next().filter(|p| !p.is_empty()).unwrap_or(object);
+                Some((name.to_owned(), commit.to_owned()))
+            })
+            .collect())
     }
 
     /// The newest tag reachable from HEAD (`git describe --tags --abbrev=0`).

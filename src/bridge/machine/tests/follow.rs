@@ -27,6 +27,9 @@ pub(super) fn results(git_ref: &str, green: bool) -> Box<ResultsV1> {
         lanes: BTreeMap::new(),
         checks: vec![],
         teardown: vec![],
+        floor: None,
+        upgrade_base: None,
+        data_survival: None,
     })
 }
 
