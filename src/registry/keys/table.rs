@@ -438,7 +438,7 @@ pub const KEYS: &[KeyDoc] = &[
         "marker.password_file",
         "absolute path",
         "none",
-        "sql: file in the container with the user's password."
+        "sql: file in the container with the user's password (given to psql or mariadb in its environment)."
     ),
     k!(
         Recipe,
