@@ -5,7 +5,9 @@
 //! from [`Registry`]; nothing downstream re-reads the TOML.
 
 mod browser_steps;
+mod collect;
 mod error;
+mod explain;
 pub mod keys;
 mod load;
 pub mod model;
