@@ -31,7 +31,8 @@ const PROBE: &str = "\u{1}ccci-probe";
 
 /// Deserialize `src` as a `T`, returning the value (with every bad key dropped)
 /// and every problem found. The value is `None` when the file could not be
-/// read at all (a syntax error, or a required key missing).
+/// read at all (a syntax error, a required key missing at the top) or when
+/// list entries had to be dropped (see `shifted` below).
 pub fn deserialize_all<T: DeserializeOwned>(
     src: &Source,
     file: KeyFile,
@@ -65,15 +66,15 @@ pub fn deserialize_all<T: DeserializeOwned>(
             problems.push(d);
         }
         let mut drop = reader.widen(step.drop.clone());
-        // Every round removes something from a finite document, so this ends;
-        // if the path is not there to remove, its parents are.
-        let mut dropped = false;
         // Only entries after a dropped one move.
         if let Some((Step::Index(i), list)) = drop.split_last() {
             shifted |= spans::value_at(&reader.doc, list)
                 .and_then(|v| v.get_ref().as_array().map(|a| i + 1 < a.len()))
                 .unwrap_or(false);
         }
+        // Every round removes something from a finite document, so this ends;
+        // if the path is not there to remove, its parents are.
+        let mut dropped = false;
         while !drop.is_empty() && !dropped {
             dropped = spans::remove(&mut reader.doc, &drop);
             if !dropped {
