@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::contract::{Contract, ContractError};
 use crate::header::JsonHeader;
 use crate::registry::values::{
-    AbsPath, Domain, EnvKey, HttpUrl, RecipeName, RepoSlug, Version, Word,
+    AbsPath, ComposeFileName, Domain, EnvKey, GitUrl, HostSecretKey, HttpUrl, RecipeName, RepoSlug,
+    SecretName, Version, Word,
 };
 use crate::registry::{BackupMode, BrowserCheck, Health, HttpCheck, LaneMode, Marker, Rung};
 
@@ -29,8 +30,17 @@ pub struct PlanV1 {
     /// The recipe's own repository (PRs may come from forks: `--src` says which).
     pub repo: RepoSlug,
     pub category: Word,
+    /// `false`: a worker or cron stack with no web domain; install is proven
+    /// by convergence, data by an exec, exec-file or sql marker.
+    #[serde(default = "yes")]
+    pub web: bool,
     /// Clone URLs are `<gitea_url>/<owner>/<name>.git`.
     pub gitea_url: HttpUrl,
+    /// Set only for a recipe that is not on the host's Gitea: where the run
+    /// clones it from (an http(s) URL or a local repository). Absent: the
+    /// Gitea clone URL of `repo` (`names::host::gitea_clone_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_url: Option<GitUrl>,
     /// File holding the bot token for private mirrors (passed per command, never stored).
     pub token_file: AbsPath,
     /// Run apps are `<label>.<ci_domain>`.
@@ -50,6 +60,14 @@ pub struct PlanV1 {
     /// Values are templates over `{label}`, `{domain}`, `{ci_domain}`
     /// (see `registry::fill_domain_template`).
     pub env_from_domain: BTreeMap<EnvKey, String>,
+    /// Optional compose files appended to the `COMPOSE_FILE` chain the
+    /// recipe's `.env.sample` selects (`run::compose_chain`).
+    #[serde(default)]
+    pub compose_files: Vec<ComposeFileName>,
+    /// Secrets inserted before deploy with a value from the host's secrets
+    /// instead of generated.
+    #[serde(default)]
+    pub secret_values: BTreeMap<SecretName, HostSecret>,
     pub marker: Option<Marker>,
     pub upgrade_base: Option<Version>,
     /// Rungs that do not apply, with the reason to report.
@@ -60,6 +78,20 @@ pub struct PlanV1 {
     pub checks: Vec<HttpCheck>,
     pub browser: Vec<BrowserCheck>,
     pub depends_on: Vec<RecipeName>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a secret's value comes from on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSecret {
+    /// The key in the host's sops secrets file.
+    pub key: HostSecretKey,
+    /// The file sops-nix materialises it as.
+    pub file: AbsPath,
 }
 
 /// Every duration of a run, in seconds.

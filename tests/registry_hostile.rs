@@ -60,6 +60,21 @@ const RECIPE_KEYS: &[RecipeKey] = &[
         plan_pointer: Some("/env_from_domain/FOO"),
     },
     RecipeKey {
+        key: "git_url",
+        toml: |v| format!("git_url = {v}\n"),
+        plan_pointer: Some("/git_url"),
+    },
+    RecipeKey {
+        key: "compose_files[0]",
+        toml: |v| format!("compose_files = [{v}]\n"),
+        plan_pointer: Some("/compose_files/0"),
+    },
+    RecipeKey {
+        key: "secret_values.api_key",
+        toml: |v| format!("[secret_values]\napi_key = {v}\n"),
+        plan_pointer: Some("/secret_values/api_key/key"),
+    },
+    RecipeKey {
         key: "skip.upgrade",
         toml: |v| format!("[skip]\nupgrade = {v}\n"),
         plan_pointer: Some("/skip/upgrade"),

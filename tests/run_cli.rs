@@ -260,3 +260,72 @@ fn a_bad_src_is_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(host.calls().is_empty(), "nothing ran");
 }
+
+#[test]
+fn a_recipe_from_a_local_repository_with_a_compose_chain_and_a_host_secret_runs_green() {
+    // Real git, the fake abra and docker, the `ccci run` binary: the recipe's
+    // repository is a local path (not on the Gitea), its .env.sample builds a
+    // COMPOSE_FILE chain whose second file declares a secret that needs the
+    // host's value.
+    let postgres = "version: \"3.8\"\nservices:\n  db:\n    image: postgres:${POSTGRES_TAG:-16}\n    volumes:\n      - postgres:/var/lib/postgresql/data\nvolumes:\n  postgres:\nsecrets:\n  api_key:\n    external: true\n    name: ${STACK_NAME}_api_key_${SECRET_API_KEY_VERSION}\n";
+    let sample = "TYPE=custom-html\nDOMAIN=custom-html.example.com\nCOMPOSE_FILE=\"compose.yml\"\nCOMPOSE_FILE=\"$COMPOSE_FILE:compose.postgres.yml\"\nSECRET_API_KEY_VERSION=v1\nLETS_ENCRYPT_ENV=production";
+    let files = |v: &str| {
+        vec![
+            ("compose.yml".to_owned(), compose(v, "content", "DOMAIN")),
+            ("compose.postgres.yml".to_owned(), postgres.to_owned()),
+            (".env.sample".to_owned(), sample.to_owned()),
+        ]
+    };
+    let commit = |v: &str, tag: bool| recipe_fixture::Commit {
+        files: files(v),
+        tag: tag.then(|| v.to_owned()),
+    };
+    let w = World::new(
+        vec![commit("1.0.0+1.25", true), commit("1.1.0+1.27", true)],
+        commit("1.2.0+1.27", false),
+    );
+    let local = w.host.root.join("git").join(format!("{REPO}.git"));
+    let value = "host-api-key-7f3a9c21";
+    let secret_file = w.host.root.join("host-secrets/custom_html_api_key");
+    std::fs::create_dir_all(secret_file.parent().unwrap()).unwrap();
+    std::fs::write(&secret_file, value).unwrap();
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.plan_path).unwrap()).unwrap();
+    plan["git_url"] = local.to_str().unwrap().into();
+    // Only the fresh lane's install: the green run above covers the other
+    // rungs, and the in-memory scenarios (tests/run_recipe_shapes.rs) the
+    // upgrade lane's insert.
+    plan["lint"] = false.into();
+    plan["backup"] = "never".into();
+    plan["skip"] = serde_json::json!({"upgrade": "covered by the in-memory scenarios"});
+    plan["secret_values"] = serde_json::json!({
+        "api_key": {"key": "custom_html_api_key", "file": secret_file.to_str().unwrap()}
+    });
+    std::fs::write(&w.plan_path, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+    // The Gitea base leads nowhere: the recipe must come from its git_url.
+    let out = ccci_run(&w, &["--git-url", "file:///nonexistent/gitea"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inserts = calls_of(&w, &["app", "secret", "insert"]);
+    assert_eq!(inserts.len(), 1, "{:#?}", w.host.calls());
+    for c in &inserts {
+        assert_eq!(c.argv[4..6], ["api_key", "v1"]);
+        assert_eq!(c.argv[6], secret_file.to_str().unwrap());
+        assert!(c.argv.contains(&"-f".to_owned()), "{}", c.line());
+    }
+    assert!(w.host.calls().iter().all(|c| !c.line().contains(value)));
+    assert!(!stdout.contains(value));
+    let results = std::fs::read_to_string(w.out.join("results.json")).unwrap();
+    assert!(!results.contains(value));
+    assert!(
+        results.contains("compose.yml, compose.postgres.yml"),
+        "the policy checked the chain"
+    );
+    assert_eq!(w.state()["resets"], serde_json::json!([]));
+    assert_nothing_left(&w);
+}

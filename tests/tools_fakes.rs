@@ -555,3 +555,30 @@ fn platform_env_edit_replaces_in_place_after_a_sample_without_final_newline() {
     assert_eq!(env.get("LETS_ENCRYPT_ENV").as_deref(), Some(""));
     assert_eq!(env.get("RECIPE").as_deref(), Some("custom-html"));
 }
+
+#[test]
+fn platform_inserts_a_host_secret_from_its_file_never_from_argv() {
+    use ccci::run::platform::Platform;
+    let h = host();
+    new_app(&h);
+    let value = "host-api-key-7f3a9c21";
+    let file = h.abra_dir.join("host_api_key");
+    std::fs::write(&file, value).unwrap();
+    let p = abra_platform(&h);
+    p.secret_insert_file(&app_ref(&h), "api_key", "v1", &file)
+        .unwrap();
+    let calls = argv_of(&h, &["app", "secret", "insert"]);
+    assert_eq!(calls.len(), 1);
+    let argv = &calls[0];
+    assert_eq!(
+        argv[..6],
+        ["app", "secret", "insert", DOMAIN, "api_key", "v1"]
+    );
+    assert_eq!(argv[6], file.to_str().unwrap());
+    assert!(argv.iter().any(|a| a == "-f"), "{argv:?}");
+    assert!(!argv.iter().any(|a| a.contains(value)), "{argv:?}");
+    assert_eq!(
+        h.docker().secrets(&format!("{STACK}_")).unwrap(),
+        [format!("{STACK}_api_key_v1")]
+    );
+}

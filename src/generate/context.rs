@@ -5,6 +5,8 @@
 //! is computed, every command is assembled here (shell-quoted where it is
 //! shell); a template never interprets registry data.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::header::GENERATED;
@@ -311,6 +313,12 @@ pub fn bridge_module(reg: &Registry) -> BridgeModule {
             secret::WEBHOOK.to_owned(),
         ));
     }
+    if reg.host.bridge.drone_hook_base_url.is_some() {
+        credentials.push((
+            credential::DRONE_HOOK_SECRET.to_owned(),
+            secret::DRONE_WEBHOOK.to_owned(),
+        ));
+    }
     BridgeModule {
         header: GENERATED,
         config: ServiceConfig::Bridge.module_relative_path(),
@@ -377,10 +385,44 @@ pub fn secrets(reg: &Registry) -> Vec<SecretEntry> {
             "HMAC secret of the Gitea webhook to the bridge's /hook",
         ));
     }
-    list.into_iter()
+    if reg.host.bridge.drone_hook_base_url.is_some() {
+        list.push((
+            secret::DRONE_WEBHOOK,
+            "secret the Drone server signs its build events to the bridge's /drone-hook with (any long random string)",
+        ));
+    }
+    let mut entries: Vec<SecretEntry> = list
+        .into_iter()
         .map(|(name, purpose)| SecretEntry {
             name: name.to_owned(),
             purpose: purpose.to_owned(),
+        })
+        .collect();
+    entries.extend(recipe_secret_values(reg));
+    entries
+}
+
+/// The host secrets recipes take real values from (`secret_values`), one entry
+/// per key however many recipes use it; `ccci run` reads the file sops-nix
+/// makes of each and inserts it into the test app.
+fn recipe_secret_values(reg: &Registry) -> Vec<SecretEntry> {
+    let mut users: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for recipe in reg.recipes.values() {
+        for (name, key) in &recipe.secret_values {
+            users
+                .entry(key.as_str())
+                .or_default()
+                .push(format!("{}'s secret {name}", recipe.name));
+        }
+    }
+    users
+        .into_iter()
+        .map(|(key, used_by)| SecretEntry {
+            name: key.to_owned(),
+            purpose: format!(
+                "value of {} in its test apps (a real value, not generated)",
+                used_by.join(", ")
+            ),
         })
         .collect()
 }
@@ -460,7 +502,9 @@ pub fn drone_yml(reg: &Registry) -> Result<DroneYml, Unrepresentable> {
     }];
     pipelines.append(&mut recipe_ci);
     for recipe in reg.recipes.values().filter(|r| r.weekly_sweep) {
-        let url = format!("{}/{}.git", host.gitea.url.trimmed(), recipe.repo);
+        // The recipe's own git URL: a recipe that is not on the host's Gitea
+        // is swept from where it lives.
+        let url = recipe.git_url.as_str();
         pipelines.push(Pipeline {
             name: host::sweep_pipeline_name(&recipe.name),
             events: vec!["cron".into()],
@@ -470,7 +514,7 @@ pub fn drone_yml(reg: &Registry) -> Result<DroneYml, Unrepresentable> {
                 name: "run".into(),
                 environment: home.clone(),
                 commands: vec![
-                    format!("REF=$(git ls-remote {} HEAD | cut -f1)", sh_quote(&url)?),
+                    format!("REF=$(git ls-remote {} HEAD | cut -f1)", sh_quote(url)?),
                     "printf '%s' \"$REF\" | grep -Eqxz '[0-9a-f]{40}' || { echo \"cannot resolve the default branch head\" >&2; exit 2; }".into(),
                     format!(
                         "ccci run --plan {} --ref \"$REF\" --src {} --out {}",

@@ -8,7 +8,7 @@ use crate::config::{
     DroneConfigV1, DroneCron, FileSecret, ProxyConfigV1, SwarmConfigV1,
 };
 use crate::header::JsonHeader;
-use crate::plan::{PLAN_SCHEMA, PlanV1, Timeouts};
+use crate::plan::{HostSecret, PLAN_SCHEMA, PlanV1, Timeouts};
 use crate::registry::values::{AbsPath, HttpUrl, Version, Word};
 use crate::registry::{Host, Recipe, Registry};
 
@@ -36,6 +36,8 @@ pub fn runner_plan(host: &Host, recipe: &Recipe) -> Result<PlanV1, BuiltInvalid>
         repo: recipe.repo.clone(),
         category: recipe.category.clone(),
         gitea_url: host.gitea.url.clone(),
+        git_url: (!recipe.on_gitea).then(|| recipe.git_url.clone()),
+        web: recipe.web,
         token_file: build("path", secret::path(secret::GITEA_BOT_TOKEN))?,
         ci_domain: host.ci_domain.clone(),
         server: build("word", abra::SERVER.to_owned())?,
@@ -54,6 +56,20 @@ pub fn runner_plan(host: &Host, recipe: &Recipe) -> Result<PlanV1, BuiltInvalid>
         health: recipe.health.clone(),
         env: recipe.env.clone(),
         env_from_domain: recipe.env_from_domain.clone(),
+        compose_files: recipe.compose_files.clone(),
+        secret_values: recipe
+            .secret_values
+            .iter()
+            .map(|(name, key)| {
+                Ok((
+                    name.clone(),
+                    HostSecret {
+                        key: key.clone(),
+                        file: build("path", secret::path(key.as_str()))?,
+                    },
+                ))
+            })
+            .collect::<Result<_, BuiltInvalid>>()?,
         marker: recipe.marker.clone(),
         upgrade_base: recipe.upgrade_base.clone(),
         skip: recipe.skip.clone(),
@@ -88,6 +104,7 @@ fn abra_app(
         version: version.clone(),
         domain: domain.clone(),
         env: map,
+        env_files: BTreeMap::new(),
     })
 }
 
@@ -152,7 +169,7 @@ pub fn proxy_config(host: &Host) -> Result<ProxyConfigV1, BuiltInvalid> {
 /// The Drone server with Gitea OAuth, and what the Drone API must say afterwards.
 pub fn drone_config(reg: &Registry) -> Result<DroneConfigV1, BuiltInvalid> {
     let host = &reg.host;
-    let env = [
+    let mut env = vec![
         ("COMPOSE_FILE", "compose.yml:compose.gitea.yml".to_owned()),
         ("GITEA_CLIENT_ID", host.gitea.oauth_client_id.to_string()),
         ("GITEA_DOMAIN", host.gitea.url.host().to_owned()),
@@ -163,6 +180,16 @@ pub fn drone_config(reg: &Registry) -> Result<DroneConfigV1, BuiltInvalid> {
             format!("username:{},admin:true", host.gitea.bot_user),
         ),
     ];
+    // Drone's build events to the bridge (docs/drone.md, "System webhooks"):
+    // only `build:updated`, the event a finished build sends.
+    let hook = host.bridge.drone_hook_base_url.as_ref();
+    if let Some(base) = hook {
+        env.push((
+            "DRONE_WEBHOOK_ENDPOINT",
+            format!("{}{}", base.trimmed(), host::DRONE_HOOK_PATH),
+        ));
+        env.push(("DRONE_WEBHOOK_EVENTS", "build:updated".to_owned()));
+    }
     let crons = reg
         .recipes
         .values()
@@ -178,7 +205,16 @@ pub fn drone_config(reg: &Registry) -> Result<DroneConfigV1, BuiltInvalid> {
     Ok(DroneConfigV1 {
         header: JsonHeader,
         schema: CONFIG_SCHEMA,
-        app: abra_app(host, "drone", &host.infra.drone, &host.drone.domain, &env)?,
+        app: AbraApp {
+            env_files: match hook {
+                Some(_) => BTreeMap::from([(
+                    "DRONE_WEBHOOK_SECRET".to_owned(),
+                    build("path", secret::path(secret::DRONE_WEBHOOK))?,
+                )]),
+                None => BTreeMap::new(),
+            },
+            ..abra_app(host, "drone", &host.infra.drone, &host.drone.domain, &env)?
+        },
         secrets: vec![
             file_secret("rpc_secret", None, secret::path(secret::DRONE_RPC))?,
             file_secret("client_secret", None, secret::path(secret::DRONE_CLIENT))?,
@@ -226,6 +262,9 @@ pub fn bridge_config(reg: &Registry) -> Result<BridgeConfigV1, BuiltInvalid> {
         repos: reg
             .recipes
             .values()
+            // A recipe cloned from elsewhere has no pull requests on the
+            // host's Gitea to watch.
+            .filter(|r| r.on_gitea)
             .map(|r| (r.repo.clone(), r.name.clone()))
             .collect(),
         trigger: host.bridge.trigger.clone(),
@@ -242,6 +281,11 @@ pub fn bridge_config(reg: &Registry) -> Result<BridgeConfigV1, BuiltInvalid> {
                 .bridge
                 .webhook
                 .then(|| credential::WEBHOOK_SECRET.to_owned()),
+            drone_hook_secret: host
+                .bridge
+                .drone_hook_base_url
+                .as_ref()
+                .map(|_| credential::DRONE_HOOK_SECRET.to_owned()),
         },
     })
 }

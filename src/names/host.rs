@@ -2,12 +2,15 @@
 //! bridge's credentials, the proxy network, the CI branch, Drone's sweep
 //! pipelines and the commit status context.
 
-use crate::registry::values::RecipeName;
+use crate::registry::values::{RecipeName, RepoSlug};
 
 /// The systemd unit that brings up the swarm; the reconcile oneshots order after it.
 pub const SWARM_UNIT: &str = "swarm-init";
 /// The bridge's systemd unit, also its `StateDirectory`.
 pub const BRIDGE_UNIT: &str = "ccci-bridge";
+/// The bridge listener's path for Drone's build events; ccci-gen gives the
+/// Drone server this path under the bridge's URL.
+pub const DRONE_HOOK_PATH: &str = "/drone-hook";
 /// The Drone exec runner's systemd unit.
 pub const RUNNER_UNIT: &str = "drone-runner-exec";
 /// The janitor's oneshot unit and its timer (same name), on the runner host.
@@ -54,6 +57,12 @@ pub fn sweep_pipeline_name(recipe: &RecipeName) -> String {
     format!("sweep-{recipe}")
 }
 
+/// Where a repository on the host's Gitea is cloned from:
+/// `<gitea url>/<owner>/<name>.git` (also the default of a recipe's `git_url`).
+pub fn gitea_clone_url(gitea_url: &str, repo: &RepoSlug) -> String {
+    format!("{}/{repo}.git", gitea_url.trim_end_matches('/'))
+}
+
 /// The commit status context of a recipe's CI result on a PR.
 pub fn status_context(recipe: &RecipeName) -> String {
     format!("ccci/{recipe}")
@@ -66,6 +75,7 @@ pub mod secret {
     pub const DRONE_API_TOKEN: &str = "drone_api_token";
     pub const GITEA_BOT_TOKEN: &str = "gitea_bot_token";
     pub const WEBHOOK: &str = "bridge_webhook_secret";
+    pub const DRONE_WEBHOOK: &str = "drone_webhook_secret";
     /// Where sops-nix puts a secret (root, 0400).
     pub fn path(name: &str) -> String {
         format!("/run/secrets/{name}")
@@ -77,6 +87,7 @@ pub mod credential {
     pub const GITEA_TOKEN: &str = "gitea-token";
     pub const DRONE_TOKEN: &str = "drone-token";
     pub const WEBHOOK_SECRET: &str = "webhook-secret";
+    pub const DRONE_HOOK_SECRET: &str = "drone-hook-secret";
 }
 
 #[cfg(test)]
@@ -96,6 +107,15 @@ mod tests {
         assert_eq!(reconcile_unit("swarm"), SWARM_UNIT);
         assert_eq!(reconcile_unit("proxy"), "ccci-reconcile-proxy");
         assert_eq!(service(SWARM_UNIT), "swarm-init.service");
+    }
+
+    #[test]
+    fn gitea_clone_urls_end_in_dot_git() {
+        let repo = "coop-cloud/keycloak".parse().expect("slug");
+        assert_eq!(
+            gitea_clone_url("https://git.example.org/", &repo),
+            "https://git.example.org/coop-cloud/keycloak.git"
+        );
     }
 
     #[test]

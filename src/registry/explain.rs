@@ -3,13 +3,13 @@
 //! serde's messages name Rust types ("expected struct HealthSection", "expected
 //! variant identifier"), which mean nothing to someone editing a recipe file.
 //! Every message that reaches the user is built here from the key reference
-//! (`keys::KEYS`: what each key holds) and the value actually written, so no
+//! (`keys::keys()`: what each key holds) and the value actually written, so no
 //! Rust type name gets through.
 
 use toml::de::DeValue;
 
 use super::error::did_you_mean;
-use super::keys::{KEYS, KeyFile};
+use super::keys::{KeyFile, keys};
 
 /// The message of a missing required key.
 pub const MISSING_KEY: &str = "required key is missing";
@@ -138,12 +138,12 @@ pub enum Shape {
 }
 
 pub fn expected_shape(file: KeyFile, pattern: &str) -> Option<Shape> {
-    let keys = || KEYS.iter().filter(|k| k.file == file);
+    let of_file = || keys().filter(|k| k.file == file);
     let list_prefix = format!("{pattern}[].");
     let table_prefix = format!("{pattern}.");
-    if keys().any(|k| k.key.starts_with(&list_prefix)) {
+    if of_file().any(|k| k.key.starts_with(&list_prefix)) {
         Some(Shape::ListOfTables)
-    } else if keys().any(|k| {
+    } else if of_file().any(|k| {
         k.key.starts_with(&table_prefix) || (k.key == pattern && k.ty.starts_with("table"))
     }) {
         Some(Shape::Table)
@@ -202,7 +202,7 @@ fn table_help(file: KeyFile, pattern: &str) -> String {
 /// The documented keys directly under `prefix`, in reference order.
 fn child_keys(file: KeyFile, prefix: &str) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
-    for k in KEYS.iter().filter(|k| k.file == file) {
+    for k in keys().filter(|k| k.file == file) {
         if let Some(rest) = k.key.strip_prefix(prefix) {
             let end = rest.find(['.', '[']).unwrap_or(rest.len());
             let child = &rest[..end];
@@ -216,7 +216,7 @@ fn child_keys(file: KeyFile, prefix: &str) -> Vec<&'static str> {
 
 /// The documented type of a key (`check[].path` → `URL path`).
 fn doc_of(file: KeyFile, pattern: &str) -> Option<&'static str> {
-    KEYS.iter()
+    keys()
         .find(|k| k.file == file && k.key == pattern)
         .map(|k| k.ty)
 }

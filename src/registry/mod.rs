@@ -6,11 +6,13 @@
 
 mod browser_steps;
 mod collect;
+mod domain_template;
 mod error;
 mod explain;
 pub mod keys;
 mod load;
 pub mod model;
+mod recipe_inputs;
 mod resolve;
 mod spans;
 pub mod values;
@@ -19,13 +21,13 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
 pub use browser_steps::BrowserStep;
+pub use domain_template::{check_domain_template, fill_domain_template};
 pub use error::{Diagnostic, LoadError};
 pub use load::{HOST_FILE, RECIPES_DIR, Source, load, load_from_sources};
 pub use model::{BackupMode, LaneMode, Marker, Rung, SqlEngine};
-pub use resolve::fill_domain_template;
 use values::{
-    AbsPath, Domain, Duration, EnvKey, HostName, HttpUrl, RecipeName, RepoSlug, Sha256, StatusList,
-    UrlPath, UserName, Version, Word,
+    AbsPath, ComposeFileName, Domain, Duration, EnvKey, GitUrl, HostName, HostSecretKey, HttpUrl,
+    RecipeName, RepoSlug, SecretName, Sha256, StatusList, UrlPath, UserName, Version, Word,
 };
 
 /// The whole, validated registry.
@@ -102,6 +104,9 @@ pub struct Bridge {
     pub allowlist: Vec<UserName>,
     pub listen: SocketAddr,
     pub webhook: bool,
+    /// The bridge's listener as the Drone server's container reaches it;
+    /// `None`: Drone sends no build events and followed builds are polled.
+    pub drone_hook_base_url: Option<HttpUrl>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +131,14 @@ pub struct Infra {
 pub struct Recipe {
     pub name: RecipeName,
     pub repo: RepoSlug,
+    /// Where the run and the weekly sweep clone the recipe from.
+    pub git_url: GitUrl,
+    /// Whether `git_url` is the recipe's repository on the host's Gitea: only
+    /// those are watched for the trigger comment.
+    pub on_gitea: bool,
     pub category: Word,
+    /// `false`: a worker or cron stack that serves no web domain.
+    pub web: bool,
     pub deploy_timeout: Duration,
     pub http_timeout: Duration,
     pub lanes: LaneMode,
@@ -139,6 +151,10 @@ pub struct Recipe {
     pub health: Health,
     pub env: BTreeMap<EnvKey, String>,
     pub env_from_domain: BTreeMap<EnvKey, String>,
+    /// Optional compose files appended to the chain `.env.sample` selects.
+    pub compose_files: Vec<ComposeFileName>,
+    /// Secrets inserted with a value from the host's secrets instead of generated.
+    pub secret_values: BTreeMap<SecretName, HostSecretKey>,
     pub marker: Option<Marker>,
     pub skip: BTreeMap<Rung, String>,
     /// Compose policy rules this recipe is excepted from, each with the
@@ -181,4 +197,5 @@ pub struct BrowserCheck {
 }
 
 /// The placeholders an `env_from_domain` value may use.
+/// (The template may be any text, e.g. a Traefik rule; see `check_domain_template`.)
 pub const DOMAIN_PLACEHOLDERS: [&str; 3] = ["{label}", "{domain}", "{ci_domain}"];

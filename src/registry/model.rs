@@ -11,8 +11,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    AbsPath, Domain, Duration, EnvKey, HostName, HttpUrl, RecipeName, RepoSlug, ServiceName,
-    Sha256, StatusList, UrlPath, UserName, Version, Word,
+    AbsPath, ComposeFileName, Domain, Duration, EnvKey, GitUrl, HostName, HostSecretKey, HttpUrl,
+    RecipeName, RepoSlug, SecretName, ServiceName, Sha256, StatusList, UrlPath, UserName, Version,
+    Word,
 };
 
 /// `ccci.toml`.
@@ -90,6 +91,7 @@ pub struct BridgeSection {
     pub allowlist: Option<Vec<UserName>>,
     pub listen: Option<SocketAddr>,
     pub webhook: Option<bool>,
+    pub drone_hook_base_url: Option<HttpUrl>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,7 +118,9 @@ pub struct InfraSection {
 #[serde(deny_unknown_fields)]
 pub struct RecipeFile {
     pub repo: Option<RepoSlug>,
+    pub git_url: Option<GitUrl>,
     pub category: Option<Word>,
+    pub web: Option<bool>,
     pub deploy_timeout: Option<Duration>,
     pub http_timeout: Option<Duration>,
     pub lanes: Option<LaneMode>,
@@ -129,6 +133,8 @@ pub struct RecipeFile {
     pub health: Option<HealthSection>,
     pub env: Option<BTreeMap<EnvKey, String>>,
     pub env_from_domain: Option<BTreeMap<EnvKey, String>>,
+    pub compose_files: Option<Vec<ComposeFileName>>,
+    pub secret_values: Option<BTreeMap<SecretName, HostSecretKey>>,
     pub marker: Option<Marker>,
     pub skip: Option<BTreeMap<Rung, String>>,
     pub compose_allow: Option<BTreeMap<crate::run::policy::Rule, String>>,

@@ -4,15 +4,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
+use super::domain_template::check_domain_template;
 use super::error::Diagnostic;
 use super::keys::defaults as d;
 use super::load::Source;
 use super::model::{BackupMode, HostFile, LaneMode, Marker, RecipeFile, Rung};
+use super::recipe_inputs::resolve_inputs;
 use super::spans::span_of;
-use super::values::{Domain, Duration, RecipeName, StatusList};
+use super::values::{Domain, Duration, RecipeName, RepoSlug, StatusList};
 use super::{
-    Abra, Bridge, BrowserCheck, DOMAIN_PLACEHOLDERS, Dashboard, Drone, Gitea, Health, Host,
-    HttpCheck, Infra, Recipe, Registry, RunDefaults,
+    Abra, Bridge, BrowserCheck, Dashboard, Drone, Gitea, Health, Host, HttpCheck, Infra, Recipe,
+    Registry, RunDefaults,
 };
 
 /// Parse a default constant. The constants are tested to parse, so this cannot fail.
@@ -27,7 +29,7 @@ fn statuses(list: &[u16]) -> StatusList {
     StatusList::try_from(list.to_vec()).expect("default status lists are valid (tested)")
 }
 
-fn diag(src: &Source, key: &[&str], message: impl Into<String>) -> Diagnostic {
+pub(super) fn diag(src: &Source, key: &[&str], message: impl Into<String>) -> Diagnostic {
     // Numbers are list indices, shown as the loader shows them: `check[1].name`.
     let mut shown = String::new();
     for part in key {
@@ -194,6 +196,7 @@ fn resolve_host(src: &Source, f: HostFile, problems: &mut Vec<Diagnostic>) -> Ho
             allowlist: f.bridge.allowlist.unwrap_or_default(),
             listen: f.bridge.listen.unwrap_or_else(|| default(d::LISTEN)),
             webhook: f.bridge.webhook.unwrap_or(false),
+            drone_hook_base_url: f.bridge.drone_hook_base_url,
         },
         abra: Abra {
             version: f.abra.version,
@@ -238,6 +241,12 @@ fn resolve_recipe(
     enrolled: &BTreeSet<RecipeName>,
     problems: &mut Vec<Diagnostic>,
 ) -> Recipe {
+    let repo: RepoSlug = f.repo.clone().unwrap_or_else(|| {
+        format!("{}/{}", host.gitea.org, name)
+            .parse()
+            .unwrap_or_else(|_| default("coop-cloud/recipe"))
+    });
+    let inputs = resolve_inputs(host, &repo, src, &f, problems);
     let env = f.env.unwrap_or_default();
     for key in env.keys() {
         if key.as_str() == "LETS_ENCRYPT_ENV" {
@@ -362,11 +371,12 @@ fn resolve_recipe(
     );
     let health = f.health.unwrap_or_default();
     Recipe {
-        repo: f.repo.unwrap_or_else(|| {
-            format!("{}/{}", host.gitea.org, name)
-                .parse()
-                .unwrap_or_else(|_| default("coop-cloud/recipe"))
-        }),
+        repo,
+        git_url: inputs.git_url,
+        on_gitea: inputs.on_gitea,
+        web: inputs.web,
+        compose_files: inputs.compose_files,
+        secret_values: inputs.secret_values,
         name,
         category: f.category.unwrap_or_else(|| default(d::CATEGORY)),
         deploy_timeout: f.deploy_timeout.unwrap_or(host.run.deploy_timeout),
@@ -417,45 +427,6 @@ fn check_unique_names<'a>(
             ));
         }
     }
-}
-
-/// A domain template must only use the known placeholders and, filled with a
-/// run's values, give a domain covered by the wildcard certificate.
-pub fn check_domain_template(template: &str, ci_domain: &Domain) -> Result<(), String> {
-    let mut rest = template.to_owned();
-    for p in DOMAIN_PLACEHOLDERS {
-        rest = rest.replace(p, "");
-    }
-    if rest.contains(['{', '}']) {
-        return Err(format!(
-            "unknown placeholder in {template:?}; expected only {}",
-            DOMAIN_PLACEHOLDERS.join(", ")
-        ));
-    }
-    let sample = fill_domain_template(template, "abcd-0a1b2c", ci_domain);
-    if sample.parse::<Domain>().is_err() {
-        return Err(format!(
-            "{template:?} does not give a domain (it gives {sample:?})"
-        ));
-    }
-    let covered = sample
-        .strip_suffix(ci_domain.as_str())
-        .and_then(|s| s.strip_suffix('.'))
-        .is_some_and(|label| !label.is_empty() && !label.contains('.'));
-    if !covered {
-        return Err(format!(
-            "{template:?} gives {sample:?}, which the wildcard certificate *.{ci_domain} does not cover; use one label, e.g. \"{{label}}-sandbox.{{ci_domain}}\""
-        ));
-    }
-    Ok(())
-}
-
-/// Fill a domain template for one run (the runtime calls this with the run's label).
-pub fn fill_domain_template(template: &str, label: &str, ci_domain: &Domain) -> String {
-    template
-        .replace("{domain}", &format!("{label}.{ci_domain}"))
-        .replace("{label}", label)
-        .replace("{ci_domain}", ci_domain.as_str())
 }
 
 fn check_dependency_cycles(recipes: &BTreeMap<RecipeName, Recipe>, problems: &mut Vec<Diagnostic>) {
@@ -538,19 +509,5 @@ mod tests {
         let url = defaults::ABRA_URL.replace("{version}", "0.10.0-beta");
         assert!(url.parse::<super::super::values::HttpUrl>().is_ok());
         let _: super::super::values::HttpUrl = default("https://git.coopcloud.tech");
-    }
-
-    #[test]
-    fn domain_templates_must_stay_under_the_wildcard() {
-        let ci: Domain = "ci.example.org".parse().unwrap();
-        assert!(check_domain_template("{label}-sandbox.{ci_domain}", &ci).is_ok());
-        assert!(check_domain_template("sandbox.{domain}", &ci).is_err());
-        assert!(check_domain_template("{label}.other.org", &ci).is_err());
-        assert!(check_domain_template("{nope}.{ci_domain}", &ci).is_err());
-        assert!(check_domain_template("{label}$(x).{ci_domain}", &ci).is_err());
-        assert_eq!(
-            fill_domain_template("{label}-sandbox.{ci_domain}", "cryp-0a1b2c", &ci),
-            "cryp-0a1b2c-sandbox.ci.example.org"
-        );
     }
 }

@@ -298,6 +298,16 @@ fn executables(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// The host's secrets directory: the one holding the plan's token file, when
+/// that file exists (the masker reads the same directory).
+fn host_secrets_dir(plan: &crate::plan::PlanV1) -> Option<std::path::PathBuf> {
+    let token = Path::new(plan.token_file.as_str());
+    token
+        .is_file()
+        .then(|| token.parent().map(Path::to_path_buf))
+        .flatten()
+}
+
 fn run_recipe_test(ctx: &RunCtx<'_>, app: &AppRef, path: &Path) -> Result<String, String> {
     let budget = Duration::from_secs(ctx.plan.timeouts.deploy_secs);
     let end = ctx.world.processes().run(&ChildRun {
@@ -312,6 +322,7 @@ fn run_recipe_test(ctx: &RunCtx<'_>, app: &AppRef, path: &Path) -> Result<String
             ("CCCI_CONNECT_ADDR".into(), ctx.probe.connect.to_string()),
         ],
         budget,
+        hidden: host_secrets_dir(ctx.plan).into_iter().collect(),
     });
     match end {
         ChildEnd::Exited { success: true, .. } => Ok("exit 0".into()),

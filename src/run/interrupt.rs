@@ -245,6 +245,18 @@ impl Platform for Interruptible<'_> {
             .platform()
             .secret_generate_one(app, name, version)
     }
+    fn secret_insert_file(
+        &self,
+        app: &AppRef,
+        name: &str,
+        version: &str,
+        file: &Path,
+    ) -> Result<(), OpError> {
+        self.op()?;
+        self.inner
+            .platform()
+            .secret_insert_file(app, name, version, file)
+    }
     /// Forwarded: the values must reach the masker, interrupted or not.
     fn take_secret_values(&self, app: &AppRef) -> Vec<String> {
         self.inner.platform().take_secret_values(app)

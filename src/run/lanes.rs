@@ -18,6 +18,7 @@ use super::steps::{Checks, RunCtx};
 use super::version::{self, BaseChoice};
 use super::world::World;
 use super::{fresh, upgrade};
+use crate::names::host::gitea_clone_url;
 use crate::names::run as naming;
 use crate::plan::PlanV1;
 use crate::registry::values::RepoSlug;
@@ -61,8 +62,29 @@ pub fn new_run_id() -> String {
     format!("{:06x}{:06x}", naming::fresh_nonce(), naming::fresh_nonce())
 }
 
-fn clone_url(base: &str, repo: &RepoSlug) -> String {
-    format!("{}/{}.git", base.trim_end_matches('/'), repo)
+/// Where the commit under test and the recipe's own repository (tags,
+/// `refs/pull/N/head`) are cloned from, and whether the bot token goes with
+/// them. A recipe on the host's Gitea is cloned from `git_base` (the plan's
+/// Gitea unless overridden); one that lives elsewhere from the plan's
+/// `git_url`, without the token: the bot's Gitea token is never sent to
+/// another host.
+fn clone_urls(plan: &PlanV1, git_base: &str, src: &RepoSlug) -> (String, String, bool) {
+    match &plan.git_url {
+        None => (
+            gitea_clone_url(git_base, src),
+            gitea_clone_url(git_base, &plan.repo),
+            true,
+        ),
+        Some(url) => {
+            let upstream = url.as_str().to_owned();
+            let from = if *src == plan.repo {
+                upstream.clone()
+            } else {
+                gitea_clone_url(git_base, src)
+            };
+            (from, upstream, false)
+        }
+    }
 }
 
 struct Prepared {
@@ -80,13 +102,14 @@ fn prepare(inp: &RunInputs<'_>) -> Result<Prepared, String> {
     let abra = inp.work_dir.join("fresh");
     git.prepare_abra_dir(&abra, &shared)
         .map_err(|e| e.to_string())?;
+    let (src_url, upstream_url, with_token) = clone_urls(plan, &inp.git_base, &inp.src);
     let spec = FetchSpec {
         recipe: plan.recipe.to_string(),
-        src_url: clone_url(&inp.git_base, &inp.src),
-        upstream_url: clone_url(&inp.git_base, &plan.repo),
+        src_url,
+        upstream_url,
         git_ref: inp.git_ref.clone(),
         pr: inp.pr,
-        token_file: Some(PathBuf::from(plan.token_file.as_str())),
+        token_file: with_token.then(|| PathBuf::from(plan.token_file.as_str())),
         timeout,
     };
     let fresh = git
@@ -507,4 +530,48 @@ fn join_lint(
             String::new(),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(git_url: Option<&str>) -> PlanV1 {
+        let mut p = PlanV1::from_json("t", include_str!("../../tests/fixtures/plans/minimal.json"))
+            .unwrap();
+        p.git_url = git_url.map(|u| u.parse().unwrap());
+        p
+    }
+
+    #[test]
+    fn a_gitea_recipe_is_cloned_from_the_git_base_with_the_token() {
+        let repo: RepoSlug = "coop-cloud/custom-html".parse().unwrap();
+        let fork: RepoSlug = "someone/custom-html".parse().unwrap();
+        assert_eq!(
+            clone_urls(&plan(None), "https://mirror.example/", &fork),
+            (
+                "https://mirror.example/someone/custom-html.git".to_owned(),
+                "https://mirror.example/coop-cloud/custom-html.git".to_owned(),
+                true
+            )
+        );
+        assert_eq!(
+            clone_urls(&plan(None), "https://git.example.org", &repo).1,
+            "https://git.example.org/coop-cloud/custom-html.git"
+        );
+    }
+
+    #[test]
+    fn a_recipe_elsewhere_is_cloned_from_its_git_url_without_the_token() {
+        let repo: RepoSlug = "coop-cloud/custom-html".parse().unwrap();
+        let p = plan(Some("https://code.example.net/x/custom-html.git"));
+        assert_eq!(
+            clone_urls(&p, "https://git.example.org", &repo),
+            (
+                "https://code.example.net/x/custom-html.git".to_owned(),
+                "https://code.example.net/x/custom-html.git".to_owned(),
+                false
+            )
+        );
+    }
 }

@@ -30,6 +30,7 @@ pub mod progress;
 pub mod report;
 pub mod rungs;
 pub mod runstate;
+pub mod sandbox;
 pub mod secrets;
 pub mod steps;
 pub mod stop;

@@ -109,6 +109,17 @@ pub trait Platform: Send + Sync {
     /// `abra app secret generate <domain> <name> <version> -m`, output kept
     /// out of every log: one secret the app's checkout added.
     fn secret_generate_one(&self, app: &AppRef, name: &str, version: &str) -> Result<(), OpError>;
+    /// `abra app secret insert <domain> <name> <version> <file> -f`: a secret
+    /// whose value is the content of a host file, read by abra itself so the
+    /// value is never on a command line (docs/abra.md, "Secret values from
+    /// the host"). Required, so that no wrapper can silently drop it.
+    fn secret_insert_file(
+        &self,
+        app: &AppRef,
+        name: &str,
+        version: &str,
+        file: &std::path::Path,
+    ) -> Result<(), OpError>;
     /// The secret values generated for `app` since the last call, for the
     /// run's masker only (`super::mask`): never logged, never in an error.
     /// A platform that cannot know them returns none.

@@ -163,6 +163,7 @@ mod tests {
             dir: dir.path(),
             env: vec![("CCCI_STACK".into(), "given".into())],
             budget,
+            hidden: Vec::new(),
         })
     }
 
@@ -199,6 +200,7 @@ mod tests {
             dir: Path::new("/"),
             env: Vec::new(),
             budget: Duration::from_secs(1),
+            hidden: Vec::new(),
         });
         assert!(matches!(end, ChildEnd::Failed(e) if e.starts_with("cannot start")));
     }

@@ -162,6 +162,15 @@ impl<P: Platform> Platform for Claiming<P> {
     fn secret_generate_one(&self, app: &AppRef, name: &str, version: &str) -> Result<(), OpError> {
         self.inner.secret_generate_one(app, name, version)
     }
+    fn secret_insert_file(
+        &self,
+        app: &AppRef,
+        name: &str,
+        version: &str,
+        file: &Path,
+    ) -> Result<(), OpError> {
+        self.inner.secret_insert_file(app, name, version, file)
+    }
     /// Forwarded: the values must reach the masker, interrupted or not.
     fn take_secret_values(&self, app: &AppRef) -> Vec<String> {
         self.inner.take_secret_values(app)

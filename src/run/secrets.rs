@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use crate::envfile::EnvFile;
+use crate::plan::HostSecret;
 
 /// One secret the recipe declares, with the version its docker name carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +25,11 @@ pub fn declared(recipe_dir: &Path, env: &EnvFile) -> Result<Vec<Declared>, Strin
     let sample = std::fs::read_to_string(recipe_dir.join(".env.sample"))
         .map(|t| EnvFile::parse(&t))
         .unwrap_or_else(|_| EnvFile::parse(""));
-    let files = env
-        .get("COMPOSE_FILE")
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "compose.yml".to_owned());
+    // The env file may still hold the sample's chain: evaluate it as abra
+    // does, with the one selection rule.
+    let (files, _) = super::policy::select::selected(&env.render(), &[], &[]);
     let mut out: Vec<Declared> = Vec::new();
-    for file in files.split(':').filter(|f| !f.is_empty()) {
+    for file in &files {
         let path = recipe_dir.join(file);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -61,6 +61,26 @@ fn top_level_secrets(text: &str) -> Result<Vec<String>, String> {
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// Read a secret's value from the host's secrets (the file sops-nix made), for
+/// the masker and to refuse a missing or empty one before anything is
+/// deployed. abra is given the file itself, so the value inserted is exactly
+/// its content (docs/abra.md, "Secret values from the host"). The error names
+/// the key and the file, never a value.
+pub fn host_value(secret: &HostSecret) -> Result<String, String> {
+    let missing = |why: String| {
+        format!(
+            "the host secret `{}` ({}) {why}: add it to secrets/secrets.yaml",
+            secret.key, secret.file
+        )
+    };
+    match std::fs::read_to_string(secret.file.as_str()) {
+        Ok(v) if v.trim().is_empty() => Err(missing("is empty".into())),
+        Ok(v) => Ok(v),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing("is missing".into())),
+        Err(e) => Err(missing(format!("cannot be read ({})", e.kind()))),
+    }
 }
 
 /// The declared secrets whose docker secret `<stack>_<name>_<version>` is not
@@ -130,6 +150,41 @@ mod tests {
         let got = declared(d.path(), &env).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].name, "smtp_password");
+    }
+
+    #[test]
+    fn a_chain_left_in_the_env_file_is_evaluated() {
+        let d = recipe(&[
+            ("compose.yml", "services:\n  app:\n    image: x\n"),
+            (
+                "compose.smtp.yml",
+                "secrets:\n  smtp_password:\n    external: true\n",
+            ),
+        ]);
+        let env = EnvFile::parse(
+            "COMPOSE_FILE=\"compose.yml\"\nCOMPOSE_FILE=\"$COMPOSE_FILE:compose.smtp.yml\"\n",
+        );
+        let got = declared(d.path(), &env).unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+    }
+
+    #[test]
+    fn host_values_are_read_whole_and_missing_or_empty_ones_name_the_key() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("probe_api_key");
+        let secret = |f: &std::path::Path| HostSecret {
+            key: "probe_api_key".parse().unwrap(),
+            file: f.to_str().unwrap().parse().unwrap(),
+        };
+        let e = host_value(&secret(&file)).unwrap_err();
+        assert!(
+            e.contains("`probe_api_key`") && e.contains("is missing"),
+            "{e}"
+        );
+        std::fs::write(&file, "\n").unwrap();
+        assert!(host_value(&secret(&file)).unwrap_err().contains("is empty"));
+        std::fs::write(&file, "s3cr3t-value-123\n").unwrap();
+        assert_eq!(host_value(&secret(&file)).unwrap(), "s3cr3t-value-123\n");
     }
 
     #[test]

@@ -152,6 +152,20 @@ pub fn env_edits(plan: &PlanV1, label: &str) -> Vec<(String, String)> {
     edits
 }
 
+/// The env edits of a new run app whose env file is now `env_text` (abra's
+/// copy of the recipe's `.env.sample`): [`env_edits`], and `COMPOSE_FILE`
+/// set to the whole selection (the sample's chain evaluated, then the
+/// registry's `compose_files`), decided by the same function the compose
+/// policy checks with (`super::policy::select::selected`).
+pub fn app_env_edits(plan: &PlanV1, label: &str, env_text: &str) -> Vec<(String, String)> {
+    let mut edits = env_edits(plan, label);
+    let (files, _) = super::policy::select::selected(env_text, &edits, &plan.compose_files);
+    // Before LETS_ENCRYPT_ENV, which stays last.
+    let at = edits.len().saturating_sub(1);
+    edits.insert(at, ("COMPOSE_FILE".into(), files.join(":")));
+    edits
+}
+
 /// `app new`, env edits, secrets, deploy: the app exists afterwards even when
 /// a later step failed, so the caller always tears it down.
 pub fn create_and_deploy(
@@ -164,18 +178,98 @@ pub fn create_and_deploy(
         .line(scope, &format!("creating app {}", app.domain));
     let p = ctx.platform();
     p.app_new(app)?;
-    p.set_env(app, &env_edits(ctx.plan, label))?;
-    p.secret_generate(app)?;
-    for v in p.take_secret_values(app) {
-        ctx.progress.masker().add(&v);
-    }
+    let sample = p.env(app)?.render();
+    p.set_env(app, &app_env_edits(ctx.plan, label, &sample))?;
+    provide_secrets(ctx, app, scope)?;
     ctx.progress.line(scope, "deploying");
     p.deploy(app, false)
 }
 
-/// Generate the secrets the app's checkout declares that docker does not
-/// have (a PR that adds a secret, deployed over the base release's app).
-/// Returns the names generated; their values never leave abra.
+/// Every secret of a new app: those the plan names in `secret_values` are
+/// inserted from the host's secrets, the rest generated. A host secret that
+/// is missing fails the step before any secret is made, so nothing deploys.
+fn provide_secrets(ctx: &RunCtx<'_>, app: &AppRef, scope: &str) -> Result<(), OpError> {
+    let p = ctx.platform();
+    if ctx.plan.secret_values.is_empty() {
+        p.secret_generate(app)?;
+        for v in p.take_secret_values(app) {
+            ctx.progress.masker().add(&v);
+        }
+        return Ok(());
+    }
+    for hs in ctx.plan.secret_values.values() {
+        let value = super::secrets::host_value(hs).map_err(OpError::Failed)?;
+        ctx.progress.masker().add(&value);
+    }
+    let recipe_dir = crate::names::abra::recipe_dir(&app.abra_dir, &app.recipe);
+    let declared = super::secrets::declared(&recipe_dir, &p.env(app)?).map_err(OpError::Failed)?;
+    let undeclared: Vec<&str> = ctx
+        .plan
+        .secret_values
+        .keys()
+        .map(|n| n.as_str())
+        .filter(|n| !declared.iter().any(|d| d.name == *n))
+        .collect();
+    if !undeclared.is_empty() {
+        return Err(OpError::Failed(format!(
+            "secret_values names {}, which the compose files in use do not declare",
+            undeclared.join(", ")
+        )));
+    }
+    for d in &declared {
+        provide_one(ctx, app, d, scope)?;
+    }
+    Ok(())
+}
+
+/// Insert one declared secret from the host when the plan says so, else
+/// generate it; generated values go to the masker.
+fn provide_one(
+    ctx: &RunCtx<'_>,
+    app: &AppRef,
+    d: &super::secrets::Declared,
+    scope: &str,
+) -> Result<(), OpError> {
+    let p = ctx.platform();
+    let host = ctx
+        .plan
+        .secret_values
+        .iter()
+        .find(|(n, _)| n.as_str() == d.name)
+        .map(|(_, hs)| hs);
+    match host {
+        Some(hs) => {
+            // Read again: the masker must know the value even on this path.
+            let value = super::secrets::host_value(hs).map_err(OpError::Failed)?;
+            ctx.progress.masker().add(&value);
+            ctx.progress.line(
+                scope,
+                &format!(
+                    "inserting the secret {} ({}) from the host secret {}",
+                    d.name, d.version, hs.key
+                ),
+            );
+            p.secret_insert_file(
+                app,
+                &d.name,
+                &d.version,
+                std::path::Path::new(hs.file.as_str()),
+            )
+        }
+        None => {
+            p.secret_generate_one(app, &d.name, &d.version)?;
+            for v in p.take_secret_values(app) {
+                ctx.progress.masker().add(&v);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Provide the secrets the app's checkout declares that docker does not
+/// have (a PR that adds a secret, deployed over the base release's app):
+/// from the host when the plan names them, else generated.
+/// Returns the names provided; generated values never leave abra.
 pub fn generate_missing_secrets(
     ctx: &RunCtx<'_>,
     app: &AppRef,
@@ -189,13 +283,9 @@ pub fn generate_missing_secrets(
     for d in &missing {
         ctx.progress.line(
             scope,
-            &format!("generating the new secret {} ({})", d.name, d.version),
+            &format!("providing the new secret {} ({})", d.name, d.version),
         );
-        ctx.platform()
-            .secret_generate_one(app, &d.name, &d.version)?;
-        for v in ctx.platform().take_secret_values(app) {
-            ctx.progress.masker().add(&v);
-        }
+        provide_one(ctx, app, d, scope)?;
     }
     Ok(missing.into_iter().map(|d| d.name).collect())
 }
@@ -373,6 +463,24 @@ mod tests {
             "cryp-000001-sandbox.ci.example.org".into()
         )));
         assert!(edits.contains(&("FOO".into(), "bar".into())));
+    }
+
+    #[test]
+    fn a_new_app_gets_the_whole_compose_selection_before_lets_encrypt() {
+        let plan_json = include_str!("../../tests/fixtures/plans/minimal.json");
+        let mut plan = PlanV1::from_json("t", plan_json).unwrap();
+        plan.compose_files = vec!["compose.smtp.yml".parse().unwrap()];
+        let sample = "COMPOSE_FILE=\"compose.yml\"\nCOMPOSE_FILE=\"$COMPOSE_FILE:compose.postgres.yml\"\nLETS_ENCRYPT_ENV=production\n";
+        let edits = app_env_edits(&plan, "cust-000001", sample);
+        let n = edits.len();
+        assert_eq!(
+            edits[n - 2],
+            (
+                "COMPOSE_FILE".to_owned(),
+                "compose.yml:compose.postgres.yml:compose.smtp.yml".to_owned()
+            )
+        );
+        assert_eq!(edits[n - 1], ("LETS_ENCRYPT_ENV".to_owned(), String::new()));
     }
 
     #[test]

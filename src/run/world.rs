@@ -140,6 +140,9 @@ pub struct ChildRun<'a> {
     pub env: Vec<(String, String)>,
     /// Killed when it runs longer.
     pub budget: Duration,
+    /// Directories a contained child must not see (the host's secrets
+    /// directory): covered by an empty one where the sandbox runs.
+    pub hidden: Vec<std::path::PathBuf>,
 }
 
 /// How a child process ended.

@@ -63,6 +63,17 @@ pub struct Scenario {
 impl Scenario {
     /// The recipe's repository with `releases` and the PR commit `pr`.
     pub fn new(releases: Vec<Commit>, pr: Commit) -> Scenario {
+        Scenario::build(releases, pr, plan_json, &format!("{GIT_BASE}/{REPO}.git"))
+    }
+
+    /// The same with the plan `plan` makes (given the scenario's directory)
+    /// and the repository at `repo_url`.
+    pub fn build(
+        releases: Vec<Commit>,
+        pr: Commit,
+        plan: impl FnOnce(&std::path::Path) -> serde_json::Value,
+        repo_url: &str,
+    ) -> Scenario {
         let mut repo = Repo::default();
         let mut parent: Option<String> = None;
         let mut last_release = None;
@@ -98,9 +109,9 @@ impl Scenario {
                 .into(),
             },
         );
-        world.add_repo(&format!("{GIT_BASE}/{REPO}.git"), repo);
+        world.add_repo(repo_url, repo);
         let dir = tempfile::tempdir().unwrap();
-        let plan_text = serde_json::to_string(&plan_json(dir.path())).unwrap();
+        let plan_text = serde_json::to_string(&plan(dir.path())).unwrap();
         let plan = PlanV1::from_json("custom-html.json", &plan_text).unwrap();
         Scenario {
             world,
@@ -116,6 +127,11 @@ impl Scenario {
             vec![release("1.0.0+1.25"), release("1.1.0+1.27")],
             pr_head(compose("1.2.0+1.27", "content", "DOMAIN")),
         )
+    }
+
+    /// The scenario's own directory (plans put host files there).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub fn work_dir(&self) -> PathBuf {

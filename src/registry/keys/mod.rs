@@ -74,10 +74,17 @@ macro_rules! k {
     };
 }
 
-// The table is data, five hundred lines of it: it lives in its own file so
-// that this one reads as the types and the rules that check the table.
+// The tables are data, hundreds of lines of it: they live in their own files
+// so that this one reads as the types and the rules that check the tables.
+mod recipe_table;
 mod table;
-pub use table::KEYS;
+pub use recipe_table::RECIPE_KEYS;
+pub use table::HOST_KEYS;
+
+/// Every documented key: the host's, then a recipe's.
+pub fn keys() -> impl Iterator<Item = &'static KeyDoc> {
+    HOST_KEYS.iter().chain(RECIPE_KEYS)
+}
 
 /// The key reference as Markdown (the README's reference section and
 /// `ccci-gen keys`).
@@ -93,7 +100,7 @@ pub fn reference_markdown() -> String {
         out.push_str(&format!(
             "### {title}\n\n| key | type | default | meaning |\n|---|---|---|---|\n"
         ));
-        for k in KEYS.iter().filter(|k| k.file == file) {
+        for k in keys().filter(|k| k.file == file) {
             let default = k.default.unwrap_or("**required**");
             out.push_str(&format!(
                 "| `{}` | {} | {} | {} |\n",
@@ -135,7 +142,7 @@ mod tests {
     /// The documented keys directly under `prefix` (a table's own keys; a nested
     /// table or array of tables counts as one key of its parent).
     fn documented(file: KeyFile, prefix: &str) -> BTreeSet<String> {
-        KEYS.iter()
+        keys()
             .filter(|k| k.file == file)
             .filter_map(|k| k.key.strip_prefix(prefix))
             .map(|rest| {
@@ -143,6 +150,12 @@ mod tests {
                 format!("{prefix}{}", &rest[..end])
             })
             .collect()
+    }
+
+    #[test]
+    fn each_table_holds_only_its_own_file() {
+        assert!(HOST_KEYS.iter().all(|k| k.file == KeyFile::Host));
+        assert!(RECIPE_KEYS.iter().all(|k| k.file == KeyFile::Recipe));
     }
 
     #[test]

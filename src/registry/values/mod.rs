@@ -377,6 +377,10 @@ pub fn is_commit_id(s: &str) -> bool {
 mod quantities;
 pub use quantities::{Duration, StatusList};
 
+// Where a recipe comes from and what it needs from the host.
+mod inputs;
+pub use inputs::{ComposeFileName, GitUrl, HostSecretKey, SecretName};
+
 #[cfg(test)]
 mod tests {
     use super::*;

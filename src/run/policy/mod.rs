@@ -187,7 +187,7 @@ pub fn check_checkout(
 ) -> Result<Verdict, PolicyError> {
     let sample = std::fs::read_to_string(recipe_dir.join(".env.sample")).unwrap_or_default();
     let edits = super::steps::env_edits(plan, "policy");
-    let (names, vars) = select::selected(&sample, &edits);
+    let (names, vars) = select::selected(&sample, &edits, &plan.compose_files);
     let mut files = Vec::new();
     for name in names {
         let text = select::read_in(recipe_dir, &name).map_err(|problem| PolicyError {

@@ -3,17 +3,27 @@
 //! `$COMPOSE_FILE` (or `${COMPOSE_FILE}`) is the value so far — the chain
 //! recipes' `.env.sample` files use to add optional files
 //! (docs/abra.md, "COMPOSE_FILE chains"). Unset or empty: `compose.yml`.
+//! The registry's `compose_files` are appended to the chain.
+//!
+//! This is the one decision of which files a run app deploys: the run writes
+//! its answer into the app's `COMPOSE_FILE` (`run::steps::app_env_edits`), the
+//! compose policy checks exactly these files (`super::check_checkout`), and
+//! the secrets a recipe declares are read from them (`run::secrets`).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
 
 use crate::envfile::EnvFile;
+use crate::registry::values::ComposeFileName;
 
-/// The selected files, in order and without repeats, and every variable of
-/// the final env (for `${VAR}` in the compose files).
+/// The selected files, in order and without repeats, then `extra` (the
+/// registry's `compose_files`) not already selected; and every variable of
+/// the final env (for `${VAR}` in the compose files), `COMPOSE_FILE` being
+/// the whole selection.
 pub fn selected(
     sample: &str,
     edits: &[(String, String)],
+    extra: &[ComposeFileName],
 ) -> (Vec<String>, BTreeMap<String, String>) {
     let mut env = EnvFile::parse(sample);
     // Edits replace a key's value in place, as the platform's set_env does;
@@ -34,11 +44,13 @@ pub fn selected(
         .cloned()
         .unwrap_or_else(|| "compose.yml".to_owned());
     let mut files: Vec<String> = Vec::new();
-    for f in chain.split(':').map(str::trim).filter(|f| !f.is_empty()) {
+    let chosen = chain.split(':').map(str::trim).filter(|f| !f.is_empty());
+    for f in chosen.chain(extra.iter().map(ComposeFileName::as_str)) {
         if !files.iter().any(|x| x == f) {
             files.push(f.to_owned());
         }
     }
+    vars.insert("COMPOSE_FILE".to_owned(), files.join(":"));
     (files, vars)
 }
 

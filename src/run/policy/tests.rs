@@ -152,19 +152,39 @@ fn an_exception_allows_its_rule_only_and_says_why() {
 #[test]
 fn compose_file_chains_are_followed_line_by_line() {
     let sample = "TYPE=x\nCOMPOSE_FILE=\"compose.yml\"\n#COMPOSE_FILE=\"$COMPOSE_FILE:compose.smtp.yml\"\nCOMPOSE_FILE=\"$COMPOSE_FILE:compose.mariadb.yml\"\nCOMPOSE_FILE=\"${COMPOSE_FILE}:compose.extra.yml\"\n";
-    let (files, _) = select::selected(sample, &[]);
+    let (files, _) = select::selected(sample, &[], &[]);
     assert_eq!(
         files,
         ["compose.yml", "compose.mariadb.yml", "compose.extra.yml"]
     );
-    let (files, _) = select::selected("", &[]);
+    let (files, _) = select::selected("", &[], &[]);
     assert_eq!(files, ["compose.yml"]);
     // The plan's edit replaces the sample's value.
     let (files, _) = select::selected(
         "COMPOSE_FILE=compose.yml\n",
         &[("COMPOSE_FILE".into(), "compose.yml:compose.b.yml".into())],
+        &[],
     );
     assert_eq!(files, ["compose.yml", "compose.b.yml"]);
+}
+
+#[test]
+fn registry_compose_files_extend_the_chain_once_each() {
+    let extra: Vec<crate::registry::values::ComposeFileName> =
+        ["compose.smtp.yml", "compose.postgres.yml"]
+            .iter()
+            .map(|f| f.parse().unwrap())
+            .collect();
+    let sample = "COMPOSE_FILE=\"compose.yml\"\nCOMPOSE_FILE=\"$COMPOSE_FILE:compose.postgres.yml\"\n#COMPOSE_FILE=\"$COMPOSE_FILE:compose.smtp.yml\"\n";
+    let (files, vars) = select::selected(sample, &[], &extra);
+    assert_eq!(
+        files,
+        ["compose.yml", "compose.postgres.yml", "compose.smtp.yml"]
+    );
+    assert_eq!(
+        vars["COMPOSE_FILE"],
+        "compose.yml:compose.postgres.yml:compose.smtp.yml"
+    );
 }
 
 #[test]

@@ -21,23 +21,50 @@ pub struct Compose {
     pub secrets: Vec<String>,
 }
 
-/// Replace `${NAME}` with its value in `vars`, or nothing.
+/// Docker's variable substitution: `${NAME}`, `$NAME`, `${NAME:-default}`
+/// (unset or empty), `${NAME-default}` (unset) and `$$` for a `$`; an unset
+/// variable without a default becomes empty.
 pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = rest.find("${") {
+    while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        match after.find('}') {
-            Some(j) => {
-                let name = &after[..j];
-                out.push_str(vars.get(name).map_or("", String::as_str));
-                rest = &after[j + 1..];
-            }
-            None => {
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let Some(j) = body.find('}') else {
                 out.push_str(&rest[i..]);
                 rest = "";
+                break;
+            };
+            let inner = &body[..j];
+            let value = if let Some((name, default)) = inner.split_once(":-") {
+                vars.get(name)
+                    .filter(|v| !v.is_empty())
+                    .cloned()
+                    .unwrap_or_else(|| default.to_owned())
+            } else if let Some((name, default)) = inner.split_once('-') {
+                vars.get(name)
+                    .cloned()
+                    .unwrap_or_else(|| default.to_owned())
+            } else {
+                vars.get(inner).cloned().unwrap_or_default()
+            };
+            out.push_str(&value);
+            rest = &body[j + 1..];
+        } else {
+            let n = after
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
+            if n == 0 {
+                out.push('$');
+            } else {
+                out.push_str(vars.get(&after[..n]).map_or("", String::as_str));
             }
+            rest = &after[n..];
         }
     }
     out.push_str(rest);
@@ -165,6 +192,21 @@ mod tests {
             "Host(``) on st_x"
         );
         assert_eq!(substitute("no ${ end", &vars), "no ${ end");
+    }
+
+    #[test]
+    fn defaults_bare_names_and_escaped_dollars() {
+        let vars: BTreeMap<String, String> = [
+            ("SET".to_owned(), "v".to_owned()),
+            ("EMPTY".to_owned(), String::new()),
+        ]
+        .into();
+        assert_eq!(
+            substitute("${SET:-d} ${EMPTY:-d} ${NONE:-d}", &vars),
+            "v d d"
+        );
+        assert_eq!(substitute("${EMPTY-d} ${NONE-d}", &vars), " d");
+        assert_eq!(substitute("$SET/$$SET/$", &vars), "v/$SET/$");
     }
 
     #[test]

@@ -199,6 +199,9 @@ impl Git for MemWorld {
             let mut s = self.state();
             s.calls.push(Call::Fetch {
                 git_ref: spec.git_ref.clone(),
+                src_url: spec.src_url.clone(),
+                upstream_url: spec.upstream_url.clone(),
+                with_token: spec.token_file.is_some(),
             });
             (
                 s.repos.get(&spec.src_url).cloned(),

@@ -24,6 +24,7 @@
 mod browser;
 mod compose;
 mod container;
+mod env;
 mod git;
 mod janitor;
 mod swarm;
@@ -39,7 +40,8 @@ use ccci::run::world::{Browser, ChildEnd, ChildRun, Clock, Git, Platform, Proces
 #[allow(unused_imports)]
 pub use browser::{FakePage, Submit};
 pub use git::Repo;
-pub use swarm::{Backup, Deployed, MemApp, Secret, Service, Volume};
+#[allow(unused_imports)]
+pub use swarm::{Backup, Deployed, EXPECTS_SECRET, MemApp, Secret, Service, Volume};
 
 /// One operation the run asked of the world, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +61,12 @@ pub enum Call {
         domain: String,
         name: String,
         version: String,
+    },
+    SecretInsert {
+        domain: String,
+        name: String,
+        version: String,
+        file: PathBuf,
     },
     Deploy {
         domain: String,
@@ -85,6 +93,10 @@ pub enum Call {
     },
     Fetch {
         git_ref: String,
+        src_url: String,
+        upstream_url: String,
+        /// Whether the bot token went with the clone.
+        with_token: bool,
     },
     Checkout {
         recipe_dir: PathBuf,

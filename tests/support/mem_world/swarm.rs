@@ -41,6 +41,10 @@ pub struct Service {
     pub deployed_at: std::time::Duration,
 }
 
+/// The deploy label of a fixture service that checks a secret's value at
+/// start: `<name>:<value>`; with any other value its tasks exit.
+pub const EXPECTS_SECRET: &str = "ccci-fixture.expects-secret";
+
 /// What a crash-looping service prints before it exits.
 pub const CRASH_LOG: [&str; 2] = ["starting", "Error: cannot read /etc/app/config.yml"];
 
@@ -139,7 +143,7 @@ impl MemWorld {
             .cloned()
             .unwrap_or_else(|| "compose.yml".into());
         let mut parsed = Vec::new();
-        for f in names.split(':') {
+        for f in names.split(':').filter(|f| !f.is_empty()) {
             let (text, _) = files
                 .get(f)
                 .ok_or_else(|| failed(format!("{f} does not exist in the recipe")))?;
@@ -148,8 +152,9 @@ impl MemWorld {
         Ok(compose::merge(parsed))
     }
 
+    /// The app's env as abra reads it (chains evaluated).
     fn env_map(s: &State, app: &AppRef) -> Result<BTreeMap<String, String>, OpError> {
-        Ok(EnvFile::parse(&Self::app(s, app)?.env_text).to_map())
+        Ok(super::env::evaluate(&Self::app(s, app)?.env_text))
     }
 
     fn generate(s: &mut State, stack: &str, name: &str, version: &str) -> Result<(), OpError> {
@@ -201,8 +206,15 @@ impl MemWorld {
     ) {
         let stack = &app.stack;
         let k = &self.knobs;
-        let crash = Self::listed(stack, &k.crash_loop);
+        let crash_all = Self::listed(stack, &k.crash_loop);
         for (svc, spec) in &compose.services {
+            // A fixture app that checks a secret's value at start exits
+            // when it is wrong: `ccci-fixture.expects-secret=<name>:<value>`.
+            let crash = crash_all
+                || spec
+                    .labels
+                    .get(EXPECTS_SECRET)
+                    .is_some_and(|want| !Self::secret_is(s, stack, want));
             let name = format!("{stack}_{svc}");
             let old = s.services.get(&name).cloned();
             let mut labels: BTreeMap<String, String> =
@@ -253,6 +265,18 @@ impl MemWorld {
                     files: BTreeMap::new(),
                 });
         }
+    }
+
+    /// Whether the stack's secret `<name>` (any version) holds `<value>`,
+    /// for `want` = `<name>:<value>`.
+    fn secret_is(s: &State, stack: &str, want: &str) -> bool {
+        let Some((name, value)) = want.split_once(':') else {
+            return false;
+        };
+        let prefix = format!("{stack}_{name}_");
+        s.secrets
+            .iter()
+            .any(|(k, v)| k.starts_with(&prefix) && v.value == value)
     }
 
     fn states(&self, app: &AppRef, labels: bool) -> Result<Vec<ServiceState>, OpError> {
@@ -391,6 +415,39 @@ impl Platform for MemWorld {
         self.injected("secret_generate_one")?;
         Self::app(&s, app)?;
         Self::generate(&mut s, &app.stack, name, version)
+    }
+
+    fn secret_insert_file(
+        &self,
+        app: &AppRef,
+        name: &str,
+        version: &str,
+        file: &Path,
+    ) -> Result<(), OpError> {
+        let mut s = self.state();
+        s.calls.push(Call::SecretInsert {
+            domain: app.domain.clone(),
+            name: name.to_owned(),
+            version: version.to_owned(),
+            file: file.to_owned(),
+        });
+        self.injected("secret_insert")?;
+        Self::app(&s, app)?;
+        // abra reads the file itself: its content is the value.
+        let value = std::fs::read_to_string(file)
+            .map_err(|e| failed(format!("open {}: {e}", file.display())))?;
+        let full = ccci::names::stack::versioned_name(&app.stack, name, version);
+        if s.secrets.contains_key(&full) {
+            return Err(failed(format!("secret {full} already exists")));
+        }
+        s.secrets.insert(
+            full,
+            Secret {
+                stack: app.stack.clone(),
+                value,
+            },
+        );
+        Ok(())
     }
 
     fn secrets(&self, app: &AppRef) -> Result<Vec<String>, OpError> {

@@ -22,11 +22,10 @@ impl AppHttp for MemHttp<'_> {
             return Err(ProbeFailure::TraefikDefaultCert);
         }
         let s = w.state();
-        let rule = format!("Host(`{}`)", self.domain);
         let routed = s.services.values().find(|v| {
             v.stack == stack
                 && v.running_now(s.elapsed) > 0
-                && v.labels.values().any(|l| l.contains(&rule))
+                && v.labels.values().any(|l| routes(l, &self.domain))
         });
         let answer = |status, body: &str| Answer {
             status,
@@ -50,6 +49,32 @@ impl AppHttp for MemHttp<'_> {
     }
 }
 
+/// Whether a label holds a router rule with `Host(…)` naming `domain`. The
+/// arguments must be back-quoted names separated by commas, as Traefik
+/// parses them: `Host(`a`, `b`)`; a rule Traefik could not parse
+/// (`Host(`a`, b)`) routes nothing.
+fn routes(label: &str, domain: &str) -> bool {
+    let mut rest = label;
+    let mut found = false;
+    while let Some(i) = rest.find("Host(") {
+        let args = &rest[i + "Host(".len()..];
+        let Some(end) = args.find(')') else {
+            return false;
+        };
+        let mut names = Vec::new();
+        for arg in args[..end].split(',') {
+            let arg = arg.trim();
+            match arg.strip_prefix('`').and_then(|a| a.strip_suffix('`')) {
+                Some(name) if !name.is_empty() && !name.contains('`') => names.push(name),
+                _ => return false,
+            }
+        }
+        found |= names.contains(&domain);
+        rest = &args[end + 1..];
+    }
+    found
+}
+
 impl Web for MemWorld {
     fn client<'a>(
         &'a self,
@@ -60,5 +85,20 @@ impl Web for MemWorld {
             world: self,
             domain: domain.to_owned(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routes;
+
+    #[test]
+    fn host_rules_list_back_quoted_names() {
+        assert!(routes("Host(`a.ci`)", "a.ci"));
+        assert!(routes("Host(`a.ci`, `www-a.ci`)", "www-a.ci"));
+        assert!(routes("Host(`b.ci`) || Host(`a.ci`)", "a.ci"));
+        assert!(!routes("Host(`a.ci`, www-a.ci)", "a.ci"));
+        assert!(!routes("Host(`b.ci`)", "a.ci"));
+        assert!(!routes("Host(``)", "a.ci"));
     }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn results(git_ref: &str, green: bool) -> Box<ResultsV1> {
+pub(super) fn results(git_ref: &str, green: bool) -> Box<ResultsV1> {
     let mut rungs = BTreeMap::new();
     rungs.insert(
         crate::registry::Rung::Install,
