@@ -5,8 +5,10 @@
 //! from [`Registry`]; nothing downstream re-reads the TOML.
 
 mod browser_steps;
+mod collect;
 mod domain_template;
 mod error;
+mod explain;
 pub mod keys;
 mod load;
 pub mod model;

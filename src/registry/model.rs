@@ -256,7 +256,8 @@ pub enum Marker {
         service: ServiceName,
         database: Word,
         user: Word,
-        /// A file inside the DB container holding the user's password (mariadb).
+        /// A file inside the DB container holding the user's password, handed
+        /// to the client in its environment (PGPASSWORD, MYSQL_PWD).
         #[serde(default)]
         password_file: Option<AbsPath>,
     },
