@@ -58,6 +58,11 @@ pub struct BridgeCredentials {
     pub drone_token: String,
     /// Present when the webhook is enabled.
     pub webhook_secret: Option<String>,
+    /// Present when the Drone server posts its build events to the bridge's
+    /// `/drone-hook` (docs/drone.md, "System webhooks"): the secret they are
+    /// signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drone_hook_secret: Option<String>,
 }
 
 /// `modules-gen/etc/reconcile-swarm.json`.
@@ -84,6 +89,11 @@ pub struct AbraApp {
     pub domain: Domain,
     /// Keys the app's `.env` must hold with exactly these values.
     pub env: BTreeMap<String, String>,
+    /// Keys the app's `.env` must hold with the (trimmed) content of these
+    /// files: secrets the recipe reads from its environment, kept out of
+    /// this world-readable config.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env_files: BTreeMap<String, AbsPath>,
 }
 
 /// A secret inserted from a file when docker does not have it.

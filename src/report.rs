@@ -91,6 +91,155 @@ pub fn level(results: &ResultsV1) -> &'static str {
     results.level.map_or("none", Rung::as_str)
 }
 
+/// Longest short reason a skip note shows (characters).
+pub const SHORT_REASON_MAX: usize = 40;
+
+/// The short form of a skip reason: up to its first colon (reasons are
+/// written "what: detail", e.g. "no older release: …"), capped.
+pub fn short_reason(reason: &str) -> String {
+    let head = reason.split(':').next().unwrap_or("").trim();
+    let one_line = head.replace(['\n', '\r'], " ");
+    let mut out: String = one_line.chars().take(SHORT_REASON_MAX).collect();
+    if out.chars().count() < one_line.chars().count() {
+        out.push('…');
+    }
+    out
+}
+
+/// The rungs skipped on purpose, each with the short form of its reason:
+/// `("upgrade", "no older release")`. Lint is left out: it never counts
+/// toward what a run proved.
+pub fn skip_notes(results: &ResultsV1) -> Vec<(&'static str, String)> {
+    Rung::ALL
+        .into_iter()
+        .filter(|r| *r != Rung::Lint)
+        .filter_map(|r| {
+            let x = results.rungs.get(&r)?;
+            (x.status == Status::Skip).then(|| (r.as_str(), short_reason(&x.reason)))
+        })
+        .collect()
+}
+
+/// Whether the run says data survival was not proven (older results, which
+/// do not say, are not flagged).
+pub fn data_unproven(results: &ResultsV1) -> bool {
+    results.data_survival.as_ref().is_some_and(|d| !d.proven)
+}
+
+/// What "data survival not proven" reads as everywhere.
+pub const DATA_UNPROVEN: &str = "data survival not proven";
+
+/// The level with what it leaves out, as plain text for the badge and the
+/// dashboard: `level backup_restore · upgrade skipped: no older release ·
+/// data survival not proven`.
+pub fn level_line(results: &ResultsV1) -> String {
+    format!("level {}{}", level(results), level_notes(results))
+}
+
+/// What the level leaves out, as plain text, each part led by ` · `;
+/// empty when nothing was skipped and data survival is not in doubt.
+pub fn level_notes(results: &ResultsV1) -> String {
+    let mut out = String::new();
+    for (rung, why) in skip_notes(results) {
+        if why.is_empty() {
+            let _ = write!(out, " · {rung} skipped");
+        } else {
+            let _ = write!(out, " · {rung} skipped: {why}");
+        }
+    }
+    if data_unproven(results) {
+        let _ = write!(out, " · {DATA_UNPROVEN}");
+    }
+    out
+}
+
+/// [`level_line`] for Markdown: the level in bold, every reason inert.
+pub fn level_line_md(results: &ResultsV1) -> String {
+    let mut out = format!("Level: **{}**", level(results));
+    for note in level_notes_md(results) {
+        let _ = write!(out, " · {note}");
+    }
+    out
+}
+
+/// What the level leaves out, in Markdown, one part each (reasons inert):
+/// `upgrade skipped: `no older release``, `⚠️ data survival not proven`.
+pub fn level_notes_md(results: &ResultsV1) -> Vec<String> {
+    let mut out: Vec<String> = skip_notes(results)
+        .into_iter()
+        .map(|(rung, why)| {
+            if why.is_empty() {
+                format!("{rung} skipped")
+            } else {
+                format!("{rung} skipped: {}", cell(&why))
+            }
+        })
+        .collect();
+    if data_unproven(results) {
+        out.push(format!("⚠️ {DATA_UNPROVEN}"));
+    }
+    out
+}
+
+/// One thing a run stood on, in words: the dashboard shows it as HTML,
+/// [`proof_lines`] as Markdown.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProofItem {
+    pub label: &'static str,
+    /// ✅ or ⚠️ for data survival, empty otherwise.
+    pub icon: &'static str,
+    pub text: String,
+}
+
+/// What a run stood on: the floor, the upgrade base and whether data
+/// survival was proven. Empty for results written before these were
+/// recorded.
+pub fn proof_items(results: &ResultsV1) -> Vec<ProofItem> {
+    let mut out = Vec::new();
+    if let Some(f) = &results.floor {
+        out.push(ProofItem {
+            label: "Floor",
+            icon: "",
+            text: f.describe(),
+        });
+    }
+    if let Some(b) = &results.upgrade_base {
+        out.push(ProofItem {
+            label: "Upgrade base",
+            icon: "",
+            text: format!("{} at {}", b.version, short_sha(&b.commit)),
+        });
+    }
+    if let Some(d) = &results.data_survival {
+        let (icon, word) = if d.proven {
+            ("✅", "proven")
+        } else {
+            ("⚠️", "not proven")
+        };
+        out.push(ProofItem {
+            label: "Data survival",
+            icon,
+            text: format!("{word} — {}", d.detail),
+        });
+    }
+    out
+}
+
+/// [`proof_items`] as Markdown list items, the text inert.
+pub fn proof_lines(results: &ResultsV1) -> Vec<String> {
+    proof_items(results)
+        .into_iter()
+        .map(|p| {
+            let icon = if p.icon.is_empty() {
+                String::new()
+            } else {
+                format!("{} ", p.icon)
+            };
+            format!("{}: {icon}{}", p.label, cell(&p.text))
+        })
+        .collect()
+}
+
 /// A duration to the second: `12s`, `1m 01s`.
 pub fn duration(secs: f64) -> String {
     let total = if secs.is_finite() && secs > 0.0 {
@@ -217,7 +366,15 @@ pub fn rung_table(results: &ResultsV1) -> String {
 /// or could not be decided (lint has its own rung row and `lint.txt`), then
 /// what teardown left behind.
 pub fn details(results: &ResultsV1) -> String {
-    let mut out = rung_table(results);
+    let mut out = String::new();
+    let proof = proof_lines(results);
+    for line in &proof {
+        let _ = writeln!(out, "- {line}");
+    }
+    if !proof.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&rung_table(results));
     let bad: Vec<_> = results
         .checks
         .iter()
@@ -278,8 +435,8 @@ pub fn summary_md(results: &ResultsV1) -> String {
     );
     let _ = writeln!(
         out,
-        "Level: **{}** · run {} · {}\n",
-        level(results),
+        "{} · run {} · {}\n",
+        level_line_md(results),
         cell(&results.run_id),
         duration(results.duration_secs)
     );
@@ -307,6 +464,66 @@ mod tests {
         assert_eq!(short_sha("abc"), "abc");
     }
 
+    fn bare() -> ResultsV1 {
+        crate::results::ResultsV1 {
+            schema: 1,
+            recipe: "keycloak".parse().unwrap(),
+            git_ref: "0".repeat(40),
+            src: "coop-cloud/keycloak".parse().unwrap(),
+            pr: None,
+            run_id: "r".into(),
+            started_at: String::new(),
+            duration_secs: 0.0,
+            level: None,
+            green: false,
+            rungs: Default::default(),
+            lanes: Default::default(),
+            checks: Vec::new(),
+            teardown: Vec::new(),
+            floor: None,
+            upgrade_base: None,
+            data_survival: None,
+        }
+    }
+
+    #[test]
+    fn the_level_line_names_skipped_rungs_and_unproven_data() {
+        use crate::results::{DataSurvival, RungResult};
+        let mut r = bare();
+        r.level = Some(Rung::Install);
+        let rung = |status, reason: &str| RungResult {
+            status,
+            reason: reason.into(),
+            duration_secs: 0.0,
+        };
+        r.rungs.insert(Rung::Install, rung(Status::Pass, ""));
+        r.rungs.insert(
+            Rung::Upgrade,
+            rung(Status::Skip, "no older release: nothing older than 1.0.0"),
+        );
+        r.rungs.insert(Rung::Lint, rung(Status::Skip, "lint off"));
+        assert_eq!(
+            level_line(&r),
+            "level install · upgrade skipped: no older release"
+        );
+        r.data_survival = Some(DataSurvival {
+            proven: false,
+            detail: "no data marker declared".into(),
+        });
+        assert_eq!(
+            level_line(&r),
+            "level install · upgrade skipped: no older release · data survival not proven"
+        );
+        assert_eq!(
+            level_line_md(&r),
+            "Level: **install** · upgrade skipped: `no older release` · ⚠️ data survival not proven"
+        );
+        assert_eq!(
+            proof_lines(&r),
+            ["Data survival: ⚠️ `not proven — no data marker declared`"]
+        );
+    }
+
     #[test]
     fn a_failed_browser_check_names_its_screenshot() {
         let mut r = crate::results::ResultsV1 {
@@ -324,6 +541,9 @@ mod tests {
             lanes: Default::default(),
             checks: Vec::new(),
             teardown: Vec::new(),
+            floor: None,
+            upgrade_base: None,
+            data_survival: None,
         };
         r.checks.push(crate::results::CheckResult {
             rung: Rung::Install,
@@ -349,27 +569,14 @@ mod tests {
             reason: String::new(),
             duration_secs: 0.0,
         };
-        let mut r = crate::results::ResultsV1 {
-            schema: 1,
-            recipe: "keycloak".parse().unwrap(),
-            git_ref: "0".repeat(40),
-            src: "coop-cloud/keycloak".parse().unwrap(),
-            pr: None,
-            run_id: "r".into(),
-            started_at: String::new(),
-            duration_secs: 0.0,
-            level: Some(Rung::Install),
-            green: false,
-            rungs: [
-                (Rung::Install, rung(Status::Pass)),
-                (Rung::Upgrade, rung(Status::Unverified)),
-                (Rung::Lint, rung(Status::Fail)),
-            ]
-            .into(),
-            lanes: Default::default(),
-            checks: Vec::new(),
-            teardown: Vec::new(),
-        };
+        let mut r = bare();
+        r.level = Some(Rung::Install);
+        r.rungs = [
+            (Rung::Install, rung(Status::Pass)),
+            (Rung::Upgrade, rung(Status::Unverified)),
+            (Rung::Lint, rung(Status::Fail)),
+        ]
+        .into();
         // A lint failure is never decisive: only the unverified rung counts.
         assert_eq!(verdict(&r), ("❔", "unverified"));
         r.teardown.push("volume left".into());
@@ -379,6 +586,21 @@ mod tests {
         assert_eq!(verdict(&r), ("❌", "failed"));
         r.green = true;
         assert_eq!(verdict(&r).1, "passed");
+    }
+
+    #[test]
+    fn short_reasons_stop_at_the_first_colon_and_are_capped() {
+        assert_eq!(
+            short_reason("no older release: no tag is older than 1.0.3"),
+            "no older release"
+        );
+        assert_eq!(
+            short_reason("the plan says backup = never"),
+            "the plan says backup = never"
+        );
+        let long = "x".repeat(60);
+        assert_eq!(short_reason(&long).chars().count(), SHORT_REASON_MAX + 1);
+        assert_eq!(short_reason("a\nb"), "a b");
     }
 
     #[test]

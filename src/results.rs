@@ -63,6 +63,65 @@ pub struct ResultsV1 {
     /// Teardown problems (leftover services, volumes…): a run that leaves
     /// orphans is not green.
     pub teardown: Vec<String>,
+    /// What "healthy" meant for this recipe. Added within schema 1: absent
+    /// (`None`) in results written before it, like the two fields below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Floor>,
+    /// The release the upgrade lane started from; `None` when the lane did
+    /// not run (the upgrade rung's reason says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_base: Option<UpgradeBase>,
+    /// Whether a data marker proved that data survives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_survival: Option<DataSurvival>,
+}
+
+/// The health floor a run judged its apps by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Floor {
+    /// Every service converged and `GET path` over HTTPS answered one of
+    /// `statuses`, from the app and not Traefik's fallback.
+    Http { path: String, statuses: Vec<u16> },
+    /// A recipe with no web domain: every service reached its declared
+    /// replicas (0 included); nothing is probed over HTTPS.
+    Convergence,
+}
+
+impl Floor {
+    /// The floor in words: `GET /x → 200, 401`, `convergence (no web domain)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Floor::Http { path, statuses } => format!(
+                "GET {path} → {}",
+                statuses
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Floor::Convergence => "convergence (no web domain)".to_owned(),
+        }
+    }
+}
+
+/// The release the upgrade lane deployed before the head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeBase {
+    /// The release tag as written (`v1.0.2`, `1.2.0+1.29.0`).
+    pub version: String,
+    /// The commit the tag names, 40 hex.
+    pub commit: String,
+}
+
+/// Whether the run proved that data survives, and how or why not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSurvival {
+    pub proven: bool,
+    /// The rungs whose marker check passed, or why none did.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -34,6 +34,7 @@ fn job(id: u64, stage: Stage) -> Job {
             created_at: now_secs(),
         },
         recipe: RECIPE.parse().expect("recipe"),
+        request: Default::default(),
         stage,
         reacted: true,
         attempts: 0,

@@ -171,17 +171,26 @@ async fn an_edited_comment_does_not_fire_even_when_swept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sweep_catches_a_comment_the_feed_hides() {
+async fn the_sweep_hears_a_comment_the_feed_hides_and_answers_it_once() {
     let mut w = World::new();
     w.tuning.sweep_interval = Duration::from_millis(40);
     w.gitea.hide_activity("alice");
     let b = w.start().await;
     w.gitea.comment(REPO, 1, "alice", "!testme");
-    one_build(&w).await;
-    // Swept again (the sweep re-reads its overlap): still one build.
-    b.sweeps(1).await;
+    // Only its current body was seen: whether it was edited into a command
+    // within its second cannot be told, so a new command is asked for.
+    assert!(acked(&w, 1).await);
+    // Swept again (the sweep re-reads its overlap): still one answer.
+    b.sweeps(2).await;
     b.quiet().await;
-    assert_eq!(w.builds().len(), 1);
+    assert!(w.builds().is_empty());
+    let replies = bot_comments(&w, 1);
+    assert_eq!(replies.len(), 1);
+    assert!(
+        replies[0].contains("Comment `!testme` again"),
+        "{}",
+        replies[0]
+    );
 }
 
 /// A review long enough that the feed keeps only its first lines.
@@ -692,7 +701,7 @@ async fn healthz_and_metrics_are_served_on_the_listener() {
     assert!(
         m.contains("ccci_bridge_api_requests_total{api=\"drone\",endpoint=\"create_build\"} 1")
     );
-    assert!(m.contains("ccci_bridge_trigger_latency_seconds_count 1"));
+    assert!(m.contains("ccci_bridge_trigger_latency_milliseconds_count 1"));
     let hook = c
         .post(format!("{}/hook", b.url()))
         .body("{}")

@@ -106,3 +106,18 @@ fn results_of_a_red_run() {
     let text = results_json(&results_example::red());
     insta::assert_snapshot!(format!("results_v{RESULTS_SCHEMA}_red"), text);
 }
+
+#[test]
+fn results_written_before_floor_base_and_data_survival_still_read() {
+    // Those three fields were added within schema 1: a results.json without
+    // them (an older run in the dashboard's history) reads as "not said".
+    let mut v: serde_json::Value =
+        serde_json::from_str(&results_json(&results_example::red())).unwrap();
+    let obj = v.as_object_mut().unwrap();
+    for k in ["floor", "upgrade_base", "data_survival"] {
+        assert!(obj.remove(k).is_some(), "{k}");
+    }
+    let old: ResultsV1 = RESULTS.parse("old.json", &v.to_string()).unwrap();
+    assert!(old.floor.is_none() && old.upgrade_base.is_none() && old.data_survival.is_none());
+    assert!(!ccci::report::summary_md(&old).contains("data survival"));
+}

@@ -78,14 +78,21 @@ fn badges_and_endpoints_per_recipe() {
     assert_eq!(v["latest"]["green"], true);
     assert_eq!(v["latest"]["skipped"], serde_json::json!(["upgrade"]));
     assert_eq!(v["runs"], 5);
-    assert_eq!(v["message"], "functional · passed");
+    // The badge says what the level leaves out.
+    assert_eq!(
+        v["message"],
+        "level functional · upgrade skipped: no older release · passed"
+    );
     let n: serde_json::Value =
         serde_json::from_str(&read(&opts.site_dir, "nextcloud.json")).unwrap();
     // Nothing failed, one rung could not be decided: the badge says so, in
     // grey, never "failed" in red.
     assert_eq!(n["latest"]["green"], false, "unverified is not green");
     assert_eq!(n["latest"]["verdict"], "unverified");
-    assert_eq!(n["message"], "upgrade · unverified");
+    assert_eq!(
+        n["message"],
+        "level upgrade · upgrade skipped: no older release · unverified"
+    );
     assert_eq!(n["color"], "#9f9f9f");
 }
 

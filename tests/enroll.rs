@@ -137,7 +137,9 @@ fn custom_php_mariadb_without_backups() {
 #[test]
 fn gaseous_released_at_its_head_has_nothing_to_upgrade_from() {
     let all = snapshot("gaseous", &[], Some("0.1.0+4.3.1"));
-    assert!(all.contains("upgrade = \"no release older than the head's version 0.1.0+4.3.1"));
+    assert!(all.contains(
+        "upgrade = \"no older release: no release tag is older than the head's version 0.1.0+4.3.1"
+    ));
     assert!(
         !all.contains("\n[marker]\n"),
         "no database name, no backups: no marker"
@@ -148,7 +150,7 @@ fn gaseous_released_at_its_head_has_nothing_to_upgrade_from() {
 fn llamenos_without_tags_is_a_note_and_a_skip() {
     let all = snapshot("llamenos", &[], None);
     assert!(all.contains("note: the repository has no tags"));
-    assert!(all.contains("upgrade = \"the recipe has no release tags"));
+    assert!(all.contains("upgrade = \"no older release: the recipe has no release tag"));
     assert!(
         all.contains("older spelling"),
         "backupbot.backup.path is named"

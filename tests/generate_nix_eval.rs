@@ -175,7 +175,8 @@ fn bridge_is_hardened_and_gets_tokens_as_credentials() {
         [
             "gitea-token:/run/secrets/gitea_bot_token",
             "drone-token:/run/secrets/drone_api_token",
-            "webhook-secret:/run/secrets/bridge_webhook_secret"
+            "webhook-secret:/run/secrets/bridge_webhook_secret",
+            "drone-hook-secret:/run/secrets/drone_webhook_secret"
         ]
     );
     let (_, v) = evaluate(&repo_root());

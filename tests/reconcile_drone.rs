@@ -283,3 +283,39 @@ mod through_the_fakes {
         assert!(drone.requests().is_empty());
     }
 }
+
+#[test]
+fn the_drone_hook_secret_reaches_the_env_file_from_its_file_and_a_rotation_redeploys() {
+    let (i, drone) = setup();
+    let hook = i.secrets.join("drone_webhook_secret");
+    i.host().write(hook.clone(), "first-hook-secret\n");
+    let mut cfg = i.drone_config(&drone.url());
+    cfg["app"]["env_files"] = serde_json::json!({ "DRONE_WEBHOOK_SECRET": path_str(&hook) });
+    let report = done(i.reconcile("drone", &cfg));
+    assert!(
+        !lines(&report).contains("first-hook-secret"),
+        "never printed"
+    );
+    let env = i.env_text(DRONE_DOMAIN);
+    assert!(
+        env.lines()
+            .any(|l| l == "DRONE_WEBHOOK_SECRET=first-hook-secret"),
+        "{env}"
+    );
+    i.clear_calls();
+    assert!(done(i.reconcile("drone", &cfg)).is_noop(), "unchanged");
+    i.host().write(hook.clone(), "second-hook-secret\n");
+    i.clear_calls();
+    done(i.reconcile("drone", &cfg));
+    assert_eq!(i.deploys().len(), 1, "a rotated secret redeploys");
+    assert!(
+        i.env_text(DRONE_DOMAIN)
+            .contains("DRONE_WEBHOOK_SECRET=second-hook-secret")
+    );
+    // A missing file stops the reconcile before anything is touched.
+    i.host().remove(&hook);
+    i.clear_calls();
+    let err = i.reconcile("drone", &cfg).unwrap_err().to_string();
+    assert!(err.contains(&path_str(&hook)), "{err}");
+    assert_eq!(i.mutations(), Vec::<String>::new());
+}

@@ -248,7 +248,10 @@ fn every_host_string_key_rejects_or_renders_hostile_values() {
                 assert!(!msg.contains("RENDER FAILED"), "{key}: {value:?}: {msg}");
                 assert!(msg.contains("ccci.toml:"), "{key}: {msg}");
                 assert!(
-                    msg.contains(&format!(".{key}`")) || msg.contains(&format!("`{key}`")),
+                    // A list's bad entry is named with its index: `allowlist[0]`.
+                    msg.contains(&format!(".{key}`"))
+                        || msg.contains(&format!("`{key}`"))
+                        || msg.contains(&format!(".{key}[")),
                     "{key}: {value:?}: {msg}"
                 );
             }

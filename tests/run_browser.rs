@@ -237,6 +237,53 @@ fn a_wrong_password_fails_at_its_step_with_url_and_screenshot_and_the_secret_sta
 }
 
 #[test]
+fn a_secret_planted_in_a_check_name_reaches_no_file_name_and_no_artifact() {
+    let mut sc = scenario_with_admin_password();
+    login_site(&mut sc);
+    // The host's secrets directory, with the token the masker starts from.
+    let secrets = tempfile::tempdir().unwrap();
+    let token = "gt-4f1c9a07d2e8b3a6c5d4e3f2a1b0c9d8";
+    let token_file = secrets.path().join("gitea_token");
+    std::fs::write(&token_file, token).unwrap();
+    sc.plan.token_file = token_file.to_str().unwrap().parse().unwrap();
+    let name = format!("login/../as {token} *?");
+    sc.plan.browser = vec![check(&name, "/login", None, login_steps(wrong_step()))];
+    // As `ccci run` does: progress lines through the run's masker, the
+    // results sealed (masked, written, scanned) at the end.
+    let masker = ccci::run::leak::masker_for(&sc.plan);
+    let printed = Lines::default();
+    let progress = Progress::to(Box::new(printed.clone())).with_masker(masker.clone());
+    let (mut r, mut lint) = sc.run_with(LaneMode::Sequential, progress.clone());
+    let clean = ccci::run::leak::write_sealed(&sc.out_dir(), &mut r, &mut lint, &masker, &progress)
+        .unwrap();
+    // The name held a secret: that is a leak, caught and redacted.
+    assert!(!clean, "the leak scan missed the token in a check name");
+    let r = ResultsV1::read(&sc.out_dir().join("results.json")).unwrap();
+    let bad = r
+        .checks
+        .iter()
+        .find(|c| c.name.starts_with("browser: "))
+        .expect("the browser check is recorded");
+    assert_eq!(bad.status, Status::Fail);
+    assert!(!bad.name.contains(token), "{}", bad.name);
+    // Its screenshot is named by its place, never by its free-text name.
+    assert_eq!(bad.screenshot.as_deref(), Some("browser-1.png"));
+    let names: Vec<String> = std::fs::read_dir(sc.out_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"browser-1.png".to_owned()), "{names:?}");
+    for n in &names {
+        assert!(
+            !n.contains(token) && !n.contains("..") && !n.contains(' '),
+            "{n}"
+        );
+    }
+    assert!(!contains(&all_output(&sc.out_dir(), &printed, &r), token));
+}
+
+#[test]
 fn a_missing_driver_leaves_the_check_unverified_never_passed() {
     let mut sc = Scenario::new(
         vec![release("1.1.0+1.27")],

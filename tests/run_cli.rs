@@ -17,9 +17,13 @@ mod run_fixture;
 
 use std::process::Output;
 
+use ccci::registry::Rung;
 use ccci::results::ResultsV1;
+use ccci::results::Status;
 use fake_tools::{FakeHost, ToolCall};
-use run_fixture::{REPO, World, compose, pr_head, release};
+use run_fixture::{
+    Commit, REPO, World, compose, pr_head, release, worker_compose, worker_plan, worker_release,
+};
 
 fn ccci_run(w: &World, extra: &[&str]) -> Output {
     let ca = w.ca_file();
@@ -211,6 +215,40 @@ fn red_run_exits_1_with_results() {
         .map(|c| c.argv[1].clone())
         .collect();
     assert_eq!(order, ["new", "undeploy", "new", "undeploy"]);
+    assert_nothing_left(&w);
+}
+
+#[test]
+fn a_worker_with_no_web_domain_runs_green_through_the_binary() {
+    // web = false over the fake host: services at their declared replicas
+    // (the cron service at 0) are the floor, nothing goes over HTTPS, and an
+    // exec marker proves the data through upgrade and backup/restore.
+    let w = World::new(
+        vec![worker_release("1.0.0+1"), worker_release("1.1.0+1")],
+        Commit {
+            files: vec![("compose.yml".into(), worker_compose("1.2.0+1", "data"))],
+            tag: None,
+        },
+    );
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&w.plan_path).unwrap()).unwrap();
+    worker_plan(&mut plan);
+    std::fs::write(&w.plan_path, plan.to_string()).unwrap();
+    let out = ccci_run(&w, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let results = ResultsV1::read(&w.out.join("results.json")).unwrap();
+    assert_eq!(results.floor, Some(ccci::results::Floor::Convergence));
+    assert!(results.data_survival.as_ref().is_some_and(|d| d.proven));
+    for r in [Rung::Install, Rung::Upgrade, Rung::BackupRestore] {
+        assert_eq!(results.rungs[&r].status, Status::Pass, "{r:?}");
+    }
+    assert!(w.gateway.requests.lock().unwrap().is_empty());
+    let summary = std::fs::read_to_string(w.out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("Floor: `convergence (no web domain)`"),
+        "{summary}"
+    );
     assert_nothing_left(&w);
 }
 

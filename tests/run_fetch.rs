@@ -162,8 +162,39 @@ fn a_leftover_clone_is_replaced_by_a_fresh_one() {
     )
     .unwrap();
     assert!(!co.recipe_dir.join("stale-file").exists());
+    let tags = fetch::tags(&co.recipe_dir, Duration::from_secs(10)).unwrap();
     assert_eq!(
-        fetch::tags(&co.recipe_dir, Duration::from_secs(10)).unwrap(),
+        tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
         ["1.0.0+1"]
+    );
+    assert_eq!(tags[0].commit, head);
+}
+
+#[test]
+fn tags_name_their_commits_annotated_or_not() {
+    // The upgrade base must never be the head commit: each tag's commit is
+    // known, an annotated tag peeled to its commit, not its tag object.
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("src");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("compose.yml"), "x\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "one"]);
+    let first = git(&repo, &["rev-parse", "HEAD"]);
+    git(&repo, &["tag", "v1.0.0"]);
+    std::fs::write(repo.join("compose.yml"), "y\n").unwrap();
+    git(&repo, &["commit", "-q", "-am", "two"]);
+    let second = git(&repo, &["rev-parse", "HEAD"]);
+    git(&repo, &["tag", "-a", "-m", "release", "v1.0.1"]);
+    let mut tags = fetch::tags(&repo, Duration::from_secs(10)).unwrap();
+    tags.sort_by(|a, b| a.name.cmp(&b.name));
+    let got: Vec<(&str, &str)> = tags
+        .iter()
+        .map(|t| (t.name.as_str(), t.commit.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [("v1.0.0", first.as_str()), ("v1.0.1", second.as_str())]
     );
 }

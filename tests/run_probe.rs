@@ -7,7 +7,7 @@ mod https_app;
 
 use std::time::Duration;
 
-use ccci::registry::HttpCheck;
+use ccci::registry::{Health, HttpCheck};
 use ccci::run::probe::{self, AppProbe, ProbeConfig, ProbeFailure};
 use https_app::{HttpsGateway, Router, Site};
 
@@ -26,12 +26,24 @@ fn check(json: &str) -> HttpCheck {
     serde_json::from_str(json).unwrap()
 }
 
+fn health(json: &str) -> Health {
+    serde_json::from_str(json).unwrap()
+}
+
+/// The registry's default: `/` answering 200, 301 or 302.
+fn default_health() -> Health {
+    health(r#"{"path":"/","statuses":[200,301,302]}"#)
+}
+
 #[test]
 fn floor_passes_for_a_routed_app_and_sni_reaches_the_server() {
     let gw = HttpsGateway::start(CI);
     gw.set_site("cust-000001.ci.example.org", Site::app());
     let p = probe_for(&gw, "cust-000001.ci.example.org");
-    assert_eq!(probe::floor(&p), Ok("GET / → 200".to_owned()));
+    assert_eq!(
+        probe::floor(&p, &default_health()),
+        Ok("GET / → 200".to_owned())
+    );
     assert_eq!(
         gw.requests.lock().unwrap()[0].0,
         "cust-000001.ci.example.org"
@@ -45,7 +57,10 @@ fn floor_accepts_redirects_without_following_them() {
     site.routes.insert("/".into(), (302, String::new()));
     gw.set_site("cust-000002.ci.example.org", site);
     assert_eq!(
-        probe::floor(&probe_for(&gw, "cust-000002.ci.example.org")),
+        probe::floor(
+            &probe_for(&gw, "cust-000002.ci.example.org"),
+            &default_health()
+        ),
         Ok("GET / → 302".to_owned())
     );
 }
@@ -53,7 +68,11 @@ fn floor_accepts_redirects_without_following_them() {
 #[test]
 fn traefik_fallback_404_is_not_healthy() {
     let gw = HttpsGateway::start(CI);
-    let err = probe::floor(&probe_for(&gw, "cust-000003.ci.example.org")).unwrap_err();
+    let err = probe::floor(
+        &probe_for(&gw, "cust-000003.ci.example.org"),
+        &default_health(),
+    )
+    .unwrap_err();
     assert!(err.contains("Traefik's fallback 404"), "{err}");
 }
 
@@ -63,9 +82,61 @@ fn fallback_404_fails_even_a_health_path_that_accepts_404() {
     let mut site = Site::app();
     site.router = Router::Fallback404;
     gw.set_site("cust-000004.ci.example.org", site);
-    let health = serde_json::from_str(r#"{"path":"/","statuses":[200,404]}"#).unwrap();
-    let err = probe::health(&probe_for(&gw, "cust-000004.ci.example.org"), &health).unwrap_err();
+    let health = health(r#"{"path":"/","statuses":[200,404]}"#);
+    let err = probe::floor(&probe_for(&gw, "cust-000004.ci.example.org"), &health).unwrap_err();
     assert!(err.contains("fallback"), "{err}");
+}
+
+#[test]
+fn the_floor_probes_the_health_path_with_its_statuses() {
+    // An app whose `/` asks for a login by design: 401 is its healthy answer.
+    let gw = HttpsGateway::start(CI);
+    let mut site = Site::app();
+    site.routes
+        .insert("/".into(), (401, "login required".into()));
+    site.routes.insert("/app/".into(), (200, "the app".into()));
+    gw.set_site("cust-000010.ci.example.org", site);
+    let p = probe_for(&gw, "cust-000010.ci.example.org");
+    let err = probe::floor(&p, &default_health()).unwrap_err();
+    assert!(
+        err.contains("status 401, expected one of 200, 301, 302"),
+        "{err}"
+    );
+    assert_eq!(
+        probe::floor(&p, &health(r#"{"path":"/","statuses":[401]}"#)),
+        Ok("GET / → 401".to_owned())
+    );
+    assert_eq!(
+        probe::floor(&p, &health(r#"{"path":"/app/","statuses":[200]}"#)),
+        Ok("GET /app/ → 200".to_owned())
+    );
+    let asked: Vec<String> = gw
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.1.clone())
+        .collect();
+    assert_eq!(asked, ["/", "/", "/app/"]);
+}
+
+#[test]
+fn an_apps_own_404_passes_where_404_is_declared_but_the_fallback_never_does() {
+    // The same words as Traefik's fallback, but from the app (its own
+    // headers): a declared 404 is healthy.
+    let gw = HttpsGateway::start(CI);
+    let mut site = Site::app();
+    site.routes
+        .insert("/".into(), (404, "404 page not found\n".into()));
+    gw.set_site("cust-000011.ci.example.org", site);
+    let declared = health(r#"{"path":"/","statuses":[404]}"#);
+    assert_eq!(
+        probe::floor(&probe_for(&gw, "cust-000011.ci.example.org"), &declared),
+        Ok("GET / → 404".to_owned())
+    );
+    // No router for the domain: Traefik's own 404, never healthy.
+    let err = probe::floor(&probe_for(&gw, "cust-000012.ci.example.org"), &declared).unwrap_err();
+    assert!(err.contains("Traefik's fallback 404"), "{err}");
 }
 
 #[test]
@@ -77,7 +148,7 @@ fn traefik_default_certificate_is_recognised() {
     let p = probe_for(&gw, "cust-000005.ci.example.org");
     assert_eq!(p.get("/"), Err(ProbeFailure::TraefikDefaultCert));
     assert!(
-        probe::floor(&p)
+        probe::floor(&p, &default_health())
             .unwrap_err()
             .contains("default certificate")
     );

@@ -304,10 +304,15 @@ fn bridge(config: &std::path::Path, state_dir: &Option<std::path::PathBuf>) -> a
         }
         (_, false) => None,
     };
+    let drone_hook_secret = match &cfg.credentials.drone_hook_secret {
+        Some(name) => Some(read_credential(&creds, name)?.into_bytes()),
+        None => None,
+    };
     let secrets = Secrets {
         gitea_token: read_credential(&creds, &cfg.credentials.gitea_token)?,
         drone_token: read_credential(&creds, &cfg.credentials.drone_token)?,
         webhook_secret,
+        drone_hook_secret,
     };
     let mut settings = Settings::from_config(&cfg, &state_dir);
     // Benchmarks run many cycles in seconds; the config speaks whole seconds.

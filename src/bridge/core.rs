@@ -25,6 +25,10 @@ pub struct Rules {
     pub max_comment_age_secs: i64,
     /// Attempts at creating a build before reporting Drone as unreachable.
     pub max_trigger_attempts: u32,
+    /// A comment whose body as created was never seen (only the sweep saw
+    /// it) is judged only once it is this old (seconds): until then the
+    /// feed or the webhook may still show it as created.
+    pub unproven_grace_secs: i64,
 }
 
 /// Org membership as far as the bridge could tell.
@@ -68,8 +72,8 @@ pub enum Ask {
 /// Something for the executor to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// The bot's reaction on the comment: acknowledges it and marks it handled
-    /// remotely, so it never fires again even if the ledger is lost.
+    /// The bot's reaction on the comment: acknowledges it and marks it taken
+    /// on remotely, so a lost ledger makes it recovered, never fired afresh.
     React,
     /// Cancel a build still running on the same PR, mark its status and report.
     Supersede { build: u64 },
@@ -79,6 +83,9 @@ pub enum Effect {
     Trigger(BuildParams),
     /// Done: record the outcome.
     Finish(Outcome),
+    /// The bot's reaction is on the comment but the ledger has no record of
+    /// it: look for what an earlier life did before deciding again.
+    Recover,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,9 +104,9 @@ pub fn decide(job: &Job, facts: &Facts, rules: &Rules, ledger: &Ledger) -> Decis
     let c = &job.comment;
     match facts.bot_reacted {
         None => return Decision::Need(Ask::Reactions),
-        Some(true) if !job.reacted => {
-            return Decision::Act(vec![Effect::Finish(Outcome::AlreadyMarked)]);
-        }
+        // Handled by an earlier life the ledger does not remember: finish
+        // what it may have left half-done, never start over blindly.
+        Some(true) if !job.reacted => return Decision::Act(vec![Effect::Recover]),
         Some(_) => {}
     }
     let allowed = rules.allowlist.is_empty()
@@ -119,6 +126,9 @@ pub fn decide(job: &Job, facts: &Facts, rules: &Rules, ledger: &Ledger) -> Decis
         }
         Decision::Act(effects)
     };
+    let reply = |text: String, outcome: Outcome| {
+        Decision::Act(vec![Effect::React, Effect::Reply { text, outcome }])
+    };
     if !allowed {
         return refuse("is not on this CI's allowlist");
     }
@@ -132,6 +142,9 @@ pub fn decide(job: &Job, facts: &Facts, rules: &Rules, ledger: &Ledger) -> Decis
         }
         Some(Authz::Member) => {}
     }
+    if job.request.unverified {
+        return reply(report::unverifiable(&rules.trigger), Outcome::Unverifiable);
+    }
     let (head_sha, head_repo) = match &facts.pr {
         None => return Decision::Need(Ask::Pull),
         Some(PrFacts::Closed) => {
@@ -142,25 +155,34 @@ pub fn decide(job: &Job, facts: &Facts, rules: &Rules, ledger: &Ledger) -> Decis
             head_repo,
         }) => (head_sha, head_repo),
     };
-    match facts.pushed_after {
-        None => return Decision::Need(Ask::Timeline),
-        Some(true) => {
-            return Decision::Act(vec![
-                Effect::React,
-                Effect::Reply {
-                    text: report::pushed_after(&rules.trigger),
-                    outcome: Outcome::PushedAfter,
-                },
-            ]);
-        }
-        Some(false) => {}
-    }
     let Some(params) = build_params(&job.recipe, head_sha, head_repo.as_deref(), c) else {
         // A head SHA or repository Gitea should never send: treat the PR as gone.
         return Decision::Act(vec![Effect::React, Effect::Finish(Outcome::Gone)]);
     };
+    match &job.request.sha {
+        // The comment names its commit: the head is that commit, or not;
+        // what was pushed when does not matter.
+        Some(named) if !params.git_ref.starts_with(named.as_str()) => {
+            let text = report::not_head(&rules.trigger, named, &params.git_ref);
+            return reply(text, Outcome::NotHead);
+        }
+        Some(_) => {}
+        None => match facts.pushed_after {
+            None => return Decision::Need(Ask::Timeline),
+            Some(true) => return reply(report::pushed_after(&rules.trigger), Outcome::PushedAfter),
+            Some(false) => {}
+        },
+    }
+    // Jobs are worked newest first: a newer command on this PR that got
+    // this far has its build, so this one adds none (two commands in one
+    // cycle make one build, not a build cancelled at once).
+    if ledger.newer_command_building(&c.repo, c.pr, c.id) {
+        return reply(report::coalesced(&rules.trigger), Outcome::Coalesced);
+    }
     let mut effects = vec![Effect::React];
-    if let Some(old) = ledger.following_pr(&c.repo, c.pr) {
+    if let Some(old) = ledger.following_pr(&c.repo, c.pr)
+        && old.comment.id < c.id
+    {
         effects.push(Effect::Supersede {
             build: old.build.number,
         });
@@ -304,13 +326,20 @@ mod tests {
     }
 
     #[test]
-    fn a_comment_carrying_the_bots_reaction_never_fires() {
+    fn a_comment_carrying_the_bots_reaction_is_recovered_not_decided_again() {
         let mut f = all_facts();
         f.bot_reacted = Some(true);
         assert_eq!(
             decide(&accepted(), &f, &rules(), &Ledger::default()),
-            Decision::Act(vec![Effect::Finish(Outcome::AlreadyMarked)])
+            Decision::Act(vec![Effect::Recover])
         );
+        // The job's own reaction (saved before it was placed) is no reason.
+        let mut j = accepted();
+        j.reacted = true;
+        assert!(matches!(
+            decide(&j, &f, &rules(), &Ledger::default()),
+            Decision::Act(e) if e.iter().any(|x| matches!(x, Effect::Trigger(_)))
+        ));
     }
 
     #[test]
@@ -407,6 +436,7 @@ mod tests {
                     .expect("params"),
                 comment: first,
                 report_comment: 9,
+                upload_sent_at_ms: 0,
             },
         );
         let Decision::Act(e) = decide(&accepted(), &all_facts(), &rules(), &l) else {
@@ -414,6 +444,92 @@ mod tests {
         };
         assert_eq!(e[1], Effect::Supersede { build: 57 });
         assert!(matches!(e[2], Effect::Trigger(_)));
+    }
+
+    fn naming(sha: &str) -> Job {
+        let mut j = accepted();
+        j.request.sha = Some(sha.into());
+        j
+    }
+
+    #[test]
+    fn a_command_naming_the_head_binds_to_it_without_asking_for_pushes() {
+        let mut f = all_facts();
+        f.pushed_after = None;
+        let Decision::Act(e) = decide(&naming("9fc1ad6eb"), &f, &rules(), &Ledger::default())
+        else {
+            panic!("acts at once")
+        };
+        assert!(matches!(&e[1], Effect::Trigger(p) if p.git_ref == SHA));
+    }
+
+    #[test]
+    fn a_command_naming_another_commit_is_refused_naming_the_head() {
+        let d = decide(
+            &naming("abcdef0"),
+            &all_facts(),
+            &rules(),
+            &Ledger::default(),
+        );
+        let Decision::Act(e) = d else { panic!("{d:?}") };
+        let Effect::Reply { text, outcome } = &e[1] else {
+            panic!("{e:?}")
+        };
+        assert_eq!(*outcome, Outcome::NotHead);
+        assert!(text.contains(SHA), "{text}");
+        assert!(text.contains("`abcdef0`"), "{text}");
+        assert!(!e.iter().any(|x| matches!(x, Effect::Trigger(_))));
+    }
+
+    #[test]
+    fn an_unverifiable_command_of_a_member_asks_for_a_new_one() {
+        let mut j = accepted();
+        j.request.unverified = true;
+        let d = decide(&j, &all_facts(), &rules(), &Ledger::default());
+        assert!(matches!(
+            d,
+            Decision::Act(e) if matches!(&e[..], [Effect::React, Effect::Reply { outcome: Outcome::Unverifiable, .. }])
+        ));
+        // A non-member is refused as such, not asked again.
+        let mut f = all_facts();
+        f.authz = Some(Authz::NotMember);
+        assert!(matches!(
+            decide(&j, &f, &rules(), &Ledger::default()),
+            Decision::Act(e) if matches!(&e[1], Effect::Reply { outcome: Outcome::Refused, .. })
+        ));
+    }
+
+    #[test]
+    fn an_older_command_finding_a_newer_one_building_makes_no_build() {
+        let mut l = Ledger::default();
+        let newer = CommentRef {
+            id: 9000,
+            ..accepted().comment
+        };
+        let p = build_params(&"custom-html".parse().expect("r"), SHA, None, &newer).expect("p");
+        l.jobs.insert(
+            9000,
+            Job {
+                stage: crate::bridge::ledger::Stage::Triggering {
+                    params: p,
+                    intent_at: 1,
+                    sent: true,
+                },
+                comment: newer,
+                ..accepted()
+            },
+        );
+        let d = decide(&accepted(), &all_facts(), &rules(), &l);
+        assert!(matches!(
+            d,
+            Decision::Act(e) if matches!(&e[..], [Effect::React, Effect::Reply { outcome: Outcome::Coalesced, .. }])
+        ));
+        // A newer command still being checked does not count.
+        l.jobs.get_mut(&9000).expect("job").stage = crate::bridge::ledger::Stage::Received;
+        assert!(matches!(
+            decide(&accepted(), &all_facts(), &rules(), &l),
+            Decision::Act(e) if e.iter().any(|x| matches!(x, Effect::Trigger(_)))
+        ));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub(crate) fn rules() -> Rules {
         allowlist: vec![],
         max_comment_age_secs: 86_400,
         max_trigger_attempts: 3,
+        unproven_grace_secs: 5,
     }
 }
 
@@ -31,6 +32,7 @@ pub(crate) fn seen(body: &str) -> SeenComment {
         body: Body::Full(body.into()),
         created_at: 1000,
         edited: false,
+        proven: true,
         source: Source::Feed,
     }
 }

@@ -1,11 +1,32 @@
 //! The comment grammar: does a comment body ask for a run? Like Prow's trigger
 //! plugin, a command counts only on a line of its own, outside fenced code
 //! blocks and quoted lines, so quoting or documenting `!testme` never fires.
+//!
+//! A command is the trigger word alone, or the word and one commit prefix
+//! (`!testme 9fc1ad6`): 7 to 40 hexadecimal digits, any case, which binds the
+//! run to that commit. Any other argument makes the line no command.
 
-/// True when some line of `body`, trimmed, is exactly `word`, and that line is
-/// neither inside a fenced code block (``` or ~~~), nor a quote (`>`), nor an
-/// indented code line.
+/// The shortest commit prefix a command may name (git's own default
+/// abbreviation).
+pub const MIN_SHA_PREFIX: usize = 7;
+
+/// A request for a run, as written in a comment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Command {
+    /// The commit prefix the comment names, lowercase; `None`: the PR head
+    /// as the bridge finds it.
+    pub sha: Option<String>,
+}
+
+/// True when `body` holds a command (see [`command`]).
 pub fn asks_for_run(body: &str, word: &str) -> bool {
+    command(body, word).is_some()
+}
+
+/// The first command in `body`: a line that, trimmed, is `word` or `word`
+/// and a commit prefix, and that is neither inside a fenced code block
+/// (``` or ~~~), nor a quote (`>`), nor an indented code line.
+pub fn command(body: &str, word: &str) -> Option<Command> {
     let mut fence: Option<(char, usize)> = None;
     for raw in body.lines() {
         let line = raw.trim();
@@ -21,11 +42,29 @@ pub fn asks_for_run(body: &str, word: &str) -> bool {
         if fence.is_some() || line.starts_with('>') || is_indented_code(raw) {
             continue;
         }
-        if line == word {
-            return true;
+        if let Some(c) = command_line(line, word) {
+            return Some(c);
         }
     }
-    false
+    None
+}
+
+fn command_line(line: &str, word: &str) -> Option<Command> {
+    let rest = line.strip_prefix(word)?;
+    if rest.is_empty() {
+        return Some(Command::default());
+    }
+    // The word must end where the argument's whitespace begins.
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let arg = rest.trim();
+    let hex = arg.len() >= MIN_SHA_PREFIX
+        && arg.len() <= 40
+        && arg.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| Command {
+        sha: Some(arg.to_ascii_lowercase()),
+    })
 }
 
 fn fence_marker(line: &str) -> Option<(char, usize)> {
@@ -44,7 +83,7 @@ fn is_indented_code(raw: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::asks_for_run;
+    use super::{Command, asks_for_run, command};
 
     const W: &str = "!testme";
 
@@ -67,6 +106,33 @@ mod tests {
     #[test]
     fn arguments_do_not_fire() {
         assert!(!asks_for_run("!testme foo", W));
+        assert!(!asks_for_run("!testme 9fc1ad", W), "too short a prefix");
+        assert!(!asks_for_run("!testme 9fc1ad6 9fc1ad6", W), "two arguments");
+        assert!(!asks_for_run(&format!("!testme {}", "a".repeat(41)), W));
+    }
+
+    #[test]
+    fn a_commit_prefix_binds_the_command_to_it_in_lowercase() {
+        assert_eq!(command("!testme", W), Some(Command { sha: None }));
+        assert_eq!(
+            command("thanks\n  !testme 9FC1AD6eb \n", W),
+            Some(Command {
+                sha: Some("9fc1ad6eb".into())
+            })
+        );
+        let full = "9fc1ad6ebf12462f3f9773003e26b4c6f54a772e";
+        assert_eq!(
+            command(&format!("!testme\t{full}"), W).and_then(|c| c.sha),
+            Some(full.to_owned())
+        );
+    }
+
+    #[test]
+    fn the_first_command_line_wins() {
+        assert_eq!(
+            command("!testme abcdef0\n!testme", W).and_then(|c| c.sha),
+            Some("abcdef0".into())
+        );
     }
 
     #[test]

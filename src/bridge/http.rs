@@ -1,14 +1,16 @@
 //! The bridge's listener: `POST /hook` (the optional webhook fast path, HMAC
-//! verified in constant time), `GET /healthz` and `GET /metrics`. A verified
-//! delivery is only parsed and handed to the decision core over a channel;
-//! the core, not the handler, decides whether it fires.
+//! verified in constant time), `POST /drone-hook` (Drone's signed build
+//! events, `drone_hook`), `GET /healthz` and `GET /metrics`. A verified
+//! delivery is only parsed and handed over a channel: a comment to the
+//! decision core, which decides whether it fires; a finished build's number
+//! to the executor, which asks Drone before it reports.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hmac::{Hmac, KeyInit, Mac};
@@ -16,6 +18,7 @@ use sha2::Sha256;
 use tokio::sync::mpsc;
 
 use crate::bridge::core::SeenComment;
+use crate::bridge::drone_hook;
 use crate::bridge::metrics::{ApiHealth, Metrics};
 use crate::bridge::sources;
 
@@ -40,6 +43,13 @@ pub struct Listener {
     /// `None`: the webhook is disabled and `/hook` answers 404.
     pub webhook_secret: Option<Arc<Vec<u8>>>,
     pub comments: mpsc::Sender<SeenComment>,
+    /// `None`: the Drone hook is disabled and `/drone-hook` answers 404.
+    pub drone_hook_secret: Option<Arc<Vec<u8>>>,
+    /// Numbers of the CI repository's builds Drone says have finished.
+    pub finished_builds: mpsc::Sender<u64>,
+    /// The CI repository (`owner/name`): events of other repositories are
+    /// not the bridge's.
+    pub ci_repo: String,
     /// `/healthz` fails when no feed poll succeeded for this long (ms).
     pub stale_after_ms: i64,
     pub started_ms: i64,
@@ -50,6 +60,7 @@ pub fn router(state: Listener) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/hook", post(hook))
+        .route(crate::names::host::DRONE_HOOK_PATH, post(drone_hook))
         .with_state(state)
 }
 
@@ -108,6 +119,7 @@ async fn hook(State(s): State<Listener>, headers: HeaderMap, body: Bytes) -> Res
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !signature_valid(secret, &body, sig) {
+        s.metrics.hook_delivery("gitea", "signature");
         tracing::warn!("webhook delivery with a bad signature rejected");
         return (StatusCode::UNAUTHORIZED, "bad signature\n").into_response();
     }
@@ -130,6 +142,52 @@ async fn hook(State(s): State<Listener>, headers: HeaderMap, body: Bytes) -> Res
         Err(e) => {
             tracing::warn!(error = %e, "webhook payload rejected");
             (StatusCode::BAD_REQUEST, "bad payload\n").into_response()
+        }
+    }
+}
+
+/// Drone's build events: verified, then the number of a finished build of
+/// the CI repository goes to the executor. What Drone says is a hint only;
+/// the executor asks Drone for the build before reporting it.
+async fn drone_hook(
+    State(s): State<Listener>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = &s.drone_hook_secret else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let now = now_ms().div_euclid(1000);
+    if let Err(why) = drone_hook::verify(secret, method.as_str(), target, &headers, &body, now) {
+        s.metrics.hook_delivery("drone", why.reason());
+        tracing::warn!(reason = %why, "Drone webhook delivery rejected");
+        return (StatusCode::UNAUTHORIZED, "bad signature\n").into_response();
+    }
+    let event = match drone_hook::build_event(&body) {
+        Ok(e) => e,
+        Err(e) => {
+            s.metrics.hook_delivery("drone", "bad_payload");
+            tracing::warn!(error = %e, "Drone webhook payload rejected");
+            return (StatusCode::BAD_REQUEST, "bad payload\n").into_response();
+        }
+    };
+    match event {
+        Some(ev)
+            if ev.repo.eq_ignore_ascii_case(&s.ci_repo)
+                && crate::forge::drone::is_terminal(&ev.status) =>
+        {
+            s.metrics.hook_delivery("drone", "accepted");
+            if s.finished_builds.send(ev.number).await.is_err() {
+                return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+            }
+            (StatusCode::ACCEPTED, "queued\n").into_response()
+        }
+        _ => {
+            s.metrics.hook_delivery("drone", "ignored");
+            (StatusCode::ACCEPTED, "ignored\n").into_response()
         }
     }
 }

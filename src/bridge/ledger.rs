@@ -73,6 +73,12 @@ pub enum Stage {
         #[serde(default)]
         sent: bool,
     },
+    /// The bot's reaction was on the comment, but the ledger knew nothing of
+    /// it (a lost state directory): an earlier life took the command and
+    /// may not have finished it. Its build (by job identity) or its reply
+    /// (by marker) is looked for once the calls it may have left in flight
+    /// settled; with neither, the command is decided afresh.
+    Recovering,
     /// The build exists: pending status and the "started" comment remain.
     Acking {
         params: BuildParams,
@@ -82,11 +88,31 @@ pub enum Stage {
     },
 }
 
+/// What the comment asked for, beyond "run".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// The commit prefix the command names (lowercase hex, 7 to 40 digits):
+    /// the run is bound to that commit, which must be the PR head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha: Option<String>,
+    /// Only the comment's current body was seen, and Gitea's data cannot
+    /// tell whether it is the body as created (docs/gitea.md, "Edited
+    /// comments"): the command is answered with a request for a new one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
+    /// When the bridge first heard the command (local clock, unix
+    /// milliseconds; 0 when unknown): the trigger latency is measured from it.
+    #[serde(default)]
+    pub received_ms: i64,
+}
+
 /// A comment being worked on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     pub comment: CommentRef,
     pub recipe: RecipeName,
+    #[serde(default)]
+    pub request: Request,
     pub stage: Stage,
     /// The bot's reaction is on the comment (the remote marker).
     pub reacted: bool,
@@ -110,6 +136,16 @@ pub struct Follow {
     pub comment: CommentRef,
     /// The "started" comment that becomes the report.
     pub report_comment: u64,
+    /// When a screenshot upload to the report was last sent (unix ms; 0:
+    /// none in flight). An upload whose answer was lost may still be stored
+    /// by Gitea: the comment's attachments are looked at again only once it
+    /// has settled, so that the same file is never attached twice.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub upload_sent_at_ms: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 /// What became of a comment that asked for a run.
@@ -119,7 +155,8 @@ pub enum Outcome {
     Triggered {
         build: u64,
     },
-    /// The bot's reaction was already there: handled before (state lost?).
+    /// The bot's reaction was already there and its reply too: handled by a
+    /// life whose ledger was lost.
     AlreadyMarked,
     Refused,
     PrClosed,
@@ -130,6 +167,14 @@ pub enum Outcome {
     DroneFailed,
     /// The PR, comment or SHA disappeared.
     Gone,
+    /// The command named a commit that is not the PR head.
+    NotHead,
+    /// A newer command on the same PR started its build first: this one
+    /// was answered as superseded, without a build.
+    Coalesced,
+    /// Whether the body seen was the comment as created could not be told:
+    /// a new command was asked for.
+    Unverifiable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,8 +190,22 @@ pub struct Ledger {
     pub schema: u32,
     /// The newest activity id already read from the org feed.
     pub feed_cursor: Option<i64>,
-    /// Server time (unix seconds) the last complete sweep started at.
+    /// Server time (unix seconds) the last complete sweep started at, from
+    /// ledgers that kept one cursor for every repository: the start of any
+    /// repository without its own cursor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep_since: Option<i64>,
+    /// Per repository: server time (unix seconds) its last complete sweep
+    /// started at. One repository failing does not hold back the others.
+    #[serde(default)]
+    pub sweep_cursors: BTreeMap<RepoSlug, i64>,
+    /// Comments judged without a job (unix seconds of creation): judged
+    /// from their text as created (a full feed row, a webhook delivery) or
+    /// known edited. A later sight of only their current body (the sweep,
+    /// after an edit within the second) must not judge them again; a sight
+    /// of the text as created still may.
+    #[serde(default)]
+    pub settled: BTreeMap<u64, i64>,
     pub handled: BTreeMap<u64, Handled>,
     pub jobs: BTreeMap<u64, Job>,
     /// Build number → build being followed.
@@ -165,6 +224,8 @@ impl Default for Ledger {
             schema: LEDGER_SCHEMA,
             feed_cursor: None,
             sweep_since: None,
+            sweep_cursors: BTreeMap::new(),
+            settled: BTreeMap::new(),
             handled: BTreeMap::new(),
             jobs: BTreeMap::new(),
             following: BTreeMap::new(),
@@ -180,10 +241,16 @@ impl Ledger {
         self.handled.contains_key(&comment) || self.jobs.contains_key(&comment)
     }
 
+    /// A comment was judged for good without a job (see [`Ledger::settled`]).
+    pub fn settle(&mut self, comment: u64, created_at: i64) {
+        self.settled.insert(comment, created_at);
+    }
+
     /// Forget handled comments older than `keep_after` (unix seconds): the
     /// grammar ignores comments that old anyway, and the reaction still marks them.
     pub fn prune(&mut self, keep_after: i64) {
         self.handled.retain(|_, h| h.at >= keep_after);
+        self.settled.retain(|_, at| *at >= keep_after);
         // A refusal from a ledger that kept no times is dated now: it goes
         // a window later.
         for key in &self.refusals_replied {
@@ -198,6 +265,17 @@ impl Ledger {
     pub fn remember_refusal(&mut self, key: String, at: i64) {
         self.refusals_at.insert(key.clone(), at);
         self.refusals_replied.insert(key);
+    }
+
+    /// Whether a command on the PR newer than `comment` has (or is making)
+    /// its build.
+    pub fn newer_command_building(&self, repo: &RepoSlug, pr: u64, comment: u64) -> bool {
+        let newer = |c: &CommentRef| &c.repo == repo && c.pr == pr && c.id > comment;
+        self.following.values().any(|f| newer(&f.comment))
+            || self.jobs.values().any(|j| {
+                newer(&j.comment)
+                    && matches!(j.stage, Stage::Triggering { .. } | Stage::Acking { .. })
+            })
     }
 
     /// The build currently followed for a PR, if any.
@@ -332,6 +410,7 @@ mod tests {
             Job {
                 comment: comment(),
                 recipe: "custom-html".parse().expect("recipe"),
+                request: Request::default(),
                 stage: Stage::Triggering {
                     params: BuildParams {
                         recipe: "custom-html".parse().expect("recipe"),

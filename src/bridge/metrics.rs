@@ -1,6 +1,6 @@
 //! Counters behind `/metrics` (Prometheus text format 0.0.4): comments seen by
 //! source, triggers, refusals, API requests and errors by endpoint, and the
-//! trigger latency from comment creation to build creation. Hand-rolled: a
+//! trigger latency from hearing a command to its build's creation. Hand-rolled: a
 //! dozen series do not justify a metrics framework.
 
 use std::collections::BTreeMap;
@@ -10,13 +10,15 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use crate::forge::gitea::ApiObserver;
 
-/// Upper bounds (seconds) of the trigger latency histogram.
-const LATENCY_BUCKETS: [f64; 10] = [0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0];
+/// Upper bounds (milliseconds) of the trigger latency histogram.
+const LATENCY_BUCKETS: [u64; 13] = [
+    50, 100, 250, 500, 1000, 1500, 2000, 3000, 5000, 10_000, 30_000, 60_000, 300_000,
+];
 
 #[derive(Default)]
 struct Histogram {
     counts: [u64; LATENCY_BUCKETS.len()],
-    sum: f64,
+    sum: u64,
     count: u64,
 }
 
@@ -37,6 +39,8 @@ pub struct Metrics {
     health: Mutex<BTreeMap<&'static str, (ApiHealth, i64)>>,
     /// API → answers refusing the credentials.
     auth_refusals: Mutex<BTreeMap<&'static str, u64>>,
+    /// (hook, outcome) → deliveries to the listener's hooks.
+    hook_deliveries: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 /// How an API's last call went.
@@ -60,15 +64,16 @@ impl Metrics {
         *lock(&self.comments_seen).entry(source).or_default() += 1;
     }
 
-    pub fn trigger(&self, latency_secs: f64) {
+    /// A build was created `latency_ms` after the command was heard.
+    pub fn trigger(&self, latency_ms: u64) {
         self.triggers.fetch_add(1, Ordering::Relaxed);
         let mut h = lock(&self.latency);
         for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-            if latency_secs <= *le {
+            if latency_ms <= *le {
                 h.counts[i] += 1;
             }
         }
-        h.sum += latency_secs.max(0.0);
+        h.sum = h.sum.saturating_add(latency_ms);
         h.count += 1;
     }
 
@@ -97,6 +102,14 @@ impl Metrics {
             .filter(|(_, (h, _))| *h != ApiHealth::Up)
             .map(|(api, (h, since))| (*api, *h, *since))
             .collect()
+    }
+
+    /// A delivery to one of the listener's hooks (`gitea`, `drone`) and
+    /// what became of it (`accepted`, `ignored`, or why it was rejected).
+    pub fn hook_delivery(&self, hook: &'static str, outcome: &'static str) {
+        *lock(&self.hook_deliveries)
+            .entry((hook, outcome))
+            .or_default() += 1;
     }
 
     pub fn poll_ok(&self, now_ms: i64) {
@@ -183,21 +196,31 @@ impl Metrics {
         for (a, n) in lock(&self.auth_refusals).iter() {
             let _ = writeln!(out, "ccci_bridge_auth_refusals_total{{api=\"{a}\"}} {n}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP ccci_bridge_hook_deliveries_total Webhook deliveries, by hook and outcome (rejected ones by reason).\n# TYPE ccci_bridge_hook_deliveries_total counter"
+        );
+        for ((hook, outcome), n) in lock(&self.hook_deliveries).iter() {
+            let _ = writeln!(
+                out,
+                "ccci_bridge_hook_deliveries_total{{hook=\"{hook}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
         let h = lock(&self.latency);
         let _ = writeln!(
             out,
-            "# HELP ccci_bridge_trigger_latency_seconds Comment creation to build creation.\n# TYPE ccci_bridge_trigger_latency_seconds histogram"
+            "# HELP ccci_bridge_trigger_latency_milliseconds Command heard (local clock) to build created.\n# TYPE ccci_bridge_trigger_latency_milliseconds histogram"
         );
         for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "ccci_bridge_trigger_latency_seconds_bucket{{le=\"{le}\"}} {}",
+                "ccci_bridge_trigger_latency_milliseconds_bucket{{le=\"{le}\"}} {}",
                 h.counts[i]
             );
         }
         let _ = writeln!(
             out,
-            "ccci_bridge_trigger_latency_seconds_bucket{{le=\"+Inf\"}} {}\nccci_bridge_trigger_latency_seconds_sum {}\nccci_bridge_trigger_latency_seconds_count {}",
+            "ccci_bridge_trigger_latency_milliseconds_bucket{{le=\"+Inf\"}} {}\nccci_bridge_trigger_latency_milliseconds_sum {}\nccci_bridge_trigger_latency_milliseconds_count {}",
             h.count, h.sum, h.count
         );
         out
@@ -223,11 +246,17 @@ mod tests {
     fn the_exposition_has_every_family_and_counts() {
         let m = Metrics::default();
         m.comment_seen("feed");
-        m.trigger(1.5);
+        m.trigger(1200);
         m.refusal();
         m.request("gitea", "org_feed", true);
         m.request("gitea", "org_feed", false);
+        m.hook_delivery("drone", "signature");
         let text = m.render();
+        assert!(
+            text.contains(
+                "ccci_bridge_hook_deliveries_total{hook=\"drone\",outcome=\"signature\"} 1"
+            )
+        );
         assert!(text.contains("ccci_bridge_comments_seen_total{source=\"feed\"} 1"));
         assert!(text.contains("ccci_bridge_triggers_total 1"));
         assert!(text.contains("ccci_bridge_refusals_total 1"));
@@ -237,7 +266,8 @@ mod tests {
         assert!(
             text.contains("ccci_bridge_api_errors_total{api=\"gitea\",endpoint=\"org_feed\"} 1")
         );
-        assert!(text.contains("ccci_bridge_trigger_latency_seconds_bucket{le=\"1\"} 0"));
-        assert!(text.contains("ccci_bridge_trigger_latency_seconds_bucket{le=\"2\"} 1"));
+        assert!(text.contains("ccci_bridge_trigger_latency_milliseconds_bucket{le=\"1000\"} 0"));
+        assert!(text.contains("ccci_bridge_trigger_latency_milliseconds_bucket{le=\"1500\"} 1"));
+        assert!(text.contains("ccci_bridge_trigger_latency_milliseconds_sum 1200"));
     }
 }

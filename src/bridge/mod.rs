@@ -6,8 +6,11 @@
 //! effects the machine asks for against Gitea and Drone and feeds back the outcomes;
 //! a durable ledger (`ledger`) makes every comment fire exactly once across
 //! restarts, and the bot's reaction on the comment is a second, remote marker.
+//! Followed builds are polled; Drone's signed build events (`drone_hook`)
+//! make a finished one reported at once.
 
 pub mod core;
+pub mod drone_hook;
 pub mod exec;
 #[cfg(test)]
 mod fixtures;
@@ -32,7 +35,8 @@ use crate::registry::values::RepoSlug;
 pub struct Tuning {
     pub poll_interval: Duration,
     pub sweep_interval: Duration,
-    /// How often followed builds are asked for their status.
+    /// How often followed builds are asked for their status: without Drone's
+    /// build events, a finished build is reported within this.
     pub follow_interval: Duration,
     /// First retry delay; doubles per attempt up to `retry_cap`.
     pub retry_base: Duration,
@@ -59,7 +63,10 @@ impl Tuning {
         Self {
             poll_interval: Duration::from_secs(c.poll_interval_secs.max(1)),
             sweep_interval: Duration::from_secs(c.sweep_interval_secs.max(1)),
-            follow_interval: Duration::from_secs(15),
+            // One status request per followed build per poll: a handful of
+            // builds at a time, and the report comes within the interval
+            // that bounds the trigger too.
+            follow_interval: Duration::from_secs(c.poll_interval_secs.max(1)),
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(300),
             fatal_retry: Duration::from_secs(30),
@@ -70,6 +77,15 @@ impl Tuning {
             max_trigger_attempts: 5,
         }
     }
+}
+
+/// How old a comment only the sweep saw must be before it is judged: three
+/// feed polls (the feed shows a comment as created), at least a second
+/// (timestamps are whole seconds), and well within the sweep's overlap, so
+/// the next sweep re-reads what this one left.
+fn unproven_grace_secs(t: &Tuning) -> i64 {
+    let polls = (t.poll_interval.as_millis() as i64 * 3 + 999) / 1000;
+    polls.max(1).min(t.sweep_overlap.as_secs() as i64 / 2)
 }
 
 /// Everything the bridge needs besides its secrets.
@@ -98,6 +114,7 @@ impl Settings {
                 allowlist: c.allowlist.iter().map(ToString::to_string).collect(),
                 max_comment_age_secs: tuning.max_comment_age.as_secs() as i64,
                 max_trigger_attempts: tuning.max_trigger_attempts,
+                unproven_grace_secs: unproven_grace_secs(&tuning),
             },
             gitea_url: c.gitea_url.trimmed().to_owned(),
             drone_url: c.drone_url.trimmed().to_owned(),
@@ -113,6 +130,7 @@ impl Settings {
     pub fn with_tuning(mut self, t: Tuning) -> Self {
         self.rules.max_comment_age_secs = t.max_comment_age.as_secs() as i64;
         self.rules.max_trigger_attempts = t.max_trigger_attempts;
+        self.rules.unproven_grace_secs = unproven_grace_secs(&t);
         self.tuning = t;
         self
     }
@@ -124,6 +142,9 @@ pub struct Secrets {
     pub gitea_token: String,
     pub drone_token: String,
     pub webhook_secret: Option<Vec<u8>>,
+    /// The secret Drone signs its build events with (`None`: the Drone
+    /// hook is off and `/drone-hook` answers 404).
+    pub drone_hook_secret: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Secrets {

@@ -7,7 +7,7 @@
 
 use crate::bridge::ledger::{BuildParams, BuildRef};
 use crate::forge::gitea::StatusState;
-use crate::report::{cell, details, duration, level, short_sha as short, verdict};
+use crate::report::{cell, details, duration, level, level_notes_md, short_sha as short, verdict};
 use crate::results::ResultsV1;
 
 /// The hidden marker of the report comment of a build.
@@ -35,6 +35,30 @@ pub fn pushed_after(trigger: &str) -> String {
     )
 }
 
+/// The command named a commit that is not the PR head.
+pub fn not_head(trigger: &str, named: &str, head_sha: &str) -> String {
+    format!(
+        "`{trigger} {named}` was not run: `{named}` is not the head of this pull request, which is `{head_sha}`. Comment `{trigger} {}` to test the head.",
+        short(head_sha)
+    )
+}
+
+/// An older command of the same PR, answered without a build because a
+/// newer one started its own.
+pub fn coalesced(trigger: &str) -> String {
+    format!(
+        "`{trigger}` was not run on its own: a newer `{trigger}` on this pull request arrived at the same time and started the build."
+    )
+}
+
+/// Only the comment's current body was seen, and Gitea's data cannot tell
+/// whether it was edited into a command within the second it was created.
+pub fn unverifiable(trigger: &str) -> String {
+    format!(
+        "`{trigger}` was not run: the bridge could not tell whether this comment was edited after it was written (it saw only its current text, not the org activity feed's copy). Comment `{trigger}` again, as a new comment. If this keeps happening, Gitea hides your activity from the feed (\"keep activity private\"): the CI's admin can make the bot a site admin or turn on the bridge's Gitea webhook."
+    )
+}
+
 pub fn no_pipeline(trigger: &str) -> String {
     format!(
         "⚠️ `{trigger}` failed: Drone accepted the request but created no build (no pipeline matched the custom event). This is a CI configuration error, not a verdict on the PR."
@@ -52,10 +76,22 @@ pub fn reply_body(text: &str, comment: u64) -> String {
     format!("{text}\n\n{}", reply_marker(comment))
 }
 
+/// How the acknowledgement comment begins (and no report does). Any body a
+/// running build's comment is edited into must begin with it too: recovery
+/// after a lost state directory takes any other body carrying the build's
+/// marker for a final report and does not follow the build again.
+const STARTED_HEAD: &str = "⏳ started CI run";
+
+/// Whether a comment of the bot is still the acknowledgement, not yet
+/// edited into a report.
+pub fn is_started(body: &str) -> bool {
+    body.starts_with(STARTED_HEAD)
+}
+
 /// The acknowledgement comment, edited later into the report.
 pub fn started(p: &BuildParams, b: &BuildRef) -> String {
     format!(
-        "⏳ started CI run for **{}** @ `{}` → [build #{}]({})\n\n{}",
+        "{STARTED_HEAD} for **{}** @ `{}` → [build #{}]({})\n\n{}",
         p.recipe,
         short(&p.git_ref),
         b.number,
@@ -110,10 +146,17 @@ pub fn finished(p: &BuildParams, b: &BuildRef, results: &ResultsV1) -> FinalRepo
         details.truncate(cut);
         details.push_str("\n\n… (cut short: the build's summary.md has it all)\n");
     }
+    let notes = level_notes_md(results);
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join(" · "))
+    };
     let body = format!(
-        "{icon} CI run for **{}** @ `{}` {word}, level **{level}** in {} → [build #{}]({})\n\n{details}\n{}",
+        "{icon} CI run for **{}** @ `{}` {word}, level **{level}**{} in {} → [build #{}]({})\n\n{details}\n{}",
         p.recipe,
         short(&p.git_ref),
+        notes,
         duration(results.duration_secs),
         b.number,
         b.link,
@@ -123,6 +166,86 @@ pub fn finished(p: &BuildParams, b: &BuildRef, results: &ResultsV1) -> FinalRepo
         state,
         description: format!("level: {level}"),
         body,
+    }
+}
+
+/// A screenshot a run left that the report shows: the landing page inline,
+/// the page where a browser check failed as a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shot {
+    /// The file in the run's output directory, and the attachment's name.
+    pub file: String,
+    /// `None`: the landing page; else the name of the check that failed.
+    pub failed_check: Option<String>,
+}
+
+/// The screenshots of `results` worth showing, landing page first, each
+/// file once. Only names the naming rules give screenshots count: a name in
+/// `results.json` cannot make the bridge read any other file.
+pub fn screenshots(results: &ResultsV1) -> Vec<Shot> {
+    use crate::names::files::is_screenshot_name;
+    use crate::results::Status;
+    let landing = results
+        .lanes
+        .values()
+        .filter_map(|l| l.screenshot.clone())
+        .map(|file| Shot {
+            file,
+            failed_check: None,
+        });
+    let failed = results
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .filter_map(|c| {
+            c.screenshot.clone().map(|file| Shot {
+                file,
+                failed_check: Some(c.name.clone()),
+            })
+        });
+    let mut shots: Vec<Shot> = Vec::new();
+    for s in landing.chain(failed) {
+        if is_screenshot_name(&s.file) && !shots.iter().any(|o| o.file == s.file) {
+            shots.push(s);
+        }
+    }
+    shots
+}
+
+/// Whether a download URL can go into Markdown as is: http(s), and nothing
+/// that could end the link or start markup.
+fn plain_url(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2048
+        && url.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'(' | b')' | b'<' | b'>' | b'"' | b'\'' | b'`' | b'[' | b']'
+                )
+        })
+}
+
+/// `body` with its screenshots shown, each `(shot, download URL)`: the
+/// landing page as an inline image, a failed check's page as a link named
+/// after the check (inert, [`cell`]). Inserted before the hidden marker.
+pub fn with_screenshots(body: &str, shown: &[(Shot, String)]) -> String {
+    let mut section = String::new();
+    for (shot, url) in shown.iter().filter(|(_, u)| plain_url(u)) {
+        match &shot.failed_check {
+            None => section.push_str(&format!("![landing page]({url})\n\n")),
+            Some(check) => section.push_str(&format!(
+                "[screenshot where the check {} failed]({url})\n\n",
+                cell(check)
+            )),
+        }
+    }
+    if section.is_empty() {
+        return body.to_owned();
+    }
+    match body.rfind("<!-- ccci:build:") {
+        Some(at) => format!("{}{section}{}", &body[..at], &body[at..]),
+        None => format!("{body}\n\n{section}"),
     }
 }
 
@@ -188,6 +311,38 @@ mod tests {
     }
 
     #[test]
+    fn screenshots_are_shown_inert_and_only_from_plain_urls() {
+        let body = format!("✅ text\n\n{}", build_marker(57));
+        let landing = Shot {
+            file: "screenshot.png".into(),
+            failed_check: None,
+        };
+        let hostile = Shot {
+            file: "browser-1.png".into(),
+            failed_check: Some("x](https://evil) <!-- ccci:build:999 --> @admin".into()),
+        };
+        let out = with_screenshots(
+            &body,
+            &[
+                (
+                    landing.clone(),
+                    "https://git.example.org/attachments/a".into(),
+                ),
+                (hostile, "https://git.example.org/attachments/b".into()),
+                (landing, "https://x/) ![evil](https://evil".into()),
+            ],
+        );
+        assert!(out.contains("![landing page](https://git.example.org/attachments/a)"));
+        assert!(out.contains(
+            "[screenshot where the check `x](https://evil) <!\u{200b}-- ccci:build:999 --> @admin` failed](https://git.example.org/attachments/b)"
+        ), "{out}");
+        assert!(!out.contains("![evil]"), "{out}");
+        assert_eq!(out.matches("<!-- ccci:build:").count(), 1, "{out}");
+        assert!(out.ends_with(&build_marker(57)));
+        assert_eq!(with_screenshots(&body, &[]), body);
+    }
+
+    #[test]
     fn the_started_comment_names_recipe_short_sha_and_build_link() {
         let s = started(&params(), &build());
         assert!(s.contains("**custom-html** @ `9fc1ad6`"));
@@ -211,6 +366,9 @@ mod tests {
             lanes: BTreeMap::new(),
             checks: vec![],
             teardown: vec![],
+            floor: None,
+            upgrade_base: None,
+            data_survival: None,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::bridge::core::Rules;
 use crate::bridge::grammar;
-use crate::bridge::ledger::{CommentRef, Job, Ledger, Stage};
+use crate::bridge::ledger::{CommentRef, Job, Ledger, Request, Stage};
 
 /// Which source saw a comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -45,6 +45,12 @@ pub struct SeenComment {
     pub created_at: i64,
     /// The body was edited after creation (only newly created comments fire).
     pub edited: bool,
+    /// The text is known to be the comment as it was created (a feed row, a
+    /// webhook `created` delivery, or a body whose feed row proved its
+    /// start); otherwise only its current body was seen, and an edit within
+    /// the second of its creation cannot be ruled out (docs/gitea.md,
+    /// "Edited comments").
+    pub proven: bool,
     pub source: Source,
 }
 
@@ -58,6 +64,10 @@ pub enum Ignored {
     Edited,
     TooOld,
     NoCommand,
+    /// Only the current body was seen, and the comment is so recent that the
+    /// feed or the webhook may still show it as created: judged at a later
+    /// sweep, which re-reads it.
+    TooRecent,
 }
 
 /// The first verdict on a seen comment.
@@ -71,7 +81,7 @@ pub enum Screen {
 
 /// Decide whether a seen comment is a new request for a run.
 pub fn screen(seen: &SeenComment, rules: &Rules, ledger: &Ledger, now_secs: i64) -> Screen {
-    if ledger.knows(seen.id) {
+    if ledger.knows(seen.id) || (!seen.proven && ledger.settled.contains_key(&seen.id)) {
         return Screen::Ignore(Ignored::AlreadyKnown);
     }
     let Some(pr) = seen.pr else {
@@ -93,13 +103,16 @@ pub fn screen(seen: &SeenComment, rules: &Rules, ledger: &Ledger, now_secs: i64)
     if now_secs - seen.created_at > rules.max_comment_age_secs {
         return Screen::Ignore(Ignored::TooOld);
     }
-    match &seen.body {
+    let command = match &seen.body {
         // The command may be on any line past the cut: read the whole body.
         Body::Truncated(_) => return Screen::FetchFull,
-        Body::Full(text) if !grammar::asks_for_run(text, &rules.trigger) => {
-            return Screen::Ignore(Ignored::NoCommand);
-        }
-        Body::Full(_) => {}
+        Body::Full(text) => match grammar::command(text, &rules.trigger) {
+            None => return Screen::Ignore(Ignored::NoCommand),
+            Some(c) => c,
+        },
+    };
+    if !seen.proven && now_secs - seen.created_at < rules.unproven_grace_secs {
+        return Screen::Ignore(Ignored::TooRecent);
     }
     Screen::Accept(Box::new(Job {
         comment: CommentRef {
@@ -110,6 +123,11 @@ pub fn screen(seen: &SeenComment, rules: &Rules, ledger: &Ledger, now_secs: i64)
             created_at: seen.created_at,
         },
         recipe: recipe.clone(),
+        request: Request {
+            sha: command.sha,
+            unverified: !seen.proven,
+            received_ms: 0,
+        },
         stage: Stage::Received,
         reacted: false,
         attempts: 0,
@@ -191,6 +209,50 @@ mod tests {
             screen(&seen("!testme"), &rules(), &l, 1001),
             Screen::Ignore(Ignored::AlreadyKnown)
         );
+    }
+
+    #[test]
+    fn a_command_naming_a_commit_carries_it_into_the_job() {
+        let Screen::Accept(j) =
+            screen(&seen("!testme ABCDEF0"), &rules(), &Ledger::default(), 1001)
+        else {
+            panic!("accepted")
+        };
+        assert_eq!(j.request.sha.as_deref(), Some("abcdef0"));
+        assert!(!j.request.unverified);
+    }
+
+    #[test]
+    fn a_current_body_alone_is_accepted_as_unverified_once_past_the_grace() {
+        let mut s = seen("!testme");
+        s.proven = false;
+        s.source = Source::Sweep;
+        let r = rules();
+        assert_eq!(
+            screen(&s, &r, &Ledger::default(), 1000 + r.unproven_grace_secs - 1),
+            Screen::Ignore(Ignored::TooRecent)
+        );
+        let Screen::Accept(j) = screen(&s, &r, &Ledger::default(), 1000 + r.unproven_grace_secs)
+        else {
+            panic!("accepted")
+        };
+        assert!(j.request.unverified);
+    }
+
+    #[test]
+    fn a_settled_comment_is_judged_again_only_from_its_text_as_created() {
+        let mut l = Ledger::default();
+        l.settle(4711, 1000);
+        let mut current = seen("!testme");
+        current.proven = false;
+        assert_eq!(
+            screen(&current, &rules(), &l, 2000),
+            Screen::Ignore(Ignored::AlreadyKnown)
+        );
+        assert!(matches!(
+            screen(&seen("!testme"), &rules(), &l, 1001),
+            Screen::Accept(_)
+        ));
     }
 
     #[test]

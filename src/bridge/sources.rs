@@ -42,6 +42,7 @@ pub fn from_activity(a: &Activity, now: i64) -> Option<SeenComment> {
         created_at: secs(&a.created, now),
         // The feed records creations only: its text is the body as created.
         edited: false,
+        proven: true,
         source: Source::Feed,
     })
 }
@@ -58,27 +59,43 @@ pub fn from_comment(repo: &str, c: &Comment, source: Source, now: i64) -> SeenCo
         body: Body::Full(c.body.clone()),
         created_at: created,
         edited: updated > created,
+        // The current body: an edit within the second of the creation
+        // leaves both timestamps equal (docs/gitea.md, "Edited comments").
+        proven: false,
         source,
     }
 }
 
-/// A comment fetched in full because its feed or sweep text was cut short.
-/// The feed row proves creation (its time is the creation time), so only
-/// the other sources judge an edit.
-pub fn refetched(seen: &SeenComment, c: &Comment, now: i64) -> SeenComment {
+/// A comment fetched in full because its feed row was cut short. The row
+/// holds the start of the body as created (docs/gitea.md, "Edited
+/// comments"):
+/// - a body that no longer starts with it was edited, even within the
+///   second, and does not fire;
+/// - a command on a line the row holds whole was in the body as created,
+///   and is judged from the row's text whatever happened since;
+/// - otherwise a body edited after its creation second does not fire, and
+///   one whose timestamps are equal is judged as the body as created: its
+///   start is proven, and Gitea keeps nothing that could tell more.
+pub fn refetched(seen: &SeenComment, c: &Comment, trigger: &str, now: i64) -> SeenComment {
     let mut full = from_comment(&seen.repo, c, seen.source, now);
-    full.edited = match (&seen.source, &seen.body) {
-        // The feed row holds the start of the body as created: a body that
-        // no longer starts with it was edited, even within the second.
-        (Source::Feed, Body::Truncated(start)) => {
-            let start = start.strip_suffix('…').unwrap_or(start);
-            !c.body
-                .replace("\r\n", "\n")
-                .starts_with(&start.replace("\r\n", "\n"))
-        }
-        (Source::Feed, _) => false,
-        _ => full.edited,
+    let (Source::Feed, Body::Truncated(start)) = (&seen.source, &seen.body) else {
+        return full;
     };
+    let start = start
+        .strip_suffix('…')
+        .unwrap_or(start)
+        .replace("\r\n", "\n");
+    if !c.body.replace("\r\n", "\n").starts_with(&start) {
+        full.edited = true;
+        return full;
+    }
+    // The row's last line may be cut: only the lines before it are whole.
+    let whole = start.rfind('\n').map_or("", |i| &start[..i]);
+    if crate::bridge::grammar::asks_for_run(whole, trigger) {
+        full.body = Body::Full(whole.to_owned());
+        full.edited = false;
+    }
+    full.proven = !full.edited;
     full
 }
 
@@ -141,21 +158,26 @@ pub enum HookError {
     Payload(String),
 }
 
-/// A webhook `issue_comment` delivery as a seen comment; `None` for actions
-/// other than `created` (edits and deletions never fire).
+/// A webhook `issue_comment` delivery as a seen comment: `created` carries
+/// the body as created; `edited` says the comment was edited (then it never
+/// fires, even when the edit fell within its creation second and the
+/// timestamps cannot show it); `None` for other actions (deletions).
 pub fn from_webhook(body: &[u8], now: i64) -> Result<Option<SeenComment>, HookError> {
     let p: IssueCommentPayload =
         serde_json::from_slice(body).map_err(|e| HookError::Payload(e.to_string()))?;
-    if p.action != "created" {
-        return Ok(None);
-    }
+    let edited = match p.action.as_str() {
+        "created" => false,
+        "edited" => true,
+        _ => return Ok(None),
+    };
     let is_pr = p.is_pull
         || p.issue.pull_request.as_ref().is_some_and(|v| !v.is_null())
         || !p.comment.pull_request_url.is_empty();
     let mut seen = from_comment(&p.repository.full_name, &p.comment, Source::Webhook, now);
     seen.pr = is_pr.then_some(p.issue.number);
     // A delivery of a creation is a creation, whatever the timestamps say.
-    seen.edited = false;
+    seen.edited = edited;
+    seen.proven = !edited;
     // Cross-check: a comment URL naming another PR would be a forged payload.
     if let Some(n) = trailing_number(&p.comment.pull_request_url)
         && Some(n) != seen.pr
@@ -240,9 +262,37 @@ mod tests {
         let start = format!("{}…", "review ".repeat(27));
         let seen = from_activity(&activity(&format!("42|{start}")), 0).expect("a comment");
         let as_created = format!("{}and more\n!testme", "review ".repeat(28));
-        assert!(!refetched(&seen, &full(&as_created), 0).edited);
+        let kept = refetched(&seen, &full(&as_created), "!testme", 0);
+        assert!(!kept.edited && kept.proven);
         let rewritten = format!("!testme\n{}", "review ".repeat(40));
-        assert!(refetched(&seen, &full(&rewritten), 0).edited);
+        assert!(refetched(&seen, &full(&rewritten), "!testme", 0).edited);
+    }
+
+    #[test]
+    fn a_command_the_feed_row_holds_whole_is_judged_from_the_row() {
+        let row = format!("!testme\n{}…", "review ".repeat(27));
+        let seen = from_activity(&activity(&format!("42|{row}")), 0).expect("a comment");
+        // Edited later (another second): the command was there as created.
+        let mut later = full(&format!("!testme\n{}and more", "review ".repeat(28)));
+        later.updated_at = "2025-06-01T10:05:00Z".into();
+        let got = refetched(&seen, &later, "!testme", 0);
+        assert!(got.proven && !got.edited);
+        assert_eq!(got.body, Body::Full("!testme".into()));
+    }
+
+    #[test]
+    fn a_long_comment_edited_in_a_later_second_does_not_fire() {
+        let row = format!("{}…", "review ".repeat(27));
+        let seen = from_activity(&activity(&format!("42|{row}")), 0).expect("a comment");
+        let mut later = full(&format!("{}and more\n!testme", "review ".repeat(28)));
+        later.updated_at = "2025-06-01T10:05:00Z".into();
+        assert!(refetched(&seen, &later, "!testme", 0).edited);
+    }
+
+    #[test]
+    fn a_swept_body_is_never_proven() {
+        let s = from_comment("acme/widget", &full("!testme"), Source::Sweep, 0);
+        assert!(!s.proven && !s.edited);
     }
 
     #[test]
@@ -282,19 +332,40 @@ mod tests {
     }
 
     #[test]
-    fn an_edited_delivery_is_ignored() {
-        let body = serde_json::json!({
-            "action": "edited",
+    fn a_created_delivery_is_the_text_as_created_and_a_deletion_nothing() {
+        let mut body = serde_json::json!({
+            "action": "created",
             "issue": {"number": 42, "pull_request": {}},
             "comment": {"id": 1, "body": "!testme", "user": {"login": "alice"},
                         "created_at": "2025-06-01T10:00:07Z", "updated_at": "2025-06-01T10:00:09Z"},
             "repository": {"full_name": "acme/widget"},
             "is_pull": true
         });
+        let seen = from_webhook(body.to_string().as_bytes(), 0)
+            .expect("parses")
+            .expect("a comment");
+        assert!(seen.proven && !seen.edited);
+        body["action"] = "deleted".into();
         assert!(
             from_webhook(body.to_string().as_bytes(), 0)
                 .expect("parses")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn an_edited_delivery_is_an_edit_whatever_its_timestamps() {
+        let body = serde_json::json!({
+            "action": "edited",
+            "issue": {"number": 42, "pull_request": {}},
+            "comment": {"id": 1, "body": "!testme", "user": {"login": "alice"},
+                        "created_at": "2025-06-01T10:00:07Z", "updated_at": "2025-06-01T10:00:07Z"},
+            "repository": {"full_name": "acme/widget"},
+            "is_pull": true
+        });
+        let seen = from_webhook(body.to_string().as_bytes(), 0)
+            .expect("parses")
+            .expect("an edit");
+        assert!(seen.edited && !seen.proven);
     }
 }

@@ -43,6 +43,10 @@ pub struct Summary {
     pub verdict_icon: String,
     pub verdict: String,
     pub level: String,
+    /// The level with the rungs skipped and unproven data
+    /// ([`report::level_line`]); empty in state written before it.
+    #[serde(default)]
+    pub level_line: String,
     pub skipped: Vec<String>,
     pub git_ref: String,
     pub short_sha: String,
@@ -62,6 +66,7 @@ impl Summary {
             verdict_icon: icon.to_owned(),
             verdict: word.to_owned(),
             level: report::level(r).to_owned(),
+            level_line: report::level_line(r),
             skipped: report::skipped_rungs(r)
                 .into_iter()
                 .map(str::to_owned)

@@ -203,6 +203,7 @@ pub fn run(
         "error": error,
         "s": summary,
         "rows": results.map(report::rung_rows).unwrap_or_default(),
+        "proof": results.map(report::proof_items).unwrap_or_default(),
         "checks": results.map(report::bad_checks).unwrap_or_default(),
         "teardown": results.map(|r| r.teardown.clone()).unwrap_or_default(),
         "artifacts": artifacts,
@@ -211,13 +212,23 @@ pub fn run(
     crate::generate::templates::render(env, "dashboard/run.html.j2", &ctx)
 }
 
+/// The level as the badge says it: with the skipped rungs and unproven
+/// data when the state knows them.
+fn badge_level(s: &Summary) -> &str {
+    if s.level_line.is_empty() {
+        &s.level
+    } else {
+        &s.level_line
+    }
+}
+
 /// The badge of a recipe's latest run.
 pub fn badge_of(latest: Option<&Entry>) -> Badge {
     let (message, color) = match latest.map(|e| &e.outcome) {
         None => ("no runs".to_owned(), badge::GREY),
         Some(Outcome::Corrupt { .. }) => ("unreadable".to_owned(), badge::GREY),
         Some(Outcome::Read(s)) => (
-            format!("{} · {}", s.level, s.verdict),
+            format!("{} · {}", badge_level(s), s.verdict),
             if s.green {
                 badge::GREEN
             } else if s.verdict == Verdict::Unverified.word() {
@@ -248,6 +259,7 @@ pub fn endpoint(recipe: &str, latest: Option<&Entry>, runs: usize) -> String {
             "green": s.green,
             "verdict": s.verdict,
             "level": s.level,
+            "level_line": s.level_line,
             "skipped": s.skipped,
             "git_ref": s.git_ref,
             "pr": s.pr,

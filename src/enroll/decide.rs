@@ -10,7 +10,7 @@ use super::labels::{self, BackedUp, Route};
 use super::{At, EnrollError};
 use crate::registry::values::{Duration, StatusList, UrlPath};
 use crate::registry::{Marker, SqlEngine};
-use crate::run::version::{BaseChoice, choose_base, compose_version_label};
+use crate::run::version::{BaseChoice, TagRef, choose_base, compose_version_label};
 
 /// A value chosen, and why (each line one reason, citing file:line).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,7 +349,8 @@ pub fn marker(
 
 /// The upgrade rung's base, or the reason it does not apply.
 pub fn upgrade(
-    tags: Option<&[String]>,
+    tags: Option<&[TagRef]>,
+    head_commit: &str,
     describe: Option<&str>,
     compose: &Compose,
     notes: &mut Vec<String>,
@@ -371,8 +372,9 @@ pub fn upgrade(
                 .to_owned(),
         );
     }
-    match choose_base(tags, head.as_ref(), None) {
+    match choose_base(tags, head_commit, head.as_ref(), None) {
         BaseChoice::Base(base) => {
+            let base = base.tag;
             let why = match (&head, &label) {
                 (Some(h), Some((_, file))) => format!(
                     "the newest release tag before the head's version {h} (the coop-cloud version label in {file})"

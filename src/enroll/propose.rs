@@ -176,14 +176,19 @@ pub fn propose(i: Inputs<'_>) -> Result<Proposal, EnrollError> {
         })
     };
     let tags = i.checkout.tags.as_deref();
-    let upgrade_base =
-        match decide::upgrade(tags, i.checkout.describe.as_deref(), i.compose, &mut notes) {
-            Ok(base) => Some(base),
-            Err(reason) => {
-                skip.push((Rung::Upgrade, reason));
-                None
-            }
-        };
+    let upgrade_base = match decide::upgrade(
+        tags,
+        i.checkout.head.as_deref().unwrap_or_default(),
+        i.checkout.describe.as_deref(),
+        i.compose,
+        &mut notes,
+    ) {
+        Ok(base) => Some(base),
+        Err(reason) => {
+            skip.push((Rung::Upgrade, reason));
+            None
+        }
+    };
     skip.sort();
     let deploy_timeout = decide::deploy_timeout(i.compose, i.host.run.deploy_timeout);
 

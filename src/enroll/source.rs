@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::EnrollError;
 use crate::registry::values::RepoSlug;
+use crate::run::version::TagRef;
 use crate::tools::git::Git;
 
 /// How the recipe was reached.
@@ -21,8 +22,11 @@ pub enum Origin {
 pub struct Checkout {
     pub origin: Origin,
     pub dir: PathBuf,
-    /// Release tags (`None`: not a git repository, so none can be known).
-    pub tags: Option<Vec<String>>,
+    /// Tags with the commits they name (`None`: not a git repository, so
+    /// none can be known).
+    pub tags: Option<Vec<TagRef>>,
+    /// The commit checked out, for a git repository.
+    pub head: Option<String>,
     /// The newest tag reachable from HEAD, when the history is there to say.
     pub describe: Option<String>,
     /// Keeps a clone alive until the proposal is made.
@@ -76,6 +80,12 @@ pub fn base_name(origin: &Origin) -> String {
     s.strip_suffix(".git").unwrap_or(&s).to_owned()
 }
 
+fn tag_refs(tags: Vec<(String, String)>) -> Vec<TagRef> {
+    tags.into_iter()
+        .map(|(name, commit)| TagRef { name, commit })
+        .collect()
+}
+
 /// Clone or open the recipe.
 pub fn open(source: &str, git: &Git) -> Result<Checkout, EnrollError> {
     let path = Path::new(source);
@@ -89,20 +99,24 @@ pub fn open(source: &str, git: &Git) -> Result<Checkout, EnrollError> {
                 origin: Origin::Dir(dir.clone()),
                 dir,
                 tags: None,
+                head: None,
                 describe: None,
                 _tmp: None,
             });
         }
-        let tags = git.tags(&dir).map_err(|e| EnrollError::Read {
+        let read = |what: &str, e: crate::tools::ToolError| EnrollError::Read {
             path: source.to_owned(),
-            why: format!("cannot list its tags: {e}"),
-        })?;
+            why: format!("cannot {what}: {e}"),
+        };
+        let tags = git.tags(&dir).map_err(|e| read("list its tags", e))?;
+        let head = git.head(&dir).map_err(|e| read("read its HEAD", e))?;
         // No tag reachable is an answer, not an error.
         let describe = git.describe_tag(&dir).ok().filter(|t| !t.is_empty());
         return Ok(Checkout {
             origin: Origin::Repo(dir.clone()),
             dir,
-            tags: Some(tags),
+            tags: Some(tag_refs(tags)),
+            head: Some(head),
             describe,
             _tmp: None,
         });
@@ -127,10 +141,12 @@ pub fn open(source: &str, git: &Git) -> Result<Checkout, EnrollError> {
     };
     git.clone_shallow(source, &dir).map_err(failed)?;
     let tags = git.remote_tags(&dir).map_err(failed)?;
+    let head = git.head(&dir).map_err(failed)?;
     Ok(Checkout {
         origin: Origin::Url(source.to_owned()),
         dir,
-        tags: Some(tags),
+        tags: Some(tag_refs(tags)),
+        head: Some(head),
         // A shallow clone has no history to describe from.
         describe: None,
         _tmp: Some(guard),

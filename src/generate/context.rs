@@ -313,6 +313,12 @@ pub fn bridge_module(reg: &Registry) -> BridgeModule {
             secret::WEBHOOK.to_owned(),
         ));
     }
+    if reg.host.bridge.drone_hook_base_url.is_some() {
+        credentials.push((
+            credential::DRONE_HOOK_SECRET.to_owned(),
+            secret::DRONE_WEBHOOK.to_owned(),
+        ));
+    }
     BridgeModule {
         header: GENERATED,
         config: ServiceConfig::Bridge.module_relative_path(),
@@ -377,6 +383,12 @@ pub fn secrets(reg: &Registry) -> Vec<SecretEntry> {
         list.push((
             secret::WEBHOOK,
             "HMAC secret of the Gitea webhook to the bridge's /hook",
+        ));
+    }
+    if reg.host.bridge.drone_hook_base_url.is_some() {
+        list.push((
+            secret::DRONE_WEBHOOK,
+            "secret the Drone server signs its build events to the bridge's /drone-hook with (any long random string)",
         ));
     }
     let mut entries: Vec<SecretEntry> = list

@@ -104,6 +104,7 @@ fn abra_app(
         version: version.clone(),
         domain: domain.clone(),
         env: map,
+        env_files: BTreeMap::new(),
     })
 }
 
@@ -168,7 +169,7 @@ pub fn proxy_config(host: &Host) -> Result<ProxyConfigV1, BuiltInvalid> {
 /// The Drone server with Gitea OAuth, and what the Drone API must say afterwards.
 pub fn drone_config(reg: &Registry) -> Result<DroneConfigV1, BuiltInvalid> {
     let host = &reg.host;
-    let env = [
+    let mut env = vec![
         ("COMPOSE_FILE", "compose.yml:compose.gitea.yml".to_owned()),
         ("GITEA_CLIENT_ID", host.gitea.oauth_client_id.to_string()),
         ("GITEA_DOMAIN", host.gitea.url.host().to_owned()),
@@ -179,6 +180,16 @@ pub fn drone_config(reg: &Registry) -> Result<DroneConfigV1, BuiltInvalid> {
             format!("username:{},admin:true", host.gitea.bot_user),
         ),
     ];
+    // Drone's build events to the bridge (docs/drone.md, "System webhooks"):
+    // only `build:updated`, the event a finished build sends.
+    let hook = host.bridge.drone_hook_base_url.as_ref();
+    if let Some(base) = hook {
+        env.push((
+            "DRONE_WEBHOOK_ENDPOINT",
+            format!("{}{}", base.trimmed(), host::DRONE_HOOK_PATH),
+        ));
+        env.push(("DRONE_WEBHOOK_EVENTS", "build:updated".to_owned()));
+    }
     let crons = reg
         .recipes
         .values()
@@ -194,7 +205,16 @@ pub fn drone_config(reg: &Registry) -> Result<DroneConfigV1, BuiltInvalid> {
     Ok(DroneConfigV1 {
         header: JsonHeader,
         schema: CONFIG_SCHEMA,
-        app: abra_app(host, "drone", &host.infra.drone, &host.drone.domain, &env)?,
+        app: AbraApp {
+            env_files: match hook {
+                Some(_) => BTreeMap::from([(
+                    "DRONE_WEBHOOK_SECRET".to_owned(),
+                    build("path", secret::path(secret::DRONE_WEBHOOK))?,
+                )]),
+                None => BTreeMap::new(),
+            },
+            ..abra_app(host, "drone", &host.infra.drone, &host.drone.domain, &env)?
+        },
         secrets: vec![
             file_secret("rpc_secret", None, secret::path(secret::DRONE_RPC))?,
             file_secret("client_secret", None, secret::path(secret::DRONE_CLIENT))?,
@@ -261,6 +281,11 @@ pub fn bridge_config(reg: &Registry) -> Result<BridgeConfigV1, BuiltInvalid> {
                 .bridge
                 .webhook
                 .then(|| credential::WEBHOOK_SECRET.to_owned()),
+            drone_hook_secret: host
+                .bridge
+                .drone_hook_base_url
+                .as_ref()
+                .map(|_| credential::DRONE_HOOK_SECRET.to_owned()),
         },
     })
 }

@@ -132,6 +132,23 @@ pub fn browser_failure_screenshot(index: usize) -> String {
     format!("browser-{}.png", index + 1)
 }
 
+/// Whether `name` is one of the screenshot names above: the only files of a
+/// run's output directory the bridge reads for the PR, so that a name in
+/// `results.json` can never point elsewhere.
+pub fn is_screenshot_name(name: &str) -> bool {
+    if name == LANDING_SCREENSHOT {
+        return true;
+    }
+    name.strip_prefix("browser-")
+        .and_then(|n| n.strip_suffix(".png"))
+        .is_some_and(|n| {
+            !n.is_empty()
+                && n.len() <= 6
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && !n.starts_with('0')
+        })
+}
+
 pub fn run_output_dir(runs_dir: &Path, recipe: &str, run_id: &str) -> PathBuf {
     runs_dir.join(recipe).join(run_id)
 }
@@ -200,5 +217,25 @@ mod tests {
         let r: RecipeName = "keycloak".parse().unwrap();
         assert_eq!(runner_plan_path(&r), "runners/keycloak.json");
         assert_eq!(runner_plan_file("$RECIPE"), "runners/$RECIPE.json");
+    }
+
+    #[test]
+    fn only_the_names_screenshots_are_given_are_screenshot_names() {
+        assert!(is_screenshot_name(LANDING_SCREENSHOT));
+        for i in [0, 1, 41] {
+            assert!(is_screenshot_name(&browser_failure_screenshot(i)));
+        }
+        for bad in [
+            "../screenshot.png",
+            "browser-.png",
+            "browser-01.png",
+            "browser-1.png/../x",
+            "browser-1.PNG",
+            "results.json",
+            "/etc/shadow",
+            "",
+        ] {
+            assert!(!is_screenshot_name(bad), "{bad}");
+        }
     }
 }

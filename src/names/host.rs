@@ -8,6 +8,9 @@ use crate::registry::values::{RecipeName, RepoSlug};
 pub const SWARM_UNIT: &str = "swarm-init";
 /// The bridge's systemd unit, also its `StateDirectory`.
 pub const BRIDGE_UNIT: &str = "ccci-bridge";
+/// The bridge listener's path for Drone's build events; ccci-gen gives the
+/// Drone server this path under the bridge's URL.
+pub const DRONE_HOOK_PATH: &str = "/drone-hook";
 /// The Drone exec runner's systemd unit.
 pub const RUNNER_UNIT: &str = "drone-runner-exec";
 /// The janitor's oneshot unit and its timer (same name), on the runner host.
@@ -72,6 +75,7 @@ pub mod secret {
     pub const DRONE_API_TOKEN: &str = "drone_api_token";
     pub const GITEA_BOT_TOKEN: &str = "gitea_bot_token";
     pub const WEBHOOK: &str = "bridge_webhook_secret";
+    pub const DRONE_WEBHOOK: &str = "drone_webhook_secret";
     /// Where sops-nix puts a secret (root, 0400).
     pub fn path(name: &str) -> String {
         format!("/run/secrets/{name}")
@@ -83,6 +87,7 @@ pub mod credential {
     pub const GITEA_TOKEN: &str = "gitea-token";
     pub const DRONE_TOKEN: &str = "drone-token";
     pub const WEBHOOK_SECRET: &str = "webhook-secret";
+    pub const DRONE_HOOK_SECRET: &str = "drone-hook-secret";
 }
 
 #[cfg(test)]

@@ -68,6 +68,20 @@ pub fn converge(
             sha256: decide::digest(&bytes),
         });
     }
+    // Env values kept in secret files join the wanted env here, so that the
+    // decisions see one env and a rotated file redeploys like any change.
+    let mut with_files;
+    let app = if app.env_files.is_empty() {
+        app
+    } else {
+        with_files = app.clone();
+        for (key, file) in &app.env_files {
+            let bytes = read_required(world, "env secret file", file.as_str().as_ref())?;
+            let value = String::from_utf8_lossy(&bytes).trim().to_owned();
+            with_files.env.insert(key.clone(), value);
+        }
+        &with_files
+    };
     let at = Place::of(app);
 
     let mut done = Vec::new();

@@ -109,55 +109,6 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
-/// The message of a missing required key.
-pub const MISSING_KEY: &str = "required key is missing";
-
-/// Turn a TOML/serde error into a diagnostic. serde's messages for unknown and
-/// missing fields are rewritten so they name the key first and suggest a fix.
-pub fn from_toml(file: &Path, source: &str, err: &toml::de::Error) -> Diagnostic {
-    let raw = err.message().trim();
-    let diag = Diagnostic::new(file, raw).at(source, err.span());
-    if let Some(rest) = raw.strip_prefix("unknown field `") {
-        let (name, tail) = rest.split_once('`').unwrap_or((rest, ""));
-        let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
-        let mut d = Diagnostic {
-            key: Some(name.to_owned()),
-            message: "unknown key".to_owned(),
-            ..diag
-        };
-        d.help = Some(match did_you_mean(name, expected.iter().copied()) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None if expected.is_empty() => "no keys are allowed here".to_owned(),
-            None => format!("allowed keys here: {}", expected.join(", ")),
-        });
-        return d;
-    }
-    if let Some(rest) = raw.strip_prefix("missing field `") {
-        let name = rest.split('`').next().unwrap_or(rest);
-        return Diagnostic {
-            key: Some(name.to_owned()),
-            message: MISSING_KEY.to_owned(),
-            ..diag
-        };
-    }
-    if let Some(rest) = raw.strip_prefix("unknown variant `") {
-        let (name, tail) = rest.split_once('`').unwrap_or((rest, ""));
-        let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
-        let mut d = Diagnostic {
-            message: format!(
-                "unknown value `{name}`, expected one of: {}",
-                expected.join(", ")
-            ),
-            ..diag
-        };
-        if let Some(best) = did_you_mean(name, expected.iter().copied()) {
-            d.help = Some(format!("did you mean `{best}`?"));
-        }
-        return d;
-    }
-    diag
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

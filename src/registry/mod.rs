@@ -5,8 +5,10 @@
 //! from [`Registry`]; nothing downstream re-reads the TOML.
 
 mod browser_steps;
+mod collect;
 mod domain_template;
 mod error;
+mod explain;
 pub mod keys;
 mod load;
 pub mod model;
@@ -102,6 +104,9 @@ pub struct Bridge {
     pub allowlist: Vec<UserName>,
     pub listen: SocketAddr,
     pub webhook: bool,
+    /// The bridge's listener as the Drone server's container reaches it;
+    /// `None`: Drone sends no build events and followed builds are polled.
+    pub drone_hook_base_url: Option<HttpUrl>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -91,6 +91,7 @@ pub struct BridgeSection {
     pub allowlist: Option<Vec<UserName>>,
     pub listen: Option<SocketAddr>,
     pub webhook: Option<bool>,
+    pub drone_hook_base_url: Option<HttpUrl>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,7 +256,8 @@ pub enum Marker {
         service: ServiceName,
         database: Word,
         user: Word,
-        /// A file inside the DB container holding the user's password (mariadb).
+        /// A file inside the DB container holding the user's password, handed
+        /// to the client in its environment (PGPASSWORD, MYSQL_PWD).
         #[serde(default)]
         password_file: Option<AbsPath>,
     },

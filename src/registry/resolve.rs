@@ -30,8 +30,17 @@ fn statuses(list: &[u16]) -> StatusList {
 }
 
 pub(super) fn diag(src: &Source, key: &[&str], message: impl Into<String>) -> Diagnostic {
+    // Numbers are list indices, shown as the loader shows them: `check[1].name`.
+    let mut shown = String::new();
+    for part in key {
+        match part.parse::<usize>() {
+            Ok(i) => shown.push_str(&format!("[{i}]")),
+            Err(_) if shown.is_empty() => shown.push_str(part),
+            Err(_) => shown.push_str(&format!(".{part}")),
+        }
+    }
     Diagnostic::new(&src.path, message)
-        .key(key.join("."))
+        .key(shown)
         .at(&src.text, span_of(&src.text, key))
 }
 
@@ -39,15 +48,15 @@ pub fn resolve(
     host_src: &Source,
     file: HostFile,
     recipes: Vec<(RecipeName, &Source, RecipeFile)>,
+    enrolled: &BTreeSet<RecipeName>,
 ) -> Result<Registry, Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let host = resolve_host(host_src, file, &mut problems);
 
-    let names: BTreeSet<RecipeName> = recipes.iter().map(|(n, _, _)| n.clone()).collect();
     let mut out = BTreeMap::new();
     let mut repos: BTreeMap<String, &Source> = BTreeMap::new();
     for (name, src, file) in recipes {
-        let recipe = resolve_recipe(&host, name.clone(), src, file, &names, &mut problems);
+        let recipe = resolve_recipe(&host, name.clone(), src, file, enrolled, &mut problems);
         let repo_key = recipe.repo.as_str().to_ascii_lowercase();
         if let Some(first) = repos.get(&repo_key) {
             problems.push(
@@ -187,6 +196,7 @@ fn resolve_host(src: &Source, f: HostFile, problems: &mut Vec<Diagnostic>) -> Ho
             allowlist: f.bridge.allowlist.unwrap_or_default(),
             listen: f.bridge.listen.unwrap_or_else(|| default(d::LISTEN)),
             webhook: f.bridge.webhook.unwrap_or(false),
+            drone_hook_base_url: f.bridge.drone_hook_base_url,
         },
         abra: Abra {
             version: f.abra.version,

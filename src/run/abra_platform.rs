@@ -314,9 +314,17 @@ const CONTAINERS_GONE: Duration = Duration::from_secs(30);
 /// Poll until no container of `stack` exists, up to [`CONTAINERS_GONE`];
 /// the error names the containers still there.
 fn wait_containers_gone(p: &AbraPlatform, stack: &str) -> Result<(), String> {
+    wait_gone(|| p.docker.stack_containers(stack))
+}
+
+/// Poll `list` until it lists nothing, up to [`CONTAINERS_GONE`]; the error
+/// names what is still there.
+fn wait_gone(
+    list: impl Fn() -> Result<Vec<String>, crate::tools::ToolError>,
+) -> Result<(), String> {
     let start = std::time::Instant::now();
     loop {
-        match p.docker.stack_containers(stack) {
+        match list() {
             Ok(c) if c.is_empty() => return Ok(()),
             Ok(c) if start.elapsed() >= CONTAINERS_GONE => return Err(c.join(", ")),
             Err(e) if start.elapsed() >= CONTAINERS_GONE => return Err(e.to_string()),
@@ -341,6 +349,16 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
     if services_left(p).unwrap_or(0) > 0 {
         let _ = p.docker.stack_rm(&app.stack);
     }
+    // The swarm stops a removed service's tasks seconds later and removes
+    // their containers seconds after that (docs/docker.md, "Removed services
+    // linger"); nothing of the app is kept, so its containers are removed
+    // now. Only once no service is left, or the swarm would replace them.
+    if services_left(p).is_ok_and(|n| n == 0)
+        && let Ok(c) = p.docker.stack_containers(&app.stack)
+        && !c.is_empty()
+    {
+        let _ = p.docker.containers_rm_force(&c);
+    }
     // Volumes cannot go while any container of the stack exists, exited
     // ones included; wait for the swarm to reap them first.
     let reaped = wait_containers_gone(p, &app.stack);
@@ -360,6 +378,12 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
         }
         let _ = abra.secret_remove_all(&app.domain);
     }
+    // A removed stack's own network goes seconds after its services
+    // (docs/docker.md, "Stack networks"): wait for it like for the
+    // containers, so that what is verified below is what stays.
+    // A listing that fails stops the wait at once: the listings verified
+    // below already report an engine that does not answer.
+    let _ = wait_gone(|| Ok(p.docker.stack_networks(&app.stack).unwrap_or_default()));
     let prefix = crate::names::stack::stack_prefix(&app.stack);
     if !env_exists {
         // An orphan whose env file is gone (the janitor finds those by the
@@ -367,8 +391,14 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
         for v in p.docker.volumes(Some(&app.stack)).unwrap_or_default() {
             let _ = p.docker.volume_rm(&v);
         }
-        for s in p.docker.secrets(&prefix).unwrap_or_default() {
-            let _ = p.docker.secret_rm(&s);
+    }
+    // abra stops at the first secret it cannot remove; docker is asked for
+    // each one left, and says why one stays (a service outside the stack
+    // still using it: docs/docker.md, "Secrets in use").
+    let mut secret_errors = Vec::new();
+    for s in p.docker.secrets(&prefix).unwrap_or_default() {
+        if let Err(e) = p.docker.secret_rm(&s) {
+            secret_errors.push(e.to_string());
         }
     }
     match services_left(p) {
@@ -393,10 +423,21 @@ fn basic_teardown(p: &AbraPlatform, app: &AppRef) -> TeardownReport {
         ("configs", p.docker.configs(&prefix)),
     ] {
         match list {
+            Ok(v) if !v.is_empty() && kind == "secrets" && !secret_errors.is_empty() => problems
+                .push(format!(
+                    "{kind} left: {} ({})",
+                    v.join(", "),
+                    secret_errors.join("; ")
+                )),
             Ok(v) if !v.is_empty() => problems.push(format!("{kind} left: {}", v.join(", "))),
             Ok(_) => {}
             Err(e) => problems.push(format!("cannot list {kind}: {e}")),
         }
+    }
+    if let Ok(v) = p.docker.stack_networks(&app.stack)
+        && !v.is_empty()
+    {
+        problems.push(format!("networks left: {}", v.join(", ")));
     }
     TeardownReport { problems }
 }

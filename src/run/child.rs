@@ -39,19 +39,60 @@ fn drain(r: Option<impl std::io::Read>, cap: usize) -> Vec<u8> {
 
 /// [`wait_with_deadline`], keeping at most `cap` bytes of each stream.
 pub fn wait_capped(
-    mut child: std::process::Child,
+    child: std::process::Child,
     timeout: Duration,
     cap: usize,
 ) -> Result<std::process::Output, WaitError> {
+    wait_inner(child, timeout, cap, false)
+}
+
+/// [`wait_capped`] for a child started as the leader of its own process
+/// group (`CommandExt::process_group(0)`): at the deadline, and once the
+/// child has exited, the whole group is killed, so a background process it
+/// left cannot outlive it or hold its output pipes open.
+pub fn wait_capped_group(
+    child: std::process::Child,
+    timeout: Duration,
+    cap: usize,
+) -> Result<std::process::Output, WaitError> {
+    wait_inner(child, timeout, cap, true)
+}
+
+fn kill_group(child: &std::process::Child) {
+    let Ok(pgid) = libc::pid_t::try_from(child.id()) else {
+        return;
+    };
+    // SAFETY: kill(2) with a negative pid signals the process group the
+    // child leads; it touches no memory of ours.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+/// How long the output of an exited child is still read: a descendant that
+/// left the process group can hold the pipes open indefinitely.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+fn wait_inner(
+    mut child: std::process::Child,
+    timeout: Duration,
+    cap: usize,
+    group: bool,
+) -> Result<std::process::Output, WaitError> {
     let out = child.stdout.take();
     let err = child.stderr.take();
-    let t_out = std::thread::spawn(move || drain(out, cap));
-    let t_err = std::thread::spawn(move || drain(err, cap));
+    let (tx_out, rx_out) = std::sync::mpsc::channel();
+    let (tx_err, rx_err) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx_out.send(drain(out, cap)));
+    std::thread::spawn(move || tx_err.send(drain(err, cap)));
     let start = Instant::now();
     let status = loop {
         match child.try_wait().map_err(WaitError::Io)? {
             Some(s) => break s,
             None if start.elapsed() >= timeout => {
+                if group {
+                    kill_group(&child);
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(WaitError::Timeout);
@@ -59,9 +100,59 @@ pub fn wait_capped(
             None => std::thread::sleep(Duration::from_millis(20)),
         }
     };
+    if group {
+        // The group's leader is reaped but its id stays reserved while the
+        // group has members, so this cannot reach another process group.
+        kill_group(&child);
+    }
+    let deadline = Instant::now() + DRAIN_GRACE;
+    let take = |rx: std::sync::mpsc::Receiver<Vec<u8>>| {
+        if group {
+            rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_default()
+        } else {
+            rx.recv().unwrap_or_default()
+        }
+    };
     Ok(std::process::Output {
         status,
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
+        stdout: take(rx_out),
+        stderr: take(rx_err),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    fn alive(mark: &str) -> bool {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(mark))
+        })
+    }
+
+    #[test]
+    fn at_the_deadline_the_group_goes_including_a_child_ignoring_sigterm() {
+        let mark = format!("sleep {}", 60_000 + std::process::id() % 9_999);
+        let child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("sh -c 'trap \"\" TERM; {mark}' & {mark}"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let end = wait_capped_group(child, Duration::from_millis(300), 1024);
+        assert!(matches!(end, Err(WaitError::Timeout)));
+        // The group shares the pipes: the wait did not hang on them.
+        assert!(start.elapsed() < Duration::from_secs(5));
+        let until = Instant::now() + Duration::from_secs(5);
+        while alive(&mark) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(&mark), "a process of the group survived");
+    }
 }

@@ -105,36 +105,64 @@ pub fn run(c: &ChildRun<'_>) -> ChildEnd {
         let _ = std::fs::remove_dir_all(&private);
         return ChildEnd::Failed(format!("cannot prepare the test's private directory: {e}"));
     }
-    let program = tests.join(c.program.file_name().unwrap_or_default());
-    let end = spawn(c, &program, &tests, &private, owner);
+    let name = c.program.file_name().unwrap_or_default();
+    let hidden: Vec<PathBuf> = c
+        .hidden
+        .iter()
+        // Covering a parent of the private dir would hide the test itself.
+        .filter(|h| !private.starts_with(h))
+        .cloned()
+        .collect();
+    let end = match (owner, super::sandbox::tools()) {
+        (Some((uid, _)), Ok(tools)) => {
+            let inside = Path::new(super::sandbox::INSIDE);
+            let mut cmd = tools.command(&private, uid, &name.to_string_lossy(), &hidden);
+            cmd.env_clear().envs(environment(&c.env, inside));
+            spawn(c, cmd)
+        }
+        (owner, sandbox) => {
+            if let (Some(_), Err(why)) = (owner, sandbox) {
+                warn_unsandboxed(why);
+            }
+            let mut cmd = std::process::Command::new(tests.join(name));
+            cmd.current_dir(&tests)
+                .env_clear()
+                .envs(environment(&c.env, &private));
+            if let Some((u, g)) = owner {
+                use std::os::unix::process::CommandExt;
+                // std drops supplementary groups when it changes the uid as root.
+                cmd.uid(u).gid(g);
+            }
+            spawn(c, cmd)
+        }
+    };
     let _ = std::fs::remove_dir_all(&private);
     end
 }
 
-fn spawn(
-    c: &ChildRun<'_>,
-    program: &Path,
-    cwd: &Path,
-    private: &Path,
-    owner: Option<(u32, u32)>,
-) -> ChildEnd {
+/// A root runner that cannot build the sandbox still runs the tests as
+/// `nobody`, and says so once on stderr, where the CI log shows it.
+fn warn_unsandboxed(why: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "WARNING: recipe tests run without namespaces (shared /tmp, secrets directory visible to nobody): {why}"
+        );
+    });
+}
+
+fn spawn(c: &ChildRun<'_>, mut cmd: std::process::Command) -> ChildEnd {
     use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new(program);
-    cmd.current_dir(cwd)
-        .env_clear()
-        .envs(environment(&c.env, private))
-        .stdin(std::process::Stdio::null())
+    cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    if let Some((u, g)) = owner {
-        // std drops supplementary groups when it changes the uid as root.
-        cmd.uid(u).gid(g);
-    }
+        .stderr(std::process::Stdio::piped())
+        // Its own process group, killed whole at the budget and at its end.
+        .process_group(0);
     let child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => return ChildEnd::Failed(format!("cannot start: {e}")),
     };
-    match super::child::wait_capped(child, c.budget, OUTPUT_CAP) {
+    match super::child::wait_capped_group(child, c.budget, OUTPUT_CAP) {
         Ok(out) => ChildEnd::Exited {
             success: out.status.success(),
             status: out.status.to_string(),
@@ -151,6 +179,15 @@ mod tests {
 
     /// A tests directory holding `t.sh` with `script`, run contained.
     fn run_script(script: &str, env: Vec<(String, String)>) -> (ChildEnd, tempfile::TempDir) {
+        run_script_with(script, env, Vec::new(), std::time::Duration::from_secs(20))
+    }
+
+    fn run_script_with(
+        script: &str,
+        env: Vec<(String, String)>,
+        hidden: Vec<PathBuf>,
+        budget: std::time::Duration,
+    ) -> (ChildEnd, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let tests = dir.path().join("tests");
         std::fs::create_dir(&tests).unwrap();
@@ -163,7 +200,8 @@ mod tests {
             program: &program,
             dir: &tests,
             env,
-            budget: std::time::Duration::from_secs(20),
+            budget,
+            hidden,
         });
         (end, dir)
     }
@@ -216,7 +254,161 @@ mod tests {
             matches!(end, ChildEnd::Exited { success: true, .. }),
             "{end:?}"
         );
-        assert!(!Path::new(parts[0]).exists(), "left behind: {}", parts[0]);
+        if sandboxed() {
+            // Its directory is its /tmp; the host's copy is gone.
+            assert_eq!(parts[0], super::super::sandbox::INSIDE);
+            let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.path().join("tests/t.sh").exists())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("ccci-test-"))
+                .map(|e| e.path())
+                .collect();
+            assert!(left.is_empty() || left.iter().all(|p| !p.join("x").exists()));
+        } else {
+            assert!(!Path::new(parts[0]).exists(), "left behind: {}", parts[0]);
+        }
+    }
+
+    /// Whether tests here run in the namespaces (root with util-linux).
+    fn sandboxed() -> bool {
+        let on = identity().is_some() && super::super::sandbox::tools().is_ok();
+        if !on {
+            eprintln!("SKIPPED: no sandbox here (not root, or unshare cannot run)");
+        }
+        on
+    }
+
+    /// No process whose command line holds `mark` is alive, within a few
+    /// seconds (a killed process takes a moment to exit).
+    fn no_process_with(mark: &str) -> bool {
+        let alive = || {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter(|e| {
+                    std::fs::read(e.path().join("cmdline"))
+                        .is_ok_and(|c| String::from_utf8_lossy(&c).contains(mark))
+                })
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let left = alive();
+            if left.is_empty() {
+                return true;
+            }
+            if std::time::Instant::now() > until {
+                eprintln!("still alive: {left:?}");
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn at_the_budget_the_whole_process_group_is_killed() {
+        // A grandchild that ignores SIGTERM, in the test's process group.
+        let mark = format!("{}", 70_000 + std::process::id() % 9_999);
+        let script = format!("sh -c 'trap \"\" TERM; sleep {mark}' & sleep {mark}");
+        let start = std::time::Instant::now();
+        let (end, _d) = run_script_with(
+            &script,
+            Vec::new(),
+            Vec::new(),
+            std::time::Duration::from_millis(500),
+        );
+        assert_eq!(end, ChildEnd::TimedOut);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        assert!(
+            no_process_with(&format!("sleep {mark}")),
+            "a descendant survived"
+        );
+    }
+
+    #[test]
+    fn a_descendant_that_escaped_into_a_new_session_dies_with_the_test() {
+        if !sandboxed() {
+            return;
+        }
+        let mark = format!("{}", 80_000 + std::process::id() % 9_999);
+        // setsid leaves the process group; it ignores SIGTERM and holds the
+        // output pipes open.
+        let script = format!("setsid sh -c 'trap \"\" TERM; sleep {mark}' & sleep {mark}");
+        let (end, _d) = run_script_with(
+            &script,
+            Vec::new(),
+            Vec::new(),
+            std::time::Duration::from_millis(500),
+        );
+        assert_eq!(end, ChildEnd::TimedOut);
+        assert!(
+            no_process_with(&format!("sleep {mark}")),
+            "an escaped descendant survived"
+        );
+        // One left running after a test that passed dies with it too.
+        let script =
+            format!("setsid sh -c 'trap \"\" TERM; sleep {mark}' >/dev/null 2>&1 & exit 0");
+        let (end, _d) = run_script_with(
+            &script,
+            Vec::new(),
+            Vec::new(),
+            std::time::Duration::from_secs(20),
+        );
+        assert!(
+            matches!(end, ChildEnd::Exited { success: true, .. }),
+            "{end:?}"
+        );
+        assert!(
+            no_process_with(&format!("sleep {mark}")),
+            "a detached descendant survived"
+        );
+    }
+
+    #[test]
+    fn sandboxed_a_test_writes_only_its_own_tmp_and_cannot_see_the_secrets_dir() {
+        if !sandboxed() {
+            return;
+        }
+        // The host's secrets directory, readable by anyone here: only the
+        // mount hides it. Outside /tmp so it is not merely shadowed.
+        let secrets = tempfile::Builder::new()
+            .prefix("ccci-secrets-")
+            .tempdir_in("/run")
+            .unwrap();
+        std::fs::set_permissions(secrets.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let secret = secrets.path().join("gitea_bot_token");
+        std::fs::write(&secret, "planted").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let tag = format!("ccci-escape-{}", std::process::id());
+        let script = format!(
+            "cat {s} && {{ echo READ >&2; exit 2; }}\n\
+             ls -A {d} | grep . && {{ echo LISTED >&2; exit 2; }}\n\
+             touch {d}/dropped && {{ echo WROTE-SECRETS >&2; exit 3; }}\n\
+             touch /tmp/{tag} /var/tmp/{tag} /dev/shm/{tag} || exit 4\n\
+             exit 0",
+            s = secret.display(),
+            d = secrets.path().display()
+        );
+        let (end, _d) = run_script_with(
+            &script,
+            Vec::new(),
+            vec![secrets.path().to_path_buf()],
+            std::time::Duration::from_secs(20),
+        );
+        assert!(
+            matches!(end, ChildEnd::Exited { success: true, .. }),
+            "{end:?}"
+        );
+        for d in ["/tmp", "/var/tmp", "/dev/shm"] {
+            assert!(
+                !Path::new(d).join(&tag).exists(),
+                "the test wrote the host's {d}"
+            );
+        }
+        assert!(!secrets.path().join("dropped").exists());
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), "planted");
     }
 
     #[test]

@@ -18,6 +18,8 @@ use std::time::Duration;
 use crate::tools::ToolError;
 use crate::tools::git::Git;
 
+pub use super::version::TagRef;
+
 /// Why a fetch failed. Messages never carry the token.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -196,11 +198,14 @@ pub fn checkout(recipe_dir: &Path, rev: &str, timeout: Duration) -> Result<Strin
 }
 
 /// The repository's tags.
-pub fn tags(recipe_dir: &Path, timeout: Duration) -> Result<Vec<String>, FetchError> {
-    Git::new()
+pub fn tags(recipe_dir: &Path, timeout: Duration) -> Result<Vec<TagRef>, FetchError> {
+    Ok(Git::new()
         .with_timeout(timeout)
         .tags(recipe_dir)
-        .map_err(git_err("tag"))
+        .map_err(git_err("tag"))?
+        .into_iter()
+        .map(|(name, commit)| TagRef { name, commit })
+        .collect())
 }
 
 /// The newest tag reachable from HEAD, if any.

@@ -95,14 +95,23 @@ fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks<'_>) -> 
     }
     ctx.progress.line(SCOPE, "healthy; running install checks");
     let mut failed = Vec::new();
-    for c in &ctx.plan.checks {
+    // A recipe with no web domain has nothing to probe or show in a
+    // browser (the registry refuses such checks for it; a plan is trusted
+    // no further than that).
+    let web = ctx.plan.web;
+    let (http_checks, browser_checks) = if web {
+        (ctx.plan.checks.as_slice(), ctx.plan.browser.as_slice())
+    } else {
+        (&[][..], &[][..])
+    };
+    for c in http_checks {
         let t = ctx.now();
         if let Err(e) = checks.verdict(Rung::Install, L, &c.name, t, probe::http_check(probe, c)) {
             failed.push(format!("{}: {e}", c.name));
         }
     }
     let mut undecided = Vec::new();
-    if !ctx.plan.browser.is_empty() {
+    if !browser_checks.is_empty() {
         let _ = std::fs::create_dir_all(&ctx.out_dir);
         ctx.progress.line(SCOPE, "browser: landing-page screenshot");
         checks.set_landing_screenshot(browser::landing_screenshot(
@@ -112,7 +121,7 @@ fn install(ctx: &RunCtx<'_>, app: &AppRef, label: &str, checks: &Checks<'_>) -> 
             browser::SCREENSHOT_BUDGET,
         ));
     }
-    for (i, b) in ctx.plan.browser.iter().enumerate() {
+    for (i, b) in browser_checks.iter().enumerate() {
         ctx.progress.line(SCOPE, &format!("browser: {}", b.name));
         let t = ctx.now();
         let v = browser::run_check(ctx, app, i, b, &ctx.out_dir);
@@ -298,6 +307,16 @@ fn executables(dir: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// The host's secrets directory: the one holding the plan's token file, when
+/// that file exists (the masker reads the same directory).
+fn host_secrets_dir(plan: &crate::plan::PlanV1) -> Option<std::path::PathBuf> {
+    let token = Path::new(plan.token_file.as_str());
+    token
+        .is_file()
+        .then(|| token.parent().map(Path::to_path_buf))
+        .flatten()
+}
+
 fn run_recipe_test(ctx: &RunCtx<'_>, app: &AppRef, path: &Path) -> Result<String, String> {
     let budget = Duration::from_secs(ctx.plan.timeouts.deploy_secs);
     let end = ctx.world.processes().run(&ChildRun {
@@ -312,6 +331,7 @@ fn run_recipe_test(ctx: &RunCtx<'_>, app: &AppRef, path: &Path) -> Result<String
             ("CCCI_CONNECT_ADDR".into(), ctx.probe.connect.to_string()),
         ],
         budget,
+        hidden: host_secrets_dir(ctx.plan).into_iter().collect(),
     });
     match end {
         ChildEnd::Exited { success: true, .. } => Ok("exit 0".into()),

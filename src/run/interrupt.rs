@@ -342,7 +342,11 @@ impl Git for Interruptible<'_> {
         self.check().map_err(FetchError::Interrupted)?;
         self.inner.git().checkout(recipe_dir, rev, timeout)
     }
-    fn tags(&self, recipe_dir: &Path, timeout: Duration) -> Result<Vec<String>, FetchError> {
+    fn tags(
+        &self,
+        recipe_dir: &Path,
+        timeout: Duration,
+    ) -> Result<Vec<super::fetch::TagRef>, FetchError> {
         self.check().map_err(FetchError::Interrupted)?;
         self.inner.git().tags(recipe_dir, timeout)
     }

@@ -7,23 +7,26 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::fetch::{self, Checkout, FetchSpec};
+use super::fetch::Checkout;
 use super::interrupt::{self, Cancel, Interruptible};
 use super::platform::{AppRef, TeardownReport};
 use super::policy::gate::Gate;
+use super::prepare::{Prepared, prepare};
 use super::probe::ProbeConfig;
 use super::progress::Progress;
 use super::rungs::{self, RungOutcome};
-use super::steps::{Checks, RunCtx};
-use super::version::{self, BaseChoice};
+use super::steps::{self, Checks, RunCtx};
+use super::version::BaseChoice;
 use super::world::World;
 use super::{fresh, upgrade};
-use crate::names::host::gitea_clone_url;
 use crate::names::run as naming;
 use crate::plan::PlanV1;
 use crate::registry::values::RepoSlug;
-use crate::registry::{BackupMode, LaneMode, Rung};
-use crate::results::{CheckResult, Lane, LaneResult, RESULTS_SCHEMA, ResultsV1, Status};
+use crate::registry::{LaneMode, Rung};
+use crate::report::short_sha;
+use crate::results::{
+    CheckResult, Lane, LaneResult, RESULTS_SCHEMA, ResultsV1, Status, UpgradeBase,
+};
 
 /// Everything one run needs besides the plan.
 pub struct RunInputs<'a> {
@@ -60,95 +63,6 @@ pub struct RunOutput {
 /// A new run id: 12 hex digits.
 pub fn new_run_id() -> String {
     format!("{:06x}{:06x}", naming::fresh_nonce(), naming::fresh_nonce())
-}
-
-/// Where the commit under test and the recipe's own repository (tags,
-/// `refs/pull/N/head`) are cloned from, and whether the bot token goes with
-/// them. A recipe on the host's Gitea is cloned from `git_base` (the plan's
-/// Gitea unless overridden); one that lives elsewhere from the plan's
-/// `git_url`, without the token: the bot's Gitea token is never sent to
-/// another host.
-fn clone_urls(plan: &PlanV1, git_base: &str, src: &RepoSlug) -> (String, String, bool) {
-    match &plan.git_url {
-        None => (
-            gitea_clone_url(git_base, src),
-            gitea_clone_url(git_base, &plan.repo),
-            true,
-        ),
-        Some(url) => {
-            let upstream = url.as_str().to_owned();
-            let from = if *src == plan.repo {
-                upstream.clone()
-            } else {
-                gitea_clone_url(git_base, src)
-            };
-            (from, upstream, false)
-        }
-    }
-}
-
-struct Prepared {
-    fresh: Checkout,
-    tests: Option<PathBuf>,
-    base: BaseChoice,
-    backup: Result<(), String>,
-}
-
-fn prepare(inp: &RunInputs<'_>) -> Result<Prepared, String> {
-    let plan = inp.plan;
-    let timeout = Duration::from_secs(plan.timeouts.http_secs.max(120));
-    let shared = PathBuf::from(plan.abra_dir.as_str());
-    let git = inp.world.git();
-    let abra = inp.work_dir.join("fresh");
-    git.prepare_abra_dir(&abra, &shared)
-        .map_err(|e| e.to_string())?;
-    let (src_url, upstream_url, with_token) = clone_urls(plan, &inp.git_base, &inp.src);
-    let spec = FetchSpec {
-        recipe: plan.recipe.to_string(),
-        src_url,
-        upstream_url,
-        git_ref: inp.git_ref.clone(),
-        pr: inp.pr,
-        token_file: with_token.then(|| PathBuf::from(plan.token_file.as_str())),
-        timeout,
-    };
-    let fresh = git
-        .fetch(&spec, &abra)
-        .map_err(|e| format!("recipe fetch: {e}"))?;
-    // Right after checkout: later abra calls can reset the checkout.
-    let tests = if plan.recipe_tests {
-        fetch::snapshot_tests(&fresh.recipe_dir, &inp.work_dir.join("recipe-tests"))
-            .map_err(|e| e.to_string())?
-    } else {
-        None
-    };
-    let tags = git
-        .tags(&fresh.recipe_dir, timeout)
-        .map_err(|e| e.to_string())?;
-    let label = std::fs::read_to_string(fresh.recipe_dir.join("compose.yml"))
-        .ok()
-        .and_then(|t| version::compose_version_label(&t));
-    let reachable = git.reachable_tag(&fresh.recipe_dir, timeout);
-    let head_version = version::head_version(label.as_deref(), reachable.as_deref());
-    let base = version::choose_base(
-        &tags,
-        head_version.as_ref(),
-        plan.upgrade_base.as_ref().map(|v| v.as_str()),
-    );
-    let backup = match plan.backup {
-        BackupMode::Never => Err("the plan says backup = never".to_owned()),
-        BackupMode::Always => Ok(()),
-        BackupMode::Auto if fetch::has_backup_labels(&fresh.recipe_dir) => Ok(()),
-        BackupMode::Auto => {
-            Err("not backup-capable: no backupbot.backup label in the compose files".to_owned())
-        }
-    };
-    Ok(Prepared {
-        fresh,
-        tests,
-        base,
-        backup,
-    })
 }
 
 /// Run a lane body against a new app, then tear the app down: exactly one
@@ -244,6 +158,14 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
         BaseChoice::Base(b) => b.clone(),
         BaseChoice::None(reason) => return skipped(reason.clone()),
     };
+    let not_tried = |reason: String, checks: Vec<CheckResult>| LaneRun {
+        screenshot: None,
+        domain: String::new(),
+        rungs: [(Rung::Upgrade, RungOutcome::unverified(reason, 0.0))].into(),
+        checks,
+        teardown: TeardownReport::default(),
+        secs: ctx.secs_since(start),
+    };
     let abra = inp.work_dir.join("upgrade");
     let timeout = Duration::from_secs(ctx.plan.timeouts.http_secs.max(120));
     let git = ctx.world.git();
@@ -254,27 +176,29 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
                 &prepared.fresh,
                 &abra,
                 ctx.plan.recipe.as_str(),
-                &format!("refs/tags/{base}"),
+                &base.commit,
                 timeout,
             )
         });
     let checkout = match checkout {
         Ok(c) => c,
         Err(e) => {
-            return LaneRun {
-                screenshot: None,
-                domain: String::new(),
-                rungs: [(
-                    Rung::Upgrade,
-                    RungOutcome::unverified(format!("checkout of the base {base}: {e}"), 0.0),
-                )]
-                .into(),
-                checks: Vec::new(),
-                teardown: TeardownReport::default(),
-                secs: ctx.secs_since(start),
-            };
+            return not_tried(
+                format!("checkout of the base {}: {e}", base.tag),
+                Vec::new(),
+            );
         }
     };
+    // The base is deployed too: the policy judges its compose files first.
+    // A refused base is not the PR's fault, so the upgrade is unverified.
+    let (policy_checks, allowed) =
+        super::policy::gate::gate_base(ctx.plan, &checkout.recipe_dir, &base.tag, &ctx.progress);
+    if let Err(reason) = allowed {
+        return not_tried(
+            format!("the base release {} was not deployed: {reason}", base.tag),
+            policy_checks,
+        );
+    }
     let (app, label) = app_ref(ctx.plan, abra);
     let checks = Checks::new(ctx.world.clock());
     let (outcome, teardown) = with_app(
@@ -282,14 +206,16 @@ fn upgrade_lane(ctx: &RunCtx<'_>, inp: &RunInputs<'_>, prepared: &Prepared) -> L
         &ctx.progress,
         "upgrade",
         &app,
-        || upgrade::run(ctx, &app, &label, &checkout, &base, &checks),
+        || upgrade::run(ctx, &app, &label, &checkout, &base.tag, &checks),
         |why| RungOutcome::unverified(why, 0.0),
     );
+    let mut all_checks = policy_checks;
+    all_checks.extend(checks.into_vec());
     LaneRun {
         screenshot: None,
         domain: app.domain,
         rungs: [(Rung::Upgrade, outcome)].into(),
-        checks: checks.into_vec(),
+        checks: all_checks,
         teardown,
         secs: ctx.secs_since(start),
     }
@@ -372,6 +298,7 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
     let mut checks = Vec::new();
     let mut teardown = Vec::new();
     let mut lint_text = String::new();
+    let mut upgrade_base = None;
 
     inp.progress.line("run", "fetching the recipe");
     // The compose policy is the one step between the fetch and the first
@@ -408,7 +335,16 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
                 out_dir: inp.out_dir.clone(),
             };
             if let BaseChoice::Base(b) = &prepared.base {
-                inp.progress.line("run", &format!("upgrade base: {b}"));
+                inp.progress.line(
+                    "run",
+                    &format!("upgrade base: {} ({})", b.tag, short_sha(&b.commit)),
+                );
+                if !plan.skip.contains_key(&Rung::Upgrade) {
+                    upgrade_base = Some(UpgradeBase {
+                        version: b.tag.clone(),
+                        commit: b.commit.clone(),
+                    });
+                }
             }
             let (fresh, upgrade, lint_res) = match inp.lanes {
                 LaneMode::Concurrent => std::thread::scope(|s| {
@@ -476,14 +412,6 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
             );
         }
     }
-    inp.progress.line(
-        "result",
-        &format!(
-            "level {} · {}",
-            level.map_or("none", |l| l.as_str()),
-            if green { "green" } else { "red" }
-        ),
-    );
     let results = ResultsV1 {
         schema: RESULTS_SCHEMA,
         recipe: plan.recipe.clone(),
@@ -499,7 +427,18 @@ fn execute_in(inp: &RunInputs<'_>) -> RunOutput {
         lanes,
         checks,
         teardown,
+        floor: Some(steps::floor_of(plan)),
+        upgrade_base,
+        data_survival: Some(rungs::data_survival(plan.marker.is_some(), &rungs)),
     };
+    inp.progress.line(
+        "result",
+        &format!(
+            "{} · {}",
+            crate::report::level_line(&results),
+            if green { "green" } else { "red" }
+        ),
+    );
     RunOutput { results, lint_text }
 }
 
@@ -530,48 +469,4 @@ fn join_lint(
             String::new(),
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn plan(git_url: Option<&str>) -> PlanV1 {
-        let mut p = PlanV1::from_json("t", include_str!("../../tests/fixtures/plans/minimal.json"))
-            .unwrap();
-        p.git_url = git_url.map(|u| u.parse().unwrap());
-        p
-    }
-
-    #[test]
-    fn a_gitea_recipe_is_cloned_from_the_git_base_with_the_token() {
-        let repo: RepoSlug = "coop-cloud/custom-html".parse().unwrap();
-        let fork: RepoSlug = "someone/custom-html".parse().unwrap();
-        assert_eq!(
-            clone_urls(&plan(None), "https://mirror.example/", &fork),
-            (
-                "https://mirror.example/someone/custom-html.git".to_owned(),
-                "https://mirror.example/coop-cloud/custom-html.git".to_owned(),
-                true
-            )
-        );
-        assert_eq!(
-            clone_urls(&plan(None), "https://git.example.org", &repo).1,
-            "https://git.example.org/coop-cloud/custom-html.git"
-        );
-    }
-
-    #[test]
-    fn a_recipe_elsewhere_is_cloned_from_its_git_url_without_the_token() {
-        let repo: RepoSlug = "coop-cloud/custom-html".parse().unwrap();
-        let p = plan(Some("https://code.example.net/x/custom-html.git"));
-        assert_eq!(
-            clone_urls(&p, "https://git.example.org", &repo),
-            (
-                "https://code.example.net/x/custom-html.git".to_owned(),
-                "https://code.example.net/x/custom-html.git".to_owned(),
-                false
-            )
-        );
-    }
 }

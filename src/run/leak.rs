@@ -190,6 +190,9 @@ mod tests {
             .into(),
             checks: Vec::new(),
             teardown: Vec::new(),
+            floor: None,
+            upgrade_base: None,
+            data_survival: None,
         }
     }
 

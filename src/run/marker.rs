@@ -60,17 +60,19 @@ fn sql_client(
     database: &str,
     password_file: Option<&str>,
 ) -> String {
+    // The password goes through the environment, never argv: both clients
+    // read it from there (PGPASSWORD, MYSQL_PWD) and argv is visible in `ps`.
+    let pwd = |var: &str| {
+        password_file
+            .map(|f| format!("{var}=\"$(cat '{f}')\" "))
+            .unwrap_or_default()
+    };
     match engine {
-        SqlEngine::Postgres => {
-            format!("psql -v ON_ERROR_STOP=1 -X -q -t -A -U '{user}' -d '{database}'")
-        }
-        SqlEngine::Mariadb => {
-            // The password goes through the environment, never argv.
-            let pwd = password_file
-                .map(|f| format!("MYSQL_PWD=\"$(cat '{f}')\" "))
-                .unwrap_or_default();
-            format!("{pwd}mariadb -N -B -u '{user}' '{database}'")
-        }
+        SqlEngine::Postgres => format!(
+            "{}psql -v ON_ERROR_STOP=1 -X -q -t -A -U '{user}' -d '{database}'",
+            pwd("PGPASSWORD")
+        ),
+        SqlEngine::Mariadb => format!("{}mariadb -N -B -u '{user}' '{database}'", pwd("MYSQL_PWD")),
     }
 }
 
@@ -243,6 +245,34 @@ mod tests {
         );
         assert!(!w.script.contains(" -p"));
         assert!(w.script.contains("REPLACE INTO ccci_marker"));
+    }
+
+    #[test]
+    fn postgres_password_travels_in_the_environment() {
+        let m = marker(
+            r#"{"kind":"sql","engine":"postgres","database":"synapse","user":"synapse","password_file":"/run/secrets/db_password"}"#,
+        );
+        let w = write_script(&m, &v());
+        assert!(
+            w.script
+                .starts_with("PGPASSWORD=\"$(cat '/run/secrets/db_password')\" psql "),
+            "{}",
+            w.script
+        );
+        assert!(!w.script.contains("password="), "{}", w.script);
+        let MarkerRead::Exec(r) = read_plan(&m) else {
+            panic!()
+        };
+        assert!(
+            r.script
+                .starts_with("PGPASSWORD=\"$(cat '/run/secrets/db_password')\" psql "),
+            "{}",
+            r.script
+        );
+        // Without a file, no password is handed over.
+        let m =
+            marker(r#"{"kind":"sql","engine":"postgres","database":"synapse","user":"synapse"}"#);
+        assert!(write_script(&m, &v()).script.starts_with("psql "));
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! HTTPS probes of a run app: the generic floor and the plan's HTTP checks.
+//! HTTPS probes of a run app: the floor (the recipe's health path with its
+//! statuses) and the plan's HTTP checks.
 //!
 //! The probe connects to the app's real name with the TCP connection pinned to
 //! the gateway (`resolve` override): connecting to an IP would drop SNI and
 //! Traefik would answer for the wrong router. Certificates are verified; a
 //! page served with Traefik's self-signed default certificate, or Traefik's
-//! fallback 404, is never healthy.
+//! fallback 404, is never healthy, even for a recipe that declares 404 a
+//! healthy status (docs/traefik.md, "Fallback answers are never healthy").
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,14 +38,51 @@ pub enum ProbeSetupError {
 pub const TRAEFIK_FALLBACK_BODY: &str = "404 page not found";
 /// The subject of the certificate Traefik serves when no certificate matches.
 pub const TRAEFIK_DEFAULT_CERT_CN: &str = "TRAEFIK DEFAULT CERT";
-/// Statuses the generic floor accepts on `/`.
-pub const FLOOR_STATUSES: [u16; 3] = [200, 301, 302];
+/// The headers Traefik's fallback 404 carries (Go's `http.NotFound`), plus
+/// those any transport adds. A header outside this list is the app's.
+pub const FALLBACK_HEADERS: [&str; 7] = [
+    "content-type",
+    "content-length",
+    "x-content-type-options",
+    "date",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+];
 
 /// One HTTP answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Answer {
     pub status: u16,
     pub body: String,
+    /// Response headers, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    /// An answer without headers beyond the bare minimum.
+    pub fn new(status: u16, body: impl Into<String>) -> Answer {
+        Answer {
+            status,
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// The same answer with one more header (name put in lower case).
+    pub fn with_header(mut self, name: &str, value: &str) -> Answer {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
+        self
+    }
+
+    /// The first value of a header, by its lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Why a request produced no usable answer.
@@ -116,11 +155,25 @@ impl AppProbe {
             Ok(resp) => {
                 let default_cert = served_default_cert(&resp);
                 let status = resp.status().as_u16();
+                let headers = resp
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            n.as_str().to_ascii_lowercase(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
                 let body = resp.text().unwrap_or_default();
                 if default_cert {
                     return Err(ProbeFailure::TraefikDefaultCert);
                 }
-                Ok(Answer { status, body })
+                Ok(Answer {
+                    status,
+                    body,
+                    headers,
+                })
             }
             Err(e) => Err(self.classify(path, &e)),
         }
@@ -163,32 +216,39 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Whether an answer is Traefik's fallback 404 rather than the app's.
+///
+/// Traefik answers a request no router matches with Go's plain 404: status
+/// 404, the body `404 page not found`, `text/plain` and no other header than
+/// [`FALLBACK_HEADERS`]. An answer is the app's own when any of that
+/// differs: another body, another content type, or a header of its own (a
+/// `server`, a cookie, a cache header…). An app that answers exactly like
+/// the fallback cannot be told apart and is never healthy: such a recipe
+/// declares a health path that answers otherwise.
 pub fn is_traefik_fallback(answer: &Answer) -> bool {
-    answer.status == 404 && answer.body.trim() == TRAEFIK_FALLBACK_BODY
+    answer.status == 404
+        && answer.body.trim() == TRAEFIK_FALLBACK_BODY
+        && answer
+            .header("content-type")
+            .is_none_or(|t| t.trim_start().starts_with("text/plain"))
+        && answer
+            .headers
+            .iter()
+            .all(|(n, _)| FALLBACK_HEADERS.contains(&n.as_str()))
 }
 
 /// The verdict on one check: `Ok(detail)` or `Err(reason)`.
 pub type Verdict = Result<String, String>;
 
-/// The generic floor on `/`: 200/301/302, not Traefik's fallback, not its
-/// default certificate.
-pub fn floor(probe: &dyn AppHttp) -> Verdict {
-    let answer = probe.get("/").map_err(|f| format!("GET /: {f}"))?;
-    if is_traefik_fallback(&answer) {
-        return Err("GET /: Traefik's fallback 404 (no router matched the app)".into());
-    }
-    if !FLOOR_STATUSES.contains(&answer.status) {
-        return Err(format!(
-            "GET /: status {}, expected one of 200, 301, 302",
-            answer.status
-        ));
-    }
-    Ok(format!("GET / → {}", answer.status))
+/// The floor of a web recipe: its health path (`/` unless the registry
+/// says otherwise) answers one of its statuses, and the answer is the
+/// app's, not Traefik's fallback 404 nor its default certificate.
+pub fn floor(probe: &dyn AppHttp, health: &Health) -> Verdict {
+    floor_at(probe, health.path.as_str(), health.statuses.as_slice())
 }
 
-/// The recipe's health path with its accepted statuses.
-pub fn health(probe: &dyn AppHttp, health: &Health) -> Verdict {
-    status_check(probe, health.path.as_str(), health.statuses.as_slice()).map(|(d, _)| d)
+/// [`floor`] on a path and statuses given apart.
+pub fn floor_at(probe: &dyn AppHttp, path: &str, statuses: &[u16]) -> Verdict {
+    status_check(probe, path, statuses).map(|(d, _)| d)
 }
 
 fn status_check(
@@ -247,20 +307,37 @@ pub fn json_lookup<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a se
 mod tests {
     use super::*;
 
+    /// Traefik's fallback exactly as it comes over the wire.
+    fn fallback() -> Answer {
+        Answer::new(404, "404 page not found\n")
+            .with_header("Content-Type", "text/plain; charset=utf-8")
+            .with_header("X-Content-Type-Options", "nosniff")
+            .with_header("Date", "Tue, 01 Dec 2026 00:00:00 GMT")
+            .with_header("Content-Length", "19")
+    }
+
     #[test]
-    fn fallback_404_is_recognised_by_status_and_body() {
-        assert!(is_traefik_fallback(&Answer {
-            status: 404,
-            body: "404 page not found\n".into()
-        }));
-        assert!(!is_traefik_fallback(&Answer {
-            status: 404,
-            body: "<h1>Not here</h1>".into()
-        }));
-        assert!(!is_traefik_fallback(&Answer {
-            status: 200,
-            body: "404 page not found".into()
-        }));
+    fn fallback_404_is_recognised_by_status_body_and_bare_headers() {
+        assert!(is_traefik_fallback(&fallback()));
+        assert!(is_traefik_fallback(&Answer::new(404, "404 page not found")));
+        assert!(!is_traefik_fallback(&Answer::new(404, "<h1>Not here</h1>")));
+        assert!(!is_traefik_fallback(&Answer::new(
+            200,
+            "404 page not found"
+        )));
+    }
+
+    #[test]
+    fn the_same_text_with_a_header_of_the_app_is_the_apps_404() {
+        assert!(!is_traefik_fallback(
+            &fallback().with_header("Server", "nginx")
+        ));
+        assert!(!is_traefik_fallback(
+            &fallback().with_header("Set-Cookie", "session=1")
+        ));
+        let mut html = fallback();
+        html.headers[0].1 = "text/html".into();
+        assert!(!is_traefik_fallback(&html));
     }
 
     #[test]

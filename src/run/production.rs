@@ -94,7 +94,11 @@ impl Git for RealGit {
     ) -> Result<String, FetchError> {
         fetch::checkout(recipe_dir, rev, timeout)
     }
-    fn tags(&self, recipe_dir: &Path, timeout: Duration) -> Result<Vec<String>, FetchError> {
+    fn tags(
+        &self,
+        recipe_dir: &Path,
+        timeout: Duration,
+    ) -> Result<Vec<super::fetch::TagRef>, FetchError> {
         fetch::tags(recipe_dir, timeout)
     }
     fn reachable_tag(&self, recipe_dir: &Path, timeout: Duration) -> Option<String> {
@@ -163,6 +167,7 @@ mod tests {
             dir: dir.path(),
             env: vec![("CCCI_STACK".into(), "given".into())],
             budget,
+            hidden: Vec::new(),
         })
     }
 
@@ -199,6 +204,7 @@ mod tests {
             dir: Path::new("/"),
             env: Vec::new(),
             budget: Duration::from_secs(1),
+            hidden: Vec::new(),
         });
         assert!(matches!(end, ChildEnd::Failed(e) if e.starts_with("cannot start")));
     }

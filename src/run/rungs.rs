@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::registry::Rung;
-use crate::results::{RungResult, Status};
+use crate::results::{DataSurvival, RungResult, Status};
 
 /// What one rung came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +78,32 @@ pub fn is_green(rungs: &BTreeMap<Rung, RungOutcome>, teardown_problems: &[String
         )
     });
     rungs_ok && teardown_problems.is_empty()
+}
+
+/// Whether data survival was proven: by a passed upgrade rung when a
+/// marker is declared (its "marker intact" check is part of the pass), or
+/// by a passed backup_restore rung (which needs a marker to pass at all).
+pub fn data_survival(marker_declared: bool, rungs: &BTreeMap<Rung, RungOutcome>) -> DataSurvival {
+    let passed = |r: Rung| rungs.get(&r).is_some_and(|o| o.status == Status::Pass);
+    let by: Vec<&str> = [Rung::Upgrade, Rung::BackupRestore]
+        .into_iter()
+        .filter(|r| marker_declared && passed(*r))
+        .map(Rung::as_str)
+        .collect();
+    if !by.is_empty() {
+        return DataSurvival {
+            proven: true,
+            detail: format!("the data marker survived: {}", by.join(", ")),
+        };
+    }
+    DataSurvival {
+        proven: false,
+        detail: if marker_declared {
+            "no rung that checks the data marker passed".to_owned()
+        } else {
+            "no data marker declared".to_owned()
+        },
+    }
 }
 
 /// The process exit code of a finished run: 0 green, 1 not.
@@ -194,6 +220,25 @@ mod tests {
             (Lint, Pass),
         ]);
         assert!(!is_green(&r, &["volume x left".into()]));
+    }
+
+    #[test]
+    fn data_survival_needs_a_marker_and_a_passed_rung_that_carries_it() {
+        let all_pass = rungs(&[(Install, Pass), (Upgrade, Pass), (BackupRestore, Pass)]);
+        let d = data_survival(true, &all_pass);
+        assert!(d.proven);
+        assert!(d.detail.contains("upgrade, backup_restore"), "{}", d.detail);
+        // Without a marker an upgrade pass proves the app runs, not the data.
+        let d = data_survival(false, &all_pass);
+        assert!(!d.proven);
+        assert_eq!(d.detail, "no data marker declared");
+        let skipped = rungs(&[(Install, Pass), (Upgrade, Skip), (BackupRestore, Fail)]);
+        assert!(!data_survival(true, &skipped).proven);
+        let only_backup = rungs(&[(Install, Pass), (Upgrade, Skip), (BackupRestore, Pass)]);
+        assert_eq!(
+            data_survival(true, &only_backup).detail,
+            "the data marker survived: backup_restore"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::progress::Progress;
 use super::world::{AppHttp, Clock, Platform, World};
 use crate::plan::PlanV1;
 use crate::registry::{Marker, Rung};
-use crate::results::{CheckResult, Lane, Status};
+use crate::results::{CheckResult, Floor, Lane, Status};
 
 /// What every step of a run shares.
 pub struct RunCtx<'a> {
@@ -318,11 +318,49 @@ fn convergence(services: &[ServiceState]) -> Result<(), String> {
     }
 }
 
-/// Wait until every service converged and the floor and the health path
-/// pass; the budget is the plan's deploy timeout, or the recipe's
+/// The floor a plan's apps are judged by (docs/architecture.md, "The
+/// floor"): the recipe's health path with its statuses, or for a recipe
+/// with no web domain (`web = false`) convergence alone.
+pub fn floor_of(plan: &PlanV1) -> Floor {
+    if !plan.web {
+        return Floor::Convergence;
+    }
+    Floor::Http {
+        path: plan.health.path.as_str().to_owned(),
+        statuses: plan.health.statuses.as_slice().to_vec(),
+    }
+}
+
+/// One look at the app against its floor: `Ok(detail)` when it stands.
+fn meets_floor(
+    floor: &Floor,
+    services: &[ServiceState],
+    probe: &dyn AppHttp,
+) -> Result<String, String> {
+    convergence(services)?;
+    match floor {
+        // A worker stack: every service at its declared replicas (0 too)
+        // is all "installed" can mean; there is nothing to ask over HTTPS.
+        Floor::Convergence => Ok(format!(
+            "converged: {} (no web domain)",
+            services
+                .iter()
+                .map(|s| format!("{} {}/{}", s.name, s.running, s.desired))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Floor::Http { path, statuses } => {
+            probe::floor_at(probe, path, statuses).map(|f| format!("converged; {f}"))
+        }
+    }
+}
+
+/// Wait until every service converged and the floor (the recipe's health
+/// path with its statuses) passes; the budget is the plan's deploy timeout, or the recipe's
 /// `coop-cloud.<stack>.timeout` label when that is longer.
 pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Result<String, String> {
     let start = ctx.now();
+    let floor = floor_of(ctx.plan);
     let mut budget = Duration::from_secs(ctx.plan.timeouts.deploy_secs);
     let mut last: String;
     // The full listing (labels, update state) once, for the recipe's
@@ -346,12 +384,7 @@ pub fn wait_healthy(ctx: &RunCtx<'_>, app: &AppRef, probe: &dyn AppHttp) -> Resu
                         budget = budget.max(Duration::from_secs(secs));
                     }
                 }
-                match convergence(&services)
-                    .and_then(|()| probe::floor(probe))
-                    .and_then(|floor| {
-                        probe::health(probe, &ctx.plan.health)
-                            .map(|h| format!("converged; {floor}; {h}"))
-                    }) {
+                match meets_floor(&floor, &services, probe) {
                     Ok(detail) => {
                         return Ok(format!("{detail} (after {:.1} s)", ctx.secs_since(start)));
                     }
@@ -498,6 +531,43 @@ mod tests {
                 .contains("b 0/1")
         );
         assert!(convergence(&[s("a", 1, 1), s("b", 2, 2)]).is_ok());
+    }
+
+    /// A gateway that must not be asked.
+    struct NoHttp;
+    impl AppHttp for NoHttp {
+        fn get(&self, path: &str) -> Result<probe::Answer, probe::ProbeFailure> {
+            panic!("GET {path} on a recipe with no web domain")
+        }
+    }
+
+    #[test]
+    fn the_convergence_floor_counts_zero_replicas_and_asks_nothing_over_https() {
+        let s = |n: &str, r, d| ServiceState {
+            name: n.into(),
+            running: r,
+            desired: d,
+            ..Default::default()
+        };
+        let ok = meets_floor(
+            &Floor::Convergence,
+            &[s("st_worker", 1, 1), s("st_cron", 0, 0)],
+            &NoHttp,
+        )
+        .unwrap();
+        assert!(ok.contains("st_cron 0/0"), "{ok}");
+        let e = meets_floor(&Floor::Convergence, &[s("st_worker", 0, 1)], &NoHttp).unwrap_err();
+        assert!(e.contains("st_worker 0/1"), "{e}");
+        assert!(meets_floor(&Floor::Convergence, &[], &NoHttp).is_err());
+    }
+
+    #[test]
+    fn a_web_false_plan_has_the_convergence_floor() {
+        let plan_json = include_str!("../../tests/fixtures/plans/minimal.json");
+        let mut plan = PlanV1::from_json("t", plan_json).unwrap();
+        assert!(matches!(floor_of(&plan), Floor::Http { ref path, .. } if path == "/"));
+        plan.web = false;
+        assert_eq!(floor_of(&plan), Floor::Convergence);
     }
 
     #[test]

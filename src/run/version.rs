@@ -132,58 +132,94 @@ impl PartialOrd for CoopVersion {
     }
 }
 
+/// A tag of the recipe's repository and the commit it names (an annotated
+/// tag peeled to its commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagRef {
+    pub name: String,
+    /// 40 hex.
+    pub commit: String,
+}
+
+/// The release the upgrade lane starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    /// The tag as written (`v1.0.2`, `1.2.0+1.29.0`).
+    pub tag: String,
+    /// The commit the tag names, 40 hex.
+    pub commit: String,
+}
+
 /// The base release of the upgrade lane, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BaseChoice {
-    Base(String),
-    /// An intentional skip of the upgrade rung, with its reason.
+    Base(Base),
+    /// An intentional skip of the upgrade rung, with its reason; the reason
+    /// starts with [`NO_OLDER_RELEASE`] when no tag qualifies.
     None(String),
 }
 
-/// The newest release tag strictly older than `head` (by recipe part first).
-/// `pinned` (the registry's `upgrade_base`) wins when it is a tag of the repo.
+/// How a skip for want of a base begins (the short form the badge shows).
+pub const NO_OLDER_RELEASE: &str = "no older release";
+
+/// Whether release `v` is strictly older than the head's version `head`.
+///
+/// Co-op Cloud versions are semantic versions whose `+upstream` part is
+/// build metadata: it never makes a release newer or older than another
+/// with the same recipe part (docs/abra.md, "Release versions and the
+/// upgrade base"). So `v1.0.3` is the same release as `1.0.3+1.0.3`, not
+/// an older one.
+pub fn older_release(v: &CoopVersion, head: &CoopVersion) -> bool {
+    v.recipe < head.recipe
+}
+
+/// The upgrade base: the newest release tag strictly older than the head's
+/// version (newest by recipe part, then upstream), never the head commit
+/// itself nor a tag on it. `pinned` (the registry's `upgrade_base`) wins
+/// when it is a tag of the repo that does not name the head commit.
 pub fn choose_base(
-    tags: &[String],
+    tags: &[TagRef],
+    head_commit: &str,
     head: Option<&CoopVersion>,
     pinned: Option<&str>,
 ) -> BaseChoice {
+    let on_head = |t: &TagRef| t.commit.eq_ignore_ascii_case(head_commit);
     if let Some(pin) = pinned {
-        return if tags.iter().any(|t| t == pin) {
-            BaseChoice::Base(pin.to_owned())
-        } else {
-            BaseChoice::None(format!(
+        return match tags.iter().find(|t| t.name == pin) {
+            None => BaseChoice::None(format!(
                 "the pinned upgrade base {pin} is not a tag of the recipe"
-            ))
+            )),
+            Some(t) if on_head(t) => BaseChoice::None(format!(
+                "{NO_OLDER_RELEASE}: the pinned upgrade base {pin} is the commit under test"
+            )),
+            Some(t) => BaseChoice::Base(Base {
+                tag: t.name.clone(),
+                commit: t.commit.to_ascii_lowercase(),
+            }),
         };
     }
-    let mut releases: Vec<CoopVersion> =
-        tags.iter().filter_map(|t| CoopVersion::parse(t)).collect();
-    releases.sort();
+    let mut releases: Vec<(CoopVersion, &TagRef)> = tags
+        .iter()
+        .filter(|t| !on_head(t))
+        .filter_map(|t| CoopVersion::parse(&t.name).map(|v| (v, t)))
+        .collect();
+    releases.sort_by(|a, b| a.0.cmp(&b.0));
     let older = releases
         .iter()
         .rev()
-        .find(|v| head.is_none_or(|h| cmp_value(v, h) == Ordering::Less));
+        .find(|(v, _)| head.is_none_or(|h| older_release(v, h)));
     match (older, head) {
-        (Some(v), _) => BaseChoice::Base(v.as_str().to_owned()),
+        (Some((_, t)), _) => BaseChoice::Base(Base {
+            tag: t.name.clone(),
+            commit: t.commit.to_ascii_lowercase(),
+        }),
         (None, Some(h)) => BaseChoice::None(format!(
-            "no release older than the head's version {h}: nothing to upgrade from"
+            "{NO_OLDER_RELEASE}: no release tag is older than the head's version {h}"
         )),
-        (None, None) => {
-            BaseChoice::None("the recipe has no release tags: nothing to upgrade from".into())
-        }
+        (None, None) => BaseChoice::None(format!(
+            "{NO_OLDER_RELEASE}: the recipe has no release tag besides the head"
+        )),
     }
-}
-
-/// Compare by value only (ignoring spelling such as a leading `v`).
-fn cmp_value(a: &CoopVersion, b: &CoopVersion) -> Ordering {
-    a.recipe
-        .cmp(&b.recipe)
-        .then_with(|| match (&a.upstream, &b.upstream) {
-            (Some(x), Some(y)) => cmp_upstream(x, y),
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
-        })
 }
 
 /// The head's version: the `coop-cloud.${STACK_NAME}.version` label in its
@@ -224,55 +260,53 @@ mod tests {
     fn v(s: &str) -> CoopVersion {
         CoopVersion::parse(s).unwrap()
     }
-    fn tags(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    /// Tags on distinct commits `c0…`, in order; `HEAD_C` is the head commit.
+    fn tags(list: &[&str]) -> Vec<TagRef> {
+        list.iter()
+            .enumerate()
+            .map(|(i, s)| TagRef {
+                name: s.to_string(),
+                commit: format!("{i:040x}"),
+            })
+            .collect()
     }
+    const HEAD_C: &str = "ffffffffffffffffffffffffffffffffffffffff";
 
-    #[test]
-    fn parses_recipe_and_upstream_parts() {
-        let x = v("1.2.0+1.29.0");
-        assert_eq!(x.recipe, [1, 2, 0]);
-        assert_eq!(x.upstream.as_deref(), Some("1.29.0"));
-    }
-
-    #[test]
-    fn rejects_non_release_tags() {
-        for t in ["latest", "1.2", "1.2.0+", "1.2.0.1+x", "a.b.c", ""] {
-            assert!(CoopVersion::parse(t).is_none(), "{t}");
+    fn base(c: BaseChoice) -> String {
+        match c {
+            BaseChoice::Base(b) => b.tag,
+            BaseChoice::None(r) => panic!("expected a base, got a skip: {r}"),
         }
-    }
-
-    #[test]
-    fn recipe_part_orders_before_upstream() {
-        assert!(v("2.0.0+1.0.0") > v("1.9.9+9.9.9"));
-        assert!(v("1.10.0+1.0") > v("1.9.0+2.0"));
-    }
-
-    #[test]
-    fn upstream_breaks_ties_numerically() {
-        assert!(v("1.0.0+1.29.0") > v("1.0.0+1.3.0"));
-        assert!(v("1.0.0+2.4.1") > v("1.0.0+2.4"));
     }
 
     #[test]
     fn base_is_newest_tag_strictly_older_than_head() {
         let t = tags(&["1.0.0+1.0", "1.1.0+1.1", "2.0.0+2.0", "not-a-release"]);
         assert_eq!(
-            choose_base(&t, Some(&v("2.0.0+2.0")), None),
-            BaseChoice::Base("1.1.0+1.1".into())
+            base(choose_base(&t, HEAD_C, Some(&v("2.0.0+2.0")), None)),
+            "1.1.0+1.1"
         );
         assert_eq!(
-            choose_base(&t, Some(&v("2.1.0+2.0")), None),
-            BaseChoice::Base("2.0.0+2.0".into())
+            base(choose_base(&t, HEAD_C, Some(&v("2.1.0+2.0")), None)),
+            "2.0.0+2.0"
         );
+    }
+
+    #[test]
+    fn the_base_records_the_commit_its_tag_names() {
+        let t = tags(&["1.0.0+1.0", "1.1.0+1.1"]);
+        let BaseChoice::Base(b) = choose_base(&t, HEAD_C, Some(&v("2.0.0+2.0")), None) else {
+            panic!("expected a base")
+        };
+        assert_eq!(b.commit, format!("{:040x}", 1));
     }
 
     #[test]
     fn base_ignores_tags_newer_than_head() {
         let t = tags(&["1.0.0+1.0", "3.0.0+3.0"]);
         assert_eq!(
-            choose_base(&t, Some(&v("2.0.0+2.0")), None),
-            BaseChoice::Base("1.0.0+1.0".into())
+            base(choose_base(&t, HEAD_C, Some(&v("2.0.0+2.0")), None)),
+            "1.0.0+1.0"
         );
     }
 
@@ -280,37 +314,92 @@ mod tests {
     fn base_orders_by_recipe_part_not_tag_text() {
         let t = tags(&["1.9.0+9.0", "1.10.0+1.0"]);
         assert_eq!(
-            choose_base(&t, Some(&v("2.0.0+1.0")), None),
-            BaseChoice::Base("1.10.0+1.0".into())
+            base(choose_base(&t, HEAD_C, Some(&v("2.0.0+1.0")), None)),
+            "1.10.0+1.0"
         );
+    }
+
+    #[test]
+    fn v_tags_and_a_head_on_the_newest_tag_choose_the_one_before() {
+        // The head is labelled 1.0.3+1.0.3 and sits on the tag v1.0.3: that
+        // tag is the same release, never the base.
+        let mut t = tags(&["v1.0.0", "v1.0.1", "v1.0.2", "v1.0.3"]);
+        t[3].commit = HEAD_C.to_owned();
+        assert_eq!(
+            base(choose_base(&t, HEAD_C, Some(&v("1.0.3+1.0.3")), None)),
+            "v1.0.2"
+        );
+        // Found from the reachable tag alone (no label), the same answer.
+        assert_eq!(
+            base(choose_base(&t, HEAD_C, Some(&v("v1.0.3")), None)),
+            "v1.0.2"
+        );
+        // Without a known head version, still never the head's own tag.
+        assert_eq!(base(choose_base(&t, HEAD_C, None, None)), "v1.0.2");
+    }
+
+    #[test]
+    fn a_tag_of_the_same_recipe_version_is_not_older() {
+        // Upstream is build metadata: 1.0.3+1.0.2 is not an older release
+        // than 1.0.3+1.0.3, even on another commit.
+        let t = tags(&["1.0.2+1.0.2", "1.0.3+1.0.2", "v1.0.3"]);
+        assert_eq!(
+            base(choose_base(&t, HEAD_C, Some(&v("1.0.3+1.0.3")), None)),
+            "1.0.2+1.0.2"
+        );
+    }
+
+    #[test]
+    fn a_newer_tag_on_the_head_commit_is_never_the_base() {
+        // A head without a version label whose only tags sit on it.
+        let mut t = tags(&["1.0.0+1"]);
+        t[0].commit = HEAD_C.to_owned();
+        let BaseChoice::None(reason) = choose_base(&t, HEAD_C, None, None) else {
+            panic!("expected a skip")
+        };
+        assert!(reason.starts_with(NO_OLDER_RELEASE), "{reason}");
     }
 
     #[test]
     fn no_older_release_is_a_skip_with_reason() {
         let t = tags(&["1.0.0+1.0"]);
-        let BaseChoice::None(reason) = choose_base(&t, Some(&v("1.0.0+1.0")), None) else {
+        let BaseChoice::None(reason) = choose_base(&t, HEAD_C, Some(&v("1.0.0+1.0")), None) else {
             panic!("expected a skip")
         };
-        assert!(reason.contains("no release older"), "{reason}");
-        assert!(matches!(choose_base(&[], None, None), BaseChoice::None(_)));
+        assert!(reason.starts_with(NO_OLDER_RELEASE), "{reason}");
+        assert!(reason.contains("1.0.0+1.0"), "{reason}");
+        assert!(matches!(
+            choose_base(&[], HEAD_C, None, None),
+            BaseChoice::None(_)
+        ));
     }
 
     #[test]
     fn pinned_base_wins() {
         let t = tags(&["1.0.0+1.0", "1.1.0+1.1", "2.0.0+2.0"]);
         assert_eq!(
-            choose_base(&t, Some(&v("2.0.0+2.0")), Some("1.0.0+1.0")),
-            BaseChoice::Base("1.0.0+1.0".into())
+            base(choose_base(
+                &t,
+                HEAD_C,
+                Some(&v("2.0.0+2.0")),
+                Some("1.0.0+1.0")
+            )),
+            "1.0.0+1.0"
         );
     }
 
     #[test]
-    fn pinned_base_that_is_no_tag_is_a_skip() {
-        let t = tags(&["1.0.0+1.0"]);
+    fn pinned_base_that_is_no_tag_or_the_head_is_a_skip() {
+        let mut t = tags(&["1.0.0+1.0"]);
         assert!(matches!(
-            choose_base(&t, None, Some("0.9.0+1")),
+            choose_base(&t, HEAD_C, None, Some("0.9.0+1")),
             BaseChoice::None(_)
         ));
+        t[0].commit = HEAD_C.to_uppercase();
+        let BaseChoice::None(reason) = choose_base(&t, HEAD_C, None, Some("1.0.0+1.0")) else {
+            panic!("expected a skip")
+        };
+        assert!(reason.contains("commit under test"), "{reason}");
     }
 
     #[test]

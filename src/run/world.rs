@@ -65,7 +65,11 @@ pub trait Git: Send + Sync {
         timeout: Duration,
     ) -> Result<String, FetchError>;
     /// The repository's tags.
-    fn tags(&self, recipe_dir: &Path, timeout: Duration) -> Result<Vec<String>, FetchError>;
+    fn tags(
+        &self,
+        recipe_dir: &Path,
+        timeout: Duration,
+    ) -> Result<Vec<super::fetch::TagRef>, FetchError>;
     /// The newest tag reachable from HEAD, if any.
     fn reachable_tag(&self, recipe_dir: &Path, timeout: Duration) -> Option<String>;
 }
@@ -140,6 +144,9 @@ pub struct ChildRun<'a> {
     pub env: Vec<(String, String)>,
     /// Killed when it runs longer.
     pub budget: Duration,
+    /// Directories a contained child must not see (the host's secrets
+    /// directory): covered by an empty one where the sandbox runs.
+    pub hidden: Vec<std::path::PathBuf>,
 }
 
 /// How a child process ended.

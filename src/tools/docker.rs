@@ -277,6 +277,17 @@ impl Docker {
         Ok(super::listed(&out.stdout))
     }
 
+    /// Network names of a stack (its namespace label): the `<stack>_default`
+    /// network `docker stack deploy` creates for services that name none.
+    pub fn stack_networks(&self, stack: &str) -> Result<Vec<String>, ToolError> {
+        self.names("network", Some(format!("label={STACK_LABEL}={stack}")))
+    }
+
+    /// `docker rm -f <containers…>`: kills and removes them at once.
+    pub fn containers_rm_force(&self, names: &[String]) -> Result<(), ToolError> {
+        self.call(["rm", "-f"]).args(names).run().map(drop)
+    }
+
     /// `docker exec <container> <argv…>`.
     pub fn exec(&self, container: &str, argv: &[&str]) -> Result<Output, ToolError> {
         self.call(["exec", container]).args(argv).run()

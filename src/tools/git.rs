@@ -164,28 +164,55 @@ impl Git {
         run_authed(c.timeout(super::SLOW), None).map(drop)
     }
 
-    /// The tag names of `dir`'s `origin` (`git ls-remote --tags`), peeled
-    /// duplicates (`v1^{}`) folded into their tag.
-    pub fn remote_tags(&self, dir: &Path) -> Result<Vec<String>, ToolError> {
+    /// The tags of `dir`'s `origin` (`git ls-remote --tags`), each with the
+    /// commit it names: `(name, commit)`, an annotated tag peeled (its
+    /// `name^{}` line) to its commit.
+    pub fn remote_tags(&self, dir: &Path) -> Result<Vec<(String, String)>, ToolError> {
         let c = self.in_dir(dir).args(["ls-remote", "--tags", "origin"]);
         let out = run_authed(c, None)?;
-        let mut tags: Vec<String> = out
-            .stdout
-            .lines()
-            .filter_map(|l| l.split('\t').nth(1))
-            .filter_map(|r| r.strip_prefix("refs/tags/"))
-            .map(|t| t.trim_end_matches("^{}").to_owned())
-            .collect();
-        tags.sort();
-        tags.dedup();
-        Ok(tags)
+        let mut tags: std::collections::BTreeMap<String, String> = Default::default();
+        for line in out.stdout.lines() {
+            let Some((object, r)) = line.split_once('\t') else {
+                continue;
+            };
+            let Some(name) = r.strip_prefix("refs/tags/") else {
+                continue;
+            };
+            match name.strip_suffix("^{}") {
+                Some(tag) => {
+                    tags.insert(tag.to_owned(), object.to_owned());
+                }
+                None => {
+                    tags.entry(name.to_owned())
+                        .or_insert_with(|| object.to_owned());
+                }
+            }
+        }
+        Ok(tags.into_iter().collect())
     }
 
-    /// The repository's tags.
-    pub fn tags(&self, dir: &Path) -> Result<Vec<String>, ToolError> {
-        Ok(super::listed(
-            &self.in_dir(dir).args(["tag", "--list"]).run()?.stdout,
-        ))
+    /// The repository's tags, each with the commit it names: `(name,
+    /// commit)`. An annotated tag is peeled to its commit (`%(*objectname)`
+    /// is empty for a lightweight tag, whose own object is the commit).
+    pub fn tags(&self, dir: &Path) -> Result<Vec<(String, String)>, ToolError> {
+        let out = self
+            .in_dir(dir)
+            .args([
+                "for-each-ref",
+                "--format=%(refname:strip=2) %(objectname) %(*objectname)",
+                "refs/tags",
+            ])
+            .run()?
+            .stdout;
+        Ok(super::listed(&out)
+            .into_iter()
+            .filter_map(|line| {
+                let mut f = line.split(' ');
+                let (name, object) = (f.next()?, f.next()?);
+                let commit = f.next().filter(|p| !p.is_empty()).unwrap_or(object);
+                Some((name.to_owned(), commit.to_owned()))
+            })
+            .collect())
     }
 
     /// The newest tag reachable from HEAD (`git describe --tags --abbrev=0`).

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use ccci::registry::Rung;
-use ccci::results::{CheckResult, Lane, LaneResult, RESULTS_SCHEMA, ResultsV1, RungResult, Status};
+use ccci::results::{
+    CheckResult, DataSurvival, Floor, Lane, LaneResult, RESULTS_SCHEMA, ResultsV1, RungResult,
+    Status, UpgradeBase,
+};
 
 fn rung(status: Status, reason: &str, secs: f64) -> RungResult {
     RungResult {
@@ -45,7 +48,11 @@ pub fn green() -> ResultsV1 {
             (Rung::Install, rung(Status::Pass, "", 42.2)),
             (
                 Rung::Upgrade,
-                rung(Status::Skip, "no earlier release | first version", 0.0),
+                rung(
+                    Status::Skip,
+                    "no older release: no release tag is older than the head's version 1.0.0+1.25 | first version",
+                    0.0,
+                ),
             ),
             (Rung::BackupRestore, rung(Status::Pass, "", 61.0)),
             (Rung::Functional, rung(Status::Pass, "", 12.6)),
@@ -72,6 +79,15 @@ pub fn green() -> ResultsV1 {
             ),
         ],
         teardown: vec![],
+        floor: Some(Floor::Http {
+            path: "/".to_owned(),
+            statuses: vec![200, 301, 302],
+        }),
+        upgrade_base: None,
+        data_survival: Some(DataSurvival {
+            proven: true,
+            detail: "the data marker survived: backup_restore".to_owned(),
+        }),
     }
 }
 
@@ -119,5 +135,17 @@ pub fn red() -> ResultsV1 {
         "timed out after 600s",
     ));
     r.teardown = vec!["volume cust-0c11e5_ci_example_org_content".to_owned()];
+    r.floor = Some(Floor::Http {
+        path: "/_matrix/client/versions".to_owned(),
+        statuses: vec![200, 401],
+    });
+    r.upgrade_base = Some(UpgradeBase {
+        version: "v1.0.2".to_owned(),
+        commit: "0c11e5a7d3b2c1f0e9d8c7b6a5f4e3d2c1b0a998".to_owned(),
+    });
+    r.data_survival = Some(DataSurvival {
+        proven: false,
+        detail: "no rung that checks the data marker passed".to_owned(),
+    });
     r
 }

@@ -51,6 +51,9 @@ pub struct World {
     pub repos: BTreeMap<String, String>,
     pub tuning: Tuning,
     pub webhook: bool,
+    /// The bridge takes Drone's signed build events on `/drone-hook`
+    /// (secret [`super::drone_webhook::DRONE_HOOK_SECRET`]).
+    pub drone_hook: bool,
     /// The progress of the bridge started last, for [`World::wait_for`].
     progress: Mutex<Option<watch::Receiver<Progress>>>,
 }
@@ -159,6 +162,7 @@ impl World {
                 .collect(),
             tuning: fast_tuning(),
             webhook: false,
+            drone_hook: false,
             progress: Mutex::new(None),
         }
     }
@@ -196,6 +200,7 @@ impl World {
                 gitea_token: "gitea_token".into(),
                 drone_token: "drone_token".into(),
                 webhook_secret: self.webhook.then(|| "webhook_secret".into()),
+                drone_hook_secret: self.drone_hook.then(|| "drone_hook_secret".into()),
             },
         }
     }
@@ -209,6 +214,9 @@ impl World {
             gitea_token: GITEA_TOKEN.to_owned(),
             drone_token: self.drone.token(),
             webhook_secret: self.webhook.then(|| HOOK_SECRET.as_bytes().to_vec()),
+            drone_hook_secret: self
+                .drone_hook
+                .then(|| super::drone_webhook::DRONE_HOOK_SECRET.as_bytes().to_vec()),
         }
     }
 

@@ -53,6 +53,11 @@ fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The abra double that acts on the engine.
+pub fn abra_double() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/engine/abra")
+}
+
 /// Whether a docker engine answers here.
 pub fn available() -> bool {
     Command::new("docker")
@@ -226,6 +231,29 @@ fn build_image() {
 /// domain's Host rule, reached from inside `proxy`.
 fn backend(gateway: String) -> Backend {
     Arc::new(move |host: &str, path: &str| {
+        let start = now_ns();
+        let answer = forward(&gateway, host, path);
+        if let Some(log) = GATEWAY_LOG.lock().unwrap().as_ref()
+            && let Ok(mut f) = OpenOptions::new().append(true).create(true).open(log)
+        {
+            let _ = writeln!(f, "{start} {} gateway GET {host}{path}", now_ns());
+        }
+        answer
+    })
+}
+
+/// Where the gateway logs each request it forwards (a [`CallLog`]'s file):
+/// the time Traefik and the task take to answer is the engine's side.
+pub static GATEWAY_LOG: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+fn now_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+fn forward(gateway: &str, host: &str, path: &str) -> Option<(u16, String)> {
+    {
         let rows = docker(&["service", "ls", "--format", "{{.Name}} {{.Replicas}}"]);
         let rows = String::from_utf8_lossy(&rows.stdout);
         let rule = format!("Host(`{host}`)");
@@ -252,7 +280,7 @@ fn backend(gateway: String) -> Backend {
         // names the task addresses, which is what Traefik uses by default.
         let script = "printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' \"$1\" \"$2\" | nc -w 5 \"tasks.$3\" 80";
         let out = docker(&[
-            "exec", &gateway, "sh", "-c", script, "sh", path, host, &service,
+            "exec", gateway, "sh", "-c", script, "sh", path, host, &service,
         ]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let status = text
@@ -267,7 +295,7 @@ fn backend(gateway: String) -> Backend {
                 format!("Bad Gateway: {}", String::from_utf8_lossy(&out.stderr)),
             )),
         }
-    })
+    }
 }
 
 /// Names of every engine object whose name starts with `prefix`: services,
@@ -469,6 +497,11 @@ pub struct Run {
 
 impl Run {
     pub fn new(recipe: &str, commits: &[Commit]) -> Run {
+        Run::new_with(recipe, commits, |_| {})
+    }
+
+    /// [`Run::new`] with the plan changed by `edit` before it is written.
+    pub fn new_with(recipe: &str, commits: &[Commit], edit: fn(&mut serde_json::Value)) -> Run {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let head = recipe_repo(root, recipe, commits);
@@ -486,6 +519,7 @@ impl Run {
         plan["checks"] = serde_json::json!([
             {"name": "home page", "path": "/", "statuses": [200], "body_contains": "custom-html", "json_key": null}
         ]);
+        edit(&mut plan);
         let plan_path = root.join(format!("{recipe}.json"));
         std::fs::write(&plan_path, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
         Run {
@@ -524,4 +558,240 @@ impl Run {
     pub fn results(&self) -> ccci::results::ResultsV1 {
         ccci::results::ResultsV1::read(&self.out.join("results.json")).unwrap()
     }
+}
+
+/// Wrappers for abra and docker that log each call's start, end (ns since
+/// the epoch) and argv to one file, then pass its exit code on: what ccci
+/// asked of the engine, and how long the engine took to answer.
+pub struct CallLog {
+    pub abra: PathBuf,
+    pub docker: PathBuf,
+    pub log: PathBuf,
+}
+
+/// One logged call.
+#[derive(Debug, Clone)]
+pub struct LoggedCall {
+    pub start_ns: u128,
+    pub end_ns: u128,
+    pub prog: String,
+    pub argv: String,
+}
+
+impl CallLog {
+    pub fn new(dir: &Path) -> CallLog {
+        use std::os::unix::fs::PermissionsExt;
+        let log = dir.join("calls.log");
+        let abra_double = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/engine/abra");
+        let docker = String::from_utf8_lossy(
+            &Command::new("sh")
+                .args(["-c", "command -v docker"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .trim()
+        .to_owned();
+        let shim = |name: &str, real: &str| {
+            let p = dir.join(format!("{name}-logged"));
+            std::fs::write(
+                &p,
+                format!(
+                    "#!/bin/sh\ns=$(date +%s%N)\n'{real}' \"$@\"\nrc=$?\nprintf '%s %s {name} %s\\n' \"$s\" \"$(date +%s%N)\" \"$*\" >> '{log}'\nexit $rc\n",
+                    log = log.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            p
+        };
+        CallLog {
+            abra: shim("abra", abra_double.to_str().unwrap()),
+            docker: shim("docker", &docker),
+            log,
+        }
+    }
+
+    pub fn calls(&self) -> Vec<LoggedCall> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.splitn(4, ' ');
+                Some(LoggedCall {
+                    start_ns: it.next()?.parse().ok()?,
+                    end_ns: it.next()?.parse().ok()?,
+                    prog: it.next()?.to_owned(),
+                    argv: it.next().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// The longest stretches with no call under way, longest first: (start
+    /// ns, seconds, the call that ended just before).
+    pub fn gaps(&self, from_ns: u128, n: usize) -> Vec<(f64, f64, String)> {
+        let mut calls = self.calls();
+        calls.sort_by_key(|c| c.start_ns);
+        let mut out = Vec::new();
+        let mut covered = from_ns;
+        let mut before = "start".to_owned();
+        for c in &calls {
+            if c.start_ns > covered {
+                out.push((
+                    (covered - from_ns) as f64 / 1e9,
+                    (c.start_ns - covered) as f64 / 1e9,
+                    format!("after {before} / before {} {}", c.prog, c.argv),
+                ));
+            }
+            if c.end_ns > covered {
+                covered = c.end_ns;
+                before = format!("{} {}", c.prog, c.argv);
+            }
+        }
+        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out.truncate(n);
+        out
+    }
+
+    /// Seconds during which at least one call was under way.
+    pub fn busy_secs(&self) -> f64 {
+        let mut spans: Vec<(u128, u128)> = self
+            .calls()
+            .iter()
+            .map(|c| (c.start_ns, c.end_ns))
+            .collect();
+        spans.sort_unstable();
+        let mut total = 0u128;
+        let mut cur: Option<(u128, u128)> = None;
+        for (s, e) in spans {
+            cur = match cur {
+                Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
+                Some((cs, ce)) => {
+                    total += ce - cs;
+                    Some((s, e))
+                }
+                None => Some((s, e)),
+            };
+        }
+        if let Some((cs, ce)) = cur {
+            total += ce - cs;
+        }
+        total as f64 / 1e9
+    }
+}
+
+/// The abra calls and docker calls that change something (not a listing,
+/// inspection, log or exec).
+pub fn mutating(calls: &[LoggedCall]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| {
+            let a = c.argv.as_str();
+            let looks = [
+                "app ls",
+                "recipe lint",
+                "service ls",
+                "service inspect",
+                "service ps",
+                "service logs",
+                "stack ls",
+                "volume ls",
+                "secret ls",
+                "config ls",
+                "network ls",
+                "network inspect",
+                "ps ",
+                "info",
+                "inspect",
+                "exec ",
+                "version",
+            ];
+            !looks.iter().any(|l| a.starts_with(l))
+        })
+        .map(|c| format!("{} {}", c.prog, c.argv))
+        .collect()
+}
+
+/// Runs `ccci run` for `recipe` (named `cct<x>-…`: its apps and every
+/// object of them start with the recipe's first four characters) and checks
+/// that nothing of it remains on the engine afterwards.
+pub fn run(recipe: &str, commits: &[Commit]) -> (Run, std::process::Output, f64) {
+    runs(recipe, &[commits]).pop().unwrap()
+}
+
+/// [`run`] with the plan changed by `edit` first.
+pub fn run_with(
+    recipe: &str,
+    commits: &[Commit],
+    edit: fn(&mut serde_json::Value),
+) -> (Run, std::process::Output, f64) {
+    runs_with(recipe, &[commits], edit).pop().unwrap()
+}
+
+/// `ccci run` once per commit list, all at once, for one recipe; then the
+/// engine is asked for anything of the recipe's apps left.
+pub fn runs(recipe: &str, each: &[&[Commit]]) -> Vec<(Run, std::process::Output, f64)> {
+    runs_with(recipe, each, |_| {})
+}
+
+/// [`runs`] with each plan changed by `edit` first.
+pub fn runs_with(
+    recipe: &str,
+    each: &[&[Commit]],
+    edit: fn(&mut serde_json::Value),
+) -> Vec<(Run, std::process::Output, f64)> {
+    let prefix = &recipe[..4];
+    let engine = Engine::acquire();
+    let done: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = each
+            .iter()
+            .map(|commits| {
+                let engine = &engine;
+                s.spawn(move || {
+                    let r = Run::new_with(recipe, commits, edit);
+                    let start = std::time::Instant::now();
+                    let out = r.command(engine).output().unwrap();
+                    (r, out, start.elapsed().as_secs_f64())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let left = objects_named(prefix);
+    let detail: Vec<String> = left
+        .iter()
+        .filter_map(|l| l.strip_prefix("volume "))
+        .map(|v| {
+            let o = docker(&[
+                "volume",
+                "inspect",
+                v,
+                "--format",
+                "{{json .Labels}} {{.CreatedAt}}",
+            ]);
+            format!("{v}: {}", String::from_utf8_lossy(&o.stdout).trim())
+        })
+        .collect();
+    let results: Vec<String> = done
+        .iter()
+        .map(|(r, out, _)| {
+            format!(
+                "stderr: {}\nresults: {}",
+                String::from_utf8_lossy(&out.stderr),
+                std::fs::read_to_string(r.out.join("results.json")).unwrap_or_default()
+            )
+        })
+        .collect();
+    remove_all(prefix);
+    drop(engine);
+    assert!(
+        left.is_empty(),
+        "left on the engine after the run: {left:?} {detail:?}\n{}",
+        results.join("\n")
+    );
+    for (_, _, secs) in &done {
+        eprintln!("{recipe}: ccci run took {secs:.1} s");
+    }
+    done
 }

@@ -82,6 +82,12 @@ struct Inner {
     failures: VecDeque<Failure>,
     /// When requests take effect and are answered (fault injection, waits).
     pacing: super::serve::Pacing,
+    /// (endpoint, secret) Drone's system webhook posts build events to.
+    webhook: Option<(String, String)>,
+    /// Answer status of each webhook delivery (0: no answer), in order.
+    hook_answers: Arc<Mutex<Vec<u16>>>,
+    /// Instants the build events were sent, by build number.
+    hook_sent: BTreeMap<i64, std::time::Instant>,
 }
 
 /// The fake server. Cheap accessors lock the shared state briefly.
@@ -179,9 +185,35 @@ impl FakeDrone {
         self.lock().builds.get(slug).cloned().unwrap_or_default()
     }
 
-    /// Move a build (and its stage/steps) to `status`, e.g. "running", "success".
+    /// Send Drone's system webhook (`build:updated` when a build finishes)
+    /// to `endpoint`, signed with `secret`, as `DRONE_WEBHOOK_ENDPOINT` and
+    /// `DRONE_WEBHOOK_SECRET` make the real server do.
+    pub fn set_webhook(&self, endpoint: &str, secret: &str) {
+        self.lock().webhook = Some((endpoint.to_owned(), secret.to_owned()));
+    }
+
+    /// The answers to the webhook deliveries so far (0: none came).
+    pub fn hook_answers(&self) -> Vec<u16> {
+        let answers = self.lock().hook_answers.clone();
+        answers.lock().unwrap_or_else(|p| p.into_inner()).to_vec()
+    }
+
+    /// When the build event of this build was sent.
+    pub fn hook_sent_at(&self, number: i64) -> Option<std::time::Instant> {
+        self.lock().hook_sent.get(&number).copied()
+    }
+
+    /// Move a build (and its stage/steps) to `status`, e.g. "running",
+    /// "success". A build that finishes sends its `build:updated` event when
+    /// a webhook is set, after the change, from a thread of its own (Drone
+    /// sends it from the build's teardown, not from an API request).
     pub fn set_build_status(&self, slug: &str, number: i64, status: &str) {
         let mut s = self.lock();
+        let finished = matches!(
+            status,
+            "success" | "failure" | "killed" | "error" | "skipped" | "declined"
+        );
+        let hook = s.webhook.clone().filter(|_| finished);
         if let Some(b) = s
             .builds
             .get_mut(slug)
@@ -199,6 +231,32 @@ impl FakeDrone {
                 }
             }
         }
+        let Some((endpoint, secret)) = hook else {
+            return;
+        };
+        let repo = s.repos.get(slug).cloned().unwrap_or(Value::Null);
+        let Some(mut build) = s
+            .builds
+            .get(slug)
+            .and_then(|bs| bs.iter().find(|b| b["number"] == number))
+            .cloned()
+        else {
+            return;
+        };
+        if let Some(o) = build.as_object_mut() {
+            o.remove("stages");
+        }
+        let body = super::drone_webhook::build_updated(&repo, &build);
+        s.hook_sent.insert(number, std::time::Instant::now());
+        let answers = s.hook_answers.clone();
+        drop(s);
+        std::thread::spawn(move || {
+            let status = super::drone_webhook::deliver(&endpoint, &secret, body);
+            answers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(status);
+        });
     }
 
     /// Delay every `/api` answer, after the request took effect, so that a

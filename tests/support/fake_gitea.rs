@@ -52,6 +52,15 @@ pub struct FakeComment {
     pub updated: i64,
 }
 
+/// A file attached to a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeAsset {
+    pub id: u64,
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub uuid: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeStatus {
     pub repo: String,
@@ -101,6 +110,10 @@ struct Inner {
     comments: Vec<FakeComment>,
     reactions: BTreeMap<u64, Vec<(String, String)>>,
     statuses: Vec<FakeStatus>,
+    /// Comment id → its attachments.
+    assets: BTreeMap<u64, Vec<FakeAsset>>,
+    /// Uploads larger than this are refused with 413 (Gitea's size limit).
+    max_asset_bytes: usize,
     actions: Vec<Action>,
     requests: Vec<GiteaRequest>,
     failures: VecDeque<Failure>,
@@ -283,6 +296,20 @@ impl FakeGitea {
             .iter()
             .find(|c| c.id == id)
             .map(|c| c.body.clone())
+    }
+
+    /// The files attached to a comment, oldest first.
+    pub fn assets(&self, comment: u64) -> Vec<FakeAsset> {
+        self.lock()
+            .assets
+            .get(&comment)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Refuse uploads larger than `bytes` with 413.
+    pub fn set_max_asset_bytes(&self, bytes: usize) {
+        self.lock().max_asset_bytes = bytes;
     }
 
     pub fn statuses(&self, repo: &str, sha: &str) -> Vec<FakeStatus> {
@@ -549,6 +576,28 @@ fn answer(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("gitea")
     );
+    if let ["repos", owner, name, "issues", "comments", id, "assets"] = path
+        .trim_start_matches('/')
+        .split('/')
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        let repo = format!("{owner}/{name}");
+        let ctype = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        return comment_assets(
+            &mut s,
+            method.as_str(),
+            &repo,
+            id,
+            &query,
+            ctype,
+            &body,
+            &host,
+        );
+    }
     let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let parts: Vec<String> = path
         .trim_start_matches('/')
@@ -619,6 +668,79 @@ fn answer(
             repo_route(&mut s, m, &repo, rest, &query, &body_json, &host)
         }
         _ => message(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+fn asset_json(host: &str, a: &FakeAsset) -> Value {
+    json!({
+        "id": a.id, "name": a.name, "size": a.bytes.len(), "download_count": 0,
+        "created_at": rfc3339(now_secs()), "uuid": a.uuid, "type": "attachment",
+        "browser_download_url": format!("{host}/attachments/{}", a.uuid),
+    })
+}
+
+/// `GET|POST /repos/{o}/{r}/issues/comments/{id}/assets`: the list, or an
+/// upload (multipart field `attachment`, `?name=` overriding the file
+/// name) that only the comment's author may make, answered 201.
+#[allow(clippy::too_many_arguments)]
+fn comment_assets(
+    s: &mut Inner,
+    method: &str,
+    repo: &str,
+    id: &str,
+    query: &[(String, String)],
+    content_type: &str,
+    body: &[u8],
+    host: &str,
+) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return message(StatusCode::NOT_FOUND, "not found");
+    };
+    let Some(c) = s.comments.iter().find(|c| c.id == id && c.repo == repo) else {
+        return message(StatusCode::NOT_FOUND, "no matching issue comment found");
+    };
+    match method {
+        "GET" => {
+            let list: Vec<Value> = s
+                .assets
+                .get(&id)
+                .map(|v| v.iter().map(|a| asset_json(host, a)).collect())
+                .unwrap_or_default();
+            axum::Json(Value::Array(list)).into_response()
+        }
+        "POST" => {
+            if c.user != s.bot {
+                return message(
+                    StatusCode::FORBIDDEN,
+                    "user should have permission to edit comment",
+                );
+            }
+            let parts = match super::multipart::parse(content_type, body) {
+                Ok(p) => p,
+                Err(e) => return message(StatusCode::BAD_REQUEST, &e),
+            };
+            let Some(file) = parts.into_iter().find(|p| p.name == "attachment") else {
+                return message(StatusCode::BAD_REQUEST, "no attachment");
+            };
+            if s.max_asset_bytes > 0 && file.bytes.len() > s.max_asset_bytes {
+                return message(StatusCode::PAYLOAD_TOO_LARGE, "file too big");
+            }
+            let name = q(query, "name")
+                .map(str::to_owned)
+                .or(file.filename)
+                .unwrap_or_default();
+            s.next_id += 1;
+            let a = FakeAsset {
+                id: s.next_id,
+                name,
+                bytes: file.bytes,
+                uuid: format!("{:032x}", s.next_id),
+            };
+            let json = asset_json(host, &a);
+            s.assets.entry(id).or_default().push(a);
+            (StatusCode::CREATED, axum::Json(json)).into_response()
+        }
+        _ => message(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
     }
 }
 

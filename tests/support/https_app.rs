@@ -212,22 +212,34 @@ fn serve(
     drop(reader);
     requests.lock().unwrap().push((host.clone(), path.clone()));
     let site = sites.lock().unwrap().get(&host).cloned();
-    let (status, body) = match site {
-        Some(site) if site.router == Router::App => answer(&site, &path),
-        Some(_) => (404, "404 page not found\n".to_owned()),
-        None => backend
-            .and_then(|b| b(&host, &path))
-            .unwrap_or_else(|| (404, "404 page not found\n".to_owned())),
+    // Traefik's fallback is Go's plain 404: no header of an app.
+    let fallback = (
+        404,
+        "404 page not found\n".to_owned(),
+        "content-type: text/plain; charset=utf-8\r\nx-content-type-options: nosniff\r\n",
+    );
+    let app_headers = "content-type: text/plain\r\nserver: test-app\r\n";
+    let (status, body, headers) = match site {
+        Some(site) if site.router == Router::App => {
+            let (s, b) = answer(&site, &path);
+            (s, b, app_headers)
+        }
+        Some(_) => fallback,
+        None => match backend.and_then(|b| b(&host, &path)) {
+            Some((s, b)) => (s, b, app_headers),
+            None => fallback,
+        },
     };
     let reason = match status {
         200 => "OK",
         301 => "Moved Permanently",
         302 => "Found",
+        401 => "Unauthorized",
         404 => "Not Found",
         _ => "Status",
     };
     let response = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\n{headers}connection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = tls.write_all(response.as_bytes());

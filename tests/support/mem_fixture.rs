@@ -98,6 +98,8 @@ impl Scenario {
             Site {
                 docroot: HTML.into(),
                 home: "<html><body>custom-html</body></html>".into(),
+                home_status: 200,
+                routes: Default::default(),
                 pages: [(
                     "/".to_owned(),
                     FakePage {

@@ -93,3 +93,52 @@ pub fn plan_json(root: &std::path::Path) -> Value {
     ]);
     plan
 }
+
+/// A worker stack with no web domain: a worker with a data volume and a
+/// cron service declared at 0 replicas; no router.
+pub fn worker_compose(version: &str, volume: &str) -> String {
+    format!(
+        r#"version: "3.8"
+services:
+  worker:
+    image: example/worker:1
+    volumes:
+      - {volume}:/data
+    deploy:
+      labels:
+        - "coop-cloud.${{STACK_NAME}}.version={version}"
+        - "backupbot.backup=true"
+  cron:
+    image: example/cron:1
+    deploy:
+      replicas: 0
+volumes:
+  {volume}:
+"#
+    )
+}
+
+/// A release of the worker recipe.
+pub fn worker_release(version: &str) -> Commit {
+    Commit {
+        files: vec![
+            ("compose.yml".into(), worker_compose(version, "data")),
+            (
+                ".env.sample".into(),
+                "TYPE=worker\nDOMAIN=worker.example.com\n".into(),
+            ),
+        ],
+        tag: Some(version.into()),
+    }
+}
+
+/// The plan of the worker recipe as the registry renders `web = false`
+/// with an exec marker in the worker's volume.
+pub fn worker_plan(plan: &mut Value) {
+    plan["web"] = false.into();
+    plan["checks"] = serde_json::json!([]);
+    plan["browser"] = serde_json::json!([]);
+    plan["recipe_tests"] = false.into();
+    plan["marker"] = serde_json::json!({"kind": "exec", "service": "worker",
+        "write": "echo {value} > /data/marker", "read": "cat /data/marker"});
+}

@@ -21,7 +21,7 @@ impl Bridge {
         }
     }
 
-    /// Wake every job, oldest comment first (jobs not yet due stay asleep).
+    /// Wake every job, newest comment first (jobs not yet due stay asleep).
     pub(super) async fn work_jobs(&mut self) {
         for work in machine::jobs(&self.ledger) {
             self.drive(work).await;
@@ -31,6 +31,16 @@ impl Bridge {
     /// Ask Drone about every followed build; report the finished ones.
     pub(super) async fn follow(&mut self) {
         for work in machine::follows(&self.ledger) {
+            self.drive(work).await;
+        }
+    }
+
+    /// Drone says this build finished: look at it now if it is followed (a
+    /// build not followed yet, still being acknowledged, is reported by the
+    /// follow tick after that).
+    pub(super) async fn follow_build(&mut self, number: u64) {
+        if let Some(f) = self.ledger.following.get(&number) {
+            let work = Work::Follow(machine::FollowWork::new(f.clone()));
             self.drive(work).await;
         }
     }
@@ -115,7 +125,7 @@ impl Bridge {
                 comment,
                 build,
                 adopted,
-                latency_secs,
+                latency_ms,
             } => {
                 if adopted {
                     tracing::info!(
@@ -124,8 +134,8 @@ impl Bridge {
                         "adopting the build an earlier attempt created"
                     );
                 }
-                self.metrics.trigger(latency_secs);
-                tracing::info!(comment, build, latency_secs, "build created");
+                self.metrics.trigger(latency_ms);
+                tracing::info!(comment, build, latency_ms, "build created");
             }
             Note::NoPipeline { comment } => {
                 tracing::error!(comment, "Drone answered 200 null: no pipeline matched");
@@ -177,6 +187,13 @@ impl Bridge {
                 status,
                 report,
             } => tracing::info!(build, status = %status, state = ?report.state, "build reported"),
+            Note::ScreenshotLeftOut {
+                build,
+                file,
+                message,
+            } => {
+                tracing::warn!(build, file = %file, error = %message, "screenshot left out of the report");
+            }
             Note::FollowFailed { build, message } => {
                 tracing::warn!(build, error = %message, "following the build failed; retrying");
             }

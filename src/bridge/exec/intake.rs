@@ -5,12 +5,13 @@
 
 use time::OffsetDateTime;
 
-use crate::bridge::core::{self, Screen, SeenComment, Source};
+use crate::bridge::core::{self, Ignored, Screen, SeenComment, Source};
 use crate::bridge::http::now_ms;
 use crate::bridge::metrics::ApiHealth;
 use crate::bridge::sources;
 use crate::forge::ErrorClass;
 use crate::forge::gitea::{GiteaError, PAGE_LIMIT};
+use crate::registry::values::RepoSlug;
 
 use super::Bridge;
 
@@ -28,7 +29,11 @@ pub(super) fn now_secs() -> i64 {
 
 impl Bridge {
     /// One seen comment through the screen; an accepted one becomes a job.
-    pub(super) async fn see(&mut self, seen: SeenComment) -> Result<(), NotJudged> {
+    /// A comment judged from its text as created, or known edited, is
+    /// remembered as settled (saved with the cursor that follows).
+    pub(super) async fn see(&mut self, mut seen: SeenComment) -> Result<(), NotJudged> {
+        // The trigger latency counts from here, the fetch of a cut row included.
+        let heard_ms = now_ms();
         self.metrics.comment_seen(seen.source.as_str());
         let rules = &self.settings.rules;
         let mut verdict = core::screen(&seen, rules, &self.ledger, now_secs());
@@ -38,23 +43,30 @@ impl Bridge {
                 Err(e) if e.class() == ErrorClass::Skip => return Ok(()),
                 Err(e) => return Err(NotJudged(e.to_string())),
             };
-            let full = sources::refetched(&seen, &full, now_secs());
-            verdict = core::screen(&full, &self.settings.rules, &self.ledger, now_secs());
+            let trigger = &self.settings.rules.trigger;
+            seen = sources::refetched(&seen, &full, trigger, now_secs());
+            verdict = core::screen(&seen, &self.settings.rules, &self.ledger, now_secs());
         }
         match verdict {
-            Screen::Accept(job) => {
+            Screen::Accept(mut job) => {
+                job.request.received_ms = heard_ms;
                 tracing::info!(
                     comment = job.comment.id,
                     repo = %job.comment.repo,
                     pr = job.comment.pr,
                     user = %job.comment.user,
                     source = seen.source.as_str(),
+                    unverified = job.request.unverified,
                     "command accepted"
                 );
                 self.ledger.jobs.insert(job.comment.id, *job);
                 self.save().map_err(|e| NotJudged(e.to_string()))?;
             }
             Screen::Ignore(why) => {
+                let settles = why == Ignored::Edited || (why == Ignored::NoCommand && seen.proven);
+                if settles {
+                    self.ledger.settle(seen.id, seen.created_at);
+                }
                 tracing::debug!(comment = seen.id, ?why, "comment ignored");
             }
             Screen::FetchFull => {}
@@ -115,61 +127,77 @@ impl Bridge {
         }
     }
 
-    /// Every enrolled repository's comments since the last sweep: catches
-    /// comments the feed hides (users keeping their activity private).
+    /// Every enrolled repository's comments since its last sweep: catches
+    /// comments the feed hides (users keeping their activity private). Each
+    /// repository keeps its own cursor, so one that fails (gone, 404,
+    /// unreachable) is re-read next time without holding back the others;
+    /// pruning the ledger depends on no repository.
     pub(super) async fn sweep(&mut self) {
         let t = self.settings.tuning.clone();
         let now = now_secs();
         let max_age = t.max_comment_age.as_secs() as i64;
-        let since_secs = sources::sweep_start(
-            self.ledger.sweep_since,
-            now,
-            t.sweep_overlap.as_secs() as i64,
-            max_age,
-        );
-        let since =
-            OffsetDateTime::from_unix_timestamp(since_secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let overlap = t.sweep_overlap.as_secs() as i64;
         let repos: Vec<_> = self.settings.rules.repos.keys().cloned().collect();
-        let mut started: Option<i64> = None;
         let mut complete = true;
         for repo in repos {
-            let mut page = 1;
-            loop {
-                let p = match self
-                    .gitea
-                    .repo_comments_since(repo.as_str(), since, page)
-                    .await
-                {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::warn!(error = %e, repo = %repo, "sweep page failed");
-                        complete = false;
-                        break;
-                    }
-                };
-                if started.is_none() {
-                    started = Some(p.server_time.map_or(now, |t| t.unix_timestamp()));
+            let last = (self.ledger.sweep_cursors.get(&repo).copied()).or(self.ledger.sweep_since);
+            let since = sources::sweep_start(last, now, overlap, max_age);
+            match self.sweep_repo(&repo, since, now).await {
+                Some(started) => {
+                    self.ledger.sweep_cursors.insert(repo, started);
                 }
-                for c in &p.comments {
-                    let seen = sources::from_comment(repo.as_str(), c, Source::Sweep, now_secs());
-                    if let Err(NotJudged(e)) = self.see(seen).await {
-                        tracing::warn!(error = %e, "swept comment not judged");
-                        complete = false;
-                    }
-                }
-                if !sources::sweep_more(page, p.comments.len(), p.total, PAGE_LIMIT) {
-                    break;
-                }
-                page += 1;
+                None => complete = false,
             }
         }
-        // Only a complete sweep moves the cursor: a failed repo is re-read.
-        if complete && let Some(s) = started {
-            self.ledger.sweep_since = Some(s);
-            self.ledger.prune(now - max_age - 86_400);
-            if let Err(e) = self.save() {
-                tracing::error!(error = %e, "cannot save the sweep cursor");
-            }
+        let enrolled = &self.settings.rules.repos;
+        self.ledger
+            .sweep_cursors
+            .retain(|r, _| enrolled.contains_key(r));
+        if complete {
+            // Every repository has its own cursor now.
+            self.ledger.sweep_since = None;
         }
+        // Comments older than the age limit never fire, whatever any cursor
+        // says; their records are kept a day longer.
+        self.ledger.prune(now - max_age - 86_400);
+        if let Err(e) = self.save() {
+            tracing::error!(error = %e, "cannot save the sweep cursors");
+        }
+    }
+
+    /// One repository's comments since `since_secs`, every page; the server
+    /// time the sweep of it started at when every comment was judged.
+    async fn sweep_repo(&mut self, repo: &RepoSlug, since_secs: i64, now: i64) -> Option<i64> {
+        let since =
+            OffsetDateTime::from_unix_timestamp(since_secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let mut started: Option<i64> = None;
+        let mut complete = true;
+        let mut page = 1;
+        loop {
+            let p = match self
+                .gitea
+                .repo_comments_since(repo.as_str(), since, page)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, repo = %repo, "sweep page failed");
+                    return None;
+                }
+            };
+            started.get_or_insert(p.server_time.map_or(now, |t| t.unix_timestamp()));
+            for c in &p.comments {
+                let seen = sources::from_comment(repo.as_str(), c, Source::Sweep, now_secs());
+                if let Err(NotJudged(e)) = self.see(seen).await {
+                    tracing::warn!(error = %e, repo = %repo, "swept comment not judged");
+                    complete = false;
+                }
+            }
+            if !sources::sweep_more(page, p.comments.len(), p.total, PAGE_LIMIT) {
+                break;
+            }
+            page += 1;
+        }
+        if complete { started } else { None }
     }
 }

@@ -32,6 +32,7 @@ pub struct Bridge {
     store: LedgerStore,
     ledger: Ledger,
     webhook_secret: Option<Arc<Vec<u8>>>,
+    drone_hook_secret: Option<Arc<Vec<u8>>>,
     progress: watch::Sender<Progress>,
 }
 
@@ -50,6 +51,9 @@ pub struct Progress {
     pub deliveries: u64,
     /// Rounds over the due jobs on their own timer.
     pub job_rounds: u64,
+    /// Finished builds Drone announced, each looked at (and reported if
+    /// followed).
+    pub drone_hooks: u64,
 }
 
 /// Aborts a spawned task when dropped, so that dropping (or aborting) the
@@ -91,6 +95,7 @@ impl Bridge {
             store,
             ledger,
             webhook_secret: secrets.webhook_secret.map(Arc::new),
+            drone_hook_secret: secrets.drone_hook_secret.map(Arc::new),
             progress: watch::Sender::new(Progress::default()),
         })
     }
@@ -109,12 +114,16 @@ impl Bridge {
     /// between any two awaits leaves a ledger the next start resumes from.
     pub async fn run(mut self, listener: Option<TcpListener>) {
         let (tx, mut rx) = mpsc::channel::<SeenComment>(1024);
+        let (finished_tx, mut finished_rx) = mpsc::channel::<u64>(1024);
         let _server = listener.map(|l| {
             let t = &self.settings.tuning;
             let state = Listener {
                 metrics: self.metrics.clone(),
                 webhook_secret: self.webhook_secret.clone(),
                 comments: tx.clone(),
+                drone_hook_secret: self.drone_hook_secret.clone(),
+                finished_builds: finished_tx.clone(),
+                ci_repo: self.settings.ci_repo.to_string(),
                 stale_after_ms: (t.poll_interval.as_millis() as i64 * 10).max(60_000),
                 started_ms: now_ms(),
             };
@@ -146,6 +155,10 @@ impl Bridge {
                     let _ = self.see(seen).await;
                     self.work_jobs().await;
                     self.progress.send_modify(|p| p.deliveries += 1);
+                }
+                Some(number) = finished_rx.recv() => {
+                    self.follow_build(number).await;
+                    self.progress.send_modify(|p| p.drone_hooks += 1);
                 }
                 _ = feed.tick() => {
                     self.poll_feed().await;

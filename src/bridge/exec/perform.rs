@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::bridge::machine::{Answer, Call, Event, Failure, SeenPost};
 use crate::contract::ContractError;
+use crate::forge::ErrorClass;
 use crate::forge::drone::{BuildCreated, DroneError};
 use crate::forge::gitea::{self, ApiObserver, GiteaError};
 use crate::names;
@@ -75,6 +76,25 @@ fn gitea<T>(r: Result<T, GiteaError>, f: impl FnOnce(T) -> Answer) -> Event {
 }
 
 impl Bridge {
+    /// A screenshot of a build's run, for the PR: only a file the naming
+    /// rules call a screenshot, only up to the size cap.
+    fn screenshot(&self, build: u64, file: &str) -> Result<Vec<u8>, String> {
+        if !names::files::is_screenshot_name(file) {
+            return Err(format!("{file:?} is not a screenshot's name"));
+        }
+        let path = names::files::build_output_dir(&self.settings.runs_dir, build).join(file);
+        let len = std::fs::metadata(&path)
+            .map_err(|e| format!("{file}: {}", e.kind()))?
+            .len();
+        if len > gitea::MAX_ASSET_BYTES {
+            return Err(format!(
+                "{file} is {len} bytes, more than the {} the bridge uploads",
+                gitea::MAX_ASSET_BYTES
+            ));
+        }
+        std::fs::read(&path).map_err(|e| format!("{file}: {}", e.kind()))
+    }
+
     /// Make the call; its outcome is the machine's next event.
     pub(super) async fn perform(&self, call: Call) -> Event {
         let g = &self.gitea;
@@ -189,8 +209,13 @@ impl Bridge {
                     .cancel_build(ci.owner(), ci.name(), number as i64)
                     .await;
                 self.metrics.request("drone", "cancel_build", r.is_ok());
+                // The build as the cancel left it: a build that had
+                // already finished keeps its status.
                 match r {
-                    Ok(_) => Event::Answer(Answer::Done),
+                    Ok(b) => Event::Answer(Answer::Build {
+                        finished: b.is_finished(),
+                        status: b.status,
+                    }),
                     Err(e) => drone_failed(e),
                 }
             }
@@ -206,6 +231,31 @@ impl Bridge {
                     Err(e) => drone_failed(e),
                 }
             }
+            Call::CommentAssets { repo, comment } => {
+                gitea(g.comment_assets(repo.as_str(), comment).await, |list| {
+                    Answer::Assets(
+                        list.into_iter()
+                            .map(|a| (a.name, a.browser_download_url))
+                            .collect(),
+                    )
+                })
+            }
+            Call::UploadAsset {
+                repo,
+                comment,
+                build,
+                file,
+            } => match self.screenshot(build, &file) {
+                Ok(bytes) => {
+                    let r = g
+                        .upload_comment_asset(repo.as_str(), comment, &file, "image/png", &bytes)
+                        .await;
+                    gitea(r, |a| Answer::Uploaded {
+                        url: a.browser_download_url,
+                    })
+                }
+                Err(why) => Event::Failed(Failure::new(ErrorClass::Fatal, why)),
+            },
             Call::ReadResults { number } => {
                 let dir = names::files::build_output_dir(&self.settings.runs_dir, number);
                 let results = ResultsV1::read(&dir.join(names::files::RESULTS_FILE))

@@ -33,7 +33,7 @@ use crate::bridge::ledger::{BuildParams, Follow, Handled, Job, Ledger, Outcome};
 use crate::bridge::report::FinalReport;
 use crate::forge::ErrorClass;
 use crate::forge::gitea::{Membership, NewStatus, StatusState};
-use crate::registry::values::RepoSlug;
+use crate::registry::values::{RecipeName, RepoSlug};
 use crate::results::ResultsV1;
 
 pub use follow::FollowWork;
@@ -167,6 +167,12 @@ pub enum Answer {
     Results {
         results: Result<Box<ResultsV1>, String>,
     },
+    /// (name, download URL) of each attachment of a comment.
+    Assets(Vec<(String, String)>),
+    /// A file was attached; a browser fetches it here.
+    Uploaded {
+        url: String,
+    },
     /// The call succeeded and has nothing to say.
     Done,
 }
@@ -237,6 +243,19 @@ pub enum Call {
     ReadResults {
         number: u64,
     },
+    /// The attachments of a comment.
+    CommentAssets {
+        repo: RepoSlug,
+        comment: u64,
+    },
+    /// Attach a screenshot of a build's run (a file of its output
+    /// directory, named by the naming rules) to a comment, under its name.
+    UploadAsset {
+        repo: RepoSlug,
+        comment: u64,
+        build: u64,
+        file: String,
+    },
 }
 
 /// Something to do. A step returns them in order; a [`Effect::Call`] is
@@ -271,7 +290,8 @@ pub enum Note {
         comment: u64,
         build: u64,
         adopted: bool,
-        latency_secs: f64,
+        /// From when the command was heard (local clock) to now.
+        latency_ms: u64,
     },
     NoPipeline {
         comment: u64,
@@ -318,6 +338,12 @@ pub enum Note {
         build: u64,
         message: String,
     },
+    /// A screenshot (`*`: all of them) is not shown on the report.
+    ScreenshotLeftOut {
+        build: u64,
+        file: String,
+        message: String,
+    },
 }
 
 /// One step: the work after the event, and what to do.
@@ -334,12 +360,15 @@ pub fn step(work: Work, event: Event, ctx: &Ctx<'_>) -> (Work, Vec<Effect>) {
     }
 }
 
-/// Every comment job the ledger holds, oldest comment first (the order
-/// they are worked in; one not yet due does nothing when woken).
+/// Every comment job the ledger holds, newest comment first (the order
+/// they are worked in; one not yet due does nothing when woken). Newest
+/// first, so that of two commands on one PR taken in together the newer
+/// makes the build and the older, finding it, makes none.
 pub fn jobs(ledger: &Ledger) -> Vec<Work> {
     ledger
         .jobs
         .values()
+        .rev()
         .map(|j| Work::Job(JobWork::new(j.clone())))
         .collect()
 }
@@ -435,6 +464,19 @@ pub fn build_query(p: &BuildParams, job: Option<u64>) -> BTreeMap<String, String
         q.insert(JOB_PARAM.to_owned(), id.to_string());
     }
     q
+}
+
+/// The validated parameters a build was made with (the inverse of
+/// [`build_query`]), if they are a job's for `recipe`.
+pub fn params_of(query: &BTreeMap<String, String>, recipe: &RecipeName) -> Option<BuildParams> {
+    let p = BuildParams {
+        recipe: query.get("RECIPE")?.parse().ok()?,
+        git_ref: query.get("REF")?.clone(),
+        src: query.get("SRC")?.parse().ok()?,
+        pr: query.get("PR")?.parse().ok()?,
+    };
+    let valid = &p.recipe == recipe && crate::registry::values::is_commit_id(&p.git_ref);
+    valid.then_some(p)
 }
 
 /// Whether a push timeline entry may have come after the comment

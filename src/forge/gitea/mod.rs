@@ -76,7 +76,9 @@ pub trait ApiObserver: Send + Sync {
 }
 
 // The JSON shapes of the endpoints, apart from the client that fetches them.
+mod assets;
 mod model;
+pub use assets::{Attachment, MAX_ASSET_BYTES};
 pub use model::*;
 
 /// Client for one Gitea instance with one token.
@@ -136,17 +138,30 @@ impl GiteaClient {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<reqwest::Response, GiteaError> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.api, path))
-            .header(header::AUTHORIZATION, format!("token {}", self.token))
-            .header(header::ACCEPT, "application/json");
+        let mut req = self.request(method, path);
         if !query.is_empty() {
             req = req.query(query);
         }
         if let Some(b) = body {
             req = req.json(b);
         }
+        self.finish(endpoint, req).await
+    }
+
+    /// A request to the API with the token and `Accept: application/json`.
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{}", self.api, path))
+            .header(header::AUTHORIZATION, format!("token {}", self.token))
+            .header(header::ACCEPT, "application/json")
+    }
+
+    /// Send a request; an error status becomes a [`GiteaError`].
+    async fn finish(
+        &self,
+        endpoint: &'static str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, GiteaError> {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {

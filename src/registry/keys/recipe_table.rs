@@ -201,7 +201,7 @@ pub const RECIPE_KEYS: &[KeyDoc] = &[
         "marker.password_file",
         "absolute path",
         "none",
-        "sql: file in the container with the user's password."
+        "sql: file in the container with the user's password (given to psql or mariadb in its environment)."
     ),
     k!(
         Recipe,

@@ -144,21 +144,21 @@ pub const HOST_KEYS: &[KeyDoc] = &[
         "bridge.poll_interval",
         "duration",
         d::POLL_INTERVAL,
-        "How often the org activity feed is polled."
+        "How often the org activity feed, and every followed build, is polled."
     ),
     k!(
         Host,
         "bridge.sweep_interval",
         "duration",
         d::SWEEP_INTERVAL,
-        "How often every enrolled repository's comments are swept (catches private activity)."
+        "How often every enrolled repository's comments are swept (hears what the feed hides)."
     ),
     k!(
         Host,
         "bridge.trigger",
         "word",
         d::TRIGGER,
-        "The comment that triggers a run, alone on its line."
+        "The comment that triggers a run, alone on its line, optionally with a commit prefix."
     ),
     k!(
         Host,
@@ -180,6 +180,13 @@ pub const HOST_KEYS: &[KeyDoc] = &[
         "bool",
         "false",
         "Accept Gitea webhooks on /hook (HMAC secret `bridge_webhook_secret`)."
+    ),
+    k!(
+        Host,
+        "bridge.drone_hook_base_url",
+        "URL",
+        "none (followed builds are polled)",
+        "The bridge's listener as the Drone server's container reaches it (e.g. http://172.18.0.1:8787, with bridge.listen bound there). When set, Drone posts its build events to <url>/drone-hook signed with the secret `drone_webhook_secret`, and a finished build is reported at once."
     ),
     k!(
         Host,

@@ -12,6 +12,9 @@ pub struct ComposeService {
     /// Container path → volume name (unprefixed).
     pub mounts: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
+    /// `deploy.replicas`: `None` is docker's default of one; 0 is a
+    /// service that is declared but not meant to run (a cron job's).
+    pub replicas: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,6 +153,11 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<Compose, Str
                 ComposeService {
                     mounts: mounts(svc.get("volumes")),
                     labels: labels(svc.get("deploy").and_then(|d| d.get("labels"))),
+                    replicas: svc
+                        .get("deploy")
+                        .and_then(|d| d.get("replicas"))
+                        .and_then(Value::as_u64)
+                        .and_then(|n| u32::try_from(n).ok()),
                 },
             );
         }
@@ -165,6 +173,9 @@ pub fn merge(files: Vec<Compose>) -> Compose {
             let m = out.services.entry(name).or_default();
             m.mounts.extend(svc.mounts);
             m.labels.extend(svc.labels);
+            if svc.replicas.is_some() {
+                m.replicas = svc.replicas;
+            }
         }
         for v in c.volumes {
             if !out.volumes.contains(&v) {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use ccci::run::fetch::{Checkout, FetchError, FetchSpec};
+use ccci::run::fetch::{Checkout, FetchError, FetchSpec, TagRef};
 use ccci::run::world::Git;
 use ccci::tools::ToolError;
 use sha2::{Digest, Sha256};
@@ -310,13 +310,16 @@ impl Git for MemWorld {
         Ok(head)
     }
 
-    fn tags(&self, recipe_dir: &Path, _timeout: Duration) -> Result<Vec<String>, FetchError> {
+    fn tags(&self, recipe_dir: &Path, _timeout: Duration) -> Result<Vec<TagRef>, FetchError> {
         Ok(self
             .clone_at(recipe_dir)?
             .repo
             .tags
-            .keys()
-            .cloned()
+            .iter()
+            .map(|(name, commit)| TagRef {
+                name: name.clone(),
+                commit: commit.clone(),
+            })
             .collect())
     }
 

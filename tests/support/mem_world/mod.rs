@@ -42,6 +42,8 @@ pub use browser::{FakePage, Submit};
 pub use git::Repo;
 #[allow(unused_imports)]
 pub use swarm::{Backup, Deployed, EXPECTS_SECRET, MemApp, Secret, Service, Volume};
+#[allow(unused_imports)]
+pub use web::{app_answer, traefik_fallback};
 
 /// One operation the run asked of the world, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +152,10 @@ pub struct Site {
     pub docroot: String,
     /// The body of `/`.
     pub home: String,
+    /// The status of `/` (an app whose home page asks for a login: 401).
+    pub home_status: u16,
+    /// Fixed answers by path, before `/` and the document root.
+    pub routes: BTreeMap<String, ccci::run::probe::Answer>,
     /// What a browser sees, by path.
     pub pages: BTreeMap<String, FakePage>,
 }
@@ -181,6 +187,8 @@ pub struct State {
     pub browsers_opened: u64,
     /// Every value typed into a page.
     pub typed: Vec<String>,
+    /// Every HTTPS request through the gateway: (domain, path).
+    pub requests: Vec<(String, String)>,
     /// Screenshots that come out blank before the page paints.
     pub blank_captures_left: u32,
     next_id: u64,

@@ -226,15 +226,16 @@ impl MemWorld {
                 .iter()
                 .map(|(p, v)| (p.clone(), format!("{stack}_{v}")))
                 .collect();
+            let replicas = spec.replicas.unwrap_or(1);
             let mut rec = Service {
                 stack: stack.clone(),
-                replicas: 1,
-                running: if crash { 0 } else { 1 },
+                replicas,
+                running: if crash { 0 } else { replicas },
                 ready_at: s.elapsed + k.converge_delay,
                 labels,
                 mounts,
                 update_state: Some("completed".into()),
-                crashing: crash,
+                crashing: crash && replicas > 0,
                 deployed_at: s.elapsed,
             };
             if let Some(old) = old.filter(|_| redeploy) {

@@ -7,7 +7,9 @@ use crate::bridge::ledger::Outcome;
 use crate::forge::ErrorClass;
 
 use super::super::{Ctx, Effect, Failure, Note};
-use super::{Fx, JobWork, Waiting, error_status, finish, supersede_status, superseded};
+use super::{
+    Fx, JobWork, Waiting, error_status, finish, report_step_start, supersede_status, superseded,
+};
 
 pub(super) fn failed(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, f: Failure, ctx: &Ctx<'_>) {
     // The server answered the non-idempotent call (with an error): it is
@@ -20,6 +22,11 @@ pub(super) fn failed(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, f: Failure,
         w.job.sent_at_ms = 0;
     }
     match waiting {
+        // A build Drone no longer knows has ended too: the follow reports
+        // it as it would have on its own tick.
+        Waiting::SupersedeCheck(build) if f.class == ErrorClass::Skip => {
+            report_step_start(w, fx, build, "vanished".to_owned(), ctx);
+        }
         // The superseded build or its report is gone already: nothing to undo.
         Waiting::Cancel(build) if f.class == ErrorClass::Skip => {
             supersede_status(w, fx, build, ctx);
@@ -28,6 +35,15 @@ pub(super) fn failed(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, f: Failure,
             superseded(w, fx, build, ctx);
         }
         Waiting::BuildEvidence(_) | Waiting::Create => drone_failed(w, fx, f, ctx),
+        // Recovery reads only: whatever failed, it is tried again, and a CI
+        // repository Drone does not know is configuration.
+        Waiting::RecoverBuilds(_) if f.class == ErrorClass::Skip => {
+            let f = Failure {
+                class: ErrorClass::Fatal,
+                ..f
+            };
+            postpone(w, fx, f, ctx);
+        }
         _ if f.class == ErrorClass::Skip => {
             // The PR, comment or SHA is gone: nothing left to do for it.
             fx.push(Effect::Tell(Note::Skipped {
@@ -115,14 +131,18 @@ pub(super) fn waiting_name(w: &Waiting) -> &'static str {
     match w {
         Waiting::Fact(a) => ask_name(*a),
         Waiting::React => "react",
+        Waiting::SupersedeCheck(_) => "build status",
         Waiting::Cancel(_) => "cancel build",
-        Waiting::SupersedeStatus(_) | Waiting::PendingStatus | Waiting::ErrorStatus { .. } => {
+        Waiting::Report(_) => "report build",
+        Waiting::SupersedeStatus(_) | Waiting::PendingStatus(_) | Waiting::ErrorStatus { .. } => {
             "set status"
         }
         Waiting::SupersedeEdit(_) => "edit comment",
-        Waiting::ReplyEvidence | Waiting::StartedEvidence => "pr comments",
+        Waiting::ReplyEvidence | Waiting::StartedEvidence { .. } | Waiting::RecoverReply => {
+            "pr comments"
+        }
         Waiting::ReplyPost | Waiting::StartedPost => "post comment",
-        Waiting::BuildEvidence(_) => "builds",
+        Waiting::BuildEvidence(_) | Waiting::RecoverBuilds(_) => "builds",
         Waiting::Create => "create build",
     }
 }

@@ -6,6 +6,7 @@
 //! say where evidence must be looked for first.
 
 mod failure;
+mod recover;
 mod supersede;
 
 use std::collections::VecDeque;
@@ -21,7 +22,11 @@ use super::{
     learn, status_call,
 };
 use failure::{ask_name, failed, postpone, unexpected, waiting_name};
-use supersede::{supersede_edit, supersede_status, superseded};
+use recover::{recover, recover_builds, recover_reply};
+use supersede::{
+    cancelled, report_step, report_step_start, supersede_check, supersede_edit, supersede_status,
+    superseded,
+};
 
 /// Evidence of an earlier post is searched this far before the time it was
 /// intended (seconds): server clocks and second precision.
@@ -46,7 +51,12 @@ pub struct JobWork {
 enum Waiting {
     Fact(Ask),
     React,
+    /// The superseded build's status, asked before cancelling it.
+    SupersedeCheck(u64),
     Cancel(u64),
+    /// The superseded build had finished: its own report, made by the
+    /// follow's stages, before the new command goes on.
+    Report(Box<super::FollowWork>),
     SupersedeStatus(u64),
     SupersedeEdit(u64),
     ReplyEvidence,
@@ -59,9 +69,19 @@ enum Waiting {
         text: String,
         outcome: Outcome,
     },
-    PendingStatus,
-    StartedEvidence,
+    /// The pending status; then acknowledge with the "started" comment
+    /// found already, or look for one / post one.
+    PendingStatus(Option<u64>),
+    /// The "started" comment, by the build's marker; `status_set`: the
+    /// pending status went out before.
+    StartedEvidence {
+        status_set: bool,
+    },
     StartedPost,
+    /// Recovering: this page of the builds, for one made for the job.
+    RecoverBuilds(u32),
+    /// Recovering: the PR's comments, for the job's reply.
+    RecoverReply,
 }
 
 impl JobWork {
@@ -97,6 +117,14 @@ pub(super) fn step(mut w: JobWork, event: Event, ctx: &Ctx<'_>) -> (JobWork, Fx)
         Event::Wake => {
             if w.waiting.is_none() && w.job.not_before_ms <= ctx.now_ms {
                 begin(&mut w, &mut fx, ctx);
+            }
+        }
+        // The superseded build's report is the follow's to make.
+        Event::Answer(_) | Event::Failed(_) | Event::NotSaved(_)
+            if matches!(w.waiting, Some(Waiting::Report(_))) =>
+        {
+            if let Some(Waiting::Report(report)) = w.waiting.take() {
+                report_step(&mut w, &mut fx, *report, event, ctx);
             }
         }
         // An outcome with no call waiting for it is stale: ignored.
@@ -137,6 +165,7 @@ fn begin(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
         Stage::Replying { posting: true, .. }
             | Stage::Triggering { sent: true, .. }
             | Stage::Acking { posting: true, .. }
+            | Stage::Recovering
     );
     if in_flight && unsettled(w, fx, ctx) {
         return;
@@ -169,7 +198,11 @@ fn begin(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
             );
         }
         Stage::Triggering { .. } => create(w, fx, ctx),
-        Stage::Acking { .. } => pending_status(w, fx),
+        Stage::Acking { .. } => pending_status(w, fx, None),
+        Stage::Recovering => {
+            let page = Call::RecentBuilds { page: 1 };
+            call(w, fx, Waiting::RecoverBuilds(1), page);
+        }
     }
 }
 
@@ -195,8 +228,7 @@ fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
                 }
                 core::Effect::Supersede { build } => {
                     if ctx.ledger.following.contains_key(&build) {
-                        let cancel = Call::CancelBuild { number: build };
-                        return call(w, fx, Waiting::Cancel(build), cancel);
+                        return supersede_check(w, fx, build);
                     }
                 }
                 core::Effect::Reply { text, outcome } => {
@@ -218,6 +250,7 @@ fn advance(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
                     return create(w, fx, ctx);
                 }
                 core::Effect::Finish(outcome) => return finish(w, fx, outcome, ctx),
+                core::Effect::Recover => return recover(w, fx, ctx),
             }
             continue;
         }
@@ -297,7 +330,7 @@ fn create(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
     call(w, fx, Waiting::Create, Call::CreateBuild { query });
 }
 
-fn pending_status(w: &mut JobWork, fx: &mut Fx) {
+fn pending_status(w: &mut JobWork, fx: &mut Fx, found: Option<u64>) {
     let Stage::Acking { params, build, .. } = &w.job.stage else {
         return;
     };
@@ -309,7 +342,23 @@ fn pending_status(w: &mut JobWork, fx: &mut Fx) {
         &description,
         &build.link,
     );
-    call(w, fx, Waiting::PendingStatus, c);
+    call(w, fx, Waiting::PendingStatus(found), c);
+}
+
+/// The build's "started" comment may exist (a post whose answer was lost,
+/// or one a life whose ledger was lost made): look for it by the build's
+/// marker, from when the build was asked for on.
+fn started_evidence(w: &mut JobWork, fx: &mut Fx, status_set: bool) {
+    let Stage::Acking { intent_at, .. } = &w.job.stage else {
+        return;
+    };
+    let c = &w.job.comment;
+    let comments = Call::Comments {
+        repo: c.repo.clone(),
+        pr: c.pr,
+        since: intent_at - EVIDENCE_SLACK_SECS,
+    };
+    call(w, fx, Waiting::StartedEvidence { status_set }, comments);
 }
 
 fn post_started(w: &mut JobWork, fx: &mut Fx, ctx: &Ctx<'_>) {
@@ -372,7 +421,17 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
             }
         }
         (Waiting::React, Answer::Done) => advance(w, fx, ctx),
-        (Waiting::Cancel(build), Answer::Done) => supersede_status(w, fx, build, ctx),
+        (Waiting::SupersedeCheck(build), Answer::Build { status, finished }) => {
+            if finished {
+                report_step_start(w, fx, build, status, ctx);
+            } else {
+                let cancel = Call::CancelBuild { number: build };
+                call(w, fx, Waiting::Cancel(build), cancel);
+            }
+        }
+        (Waiting::Cancel(build), Answer::Build { status, .. }) => {
+            cancelled(w, fx, build, status, ctx);
+        }
         (Waiting::SupersedeStatus(build), Answer::Done) => supersede_edit(w, fx, build, ctx),
         (Waiting::SupersedeEdit(build), Answer::Done) => superseded(w, fx, build, ctx),
         (Waiting::ReplyEvidence, Answer::Comments(posts)) => {
@@ -436,36 +495,37 @@ fn answer(w: &mut JobWork, fx: &mut Fx, waiting: Waiting, a: Answer, ctx: &Ctx<'
             w.job.attempts = 0;
             post_reply(w, fx, ctx);
         }
-        (Waiting::PendingStatus, Answer::Done) => {
-            let Stage::Acking {
-                posting, intent_at, ..
-            } = &w.job.stage
-            else {
-                return;
-            };
-            if *posting {
-                let c = &w.job.comment;
-                let comments = Call::Comments {
-                    repo: c.repo.clone(),
-                    pr: c.pr,
-                    since: intent_at - EVIDENCE_SLACK_SECS,
-                };
-                call(w, fx, Waiting::StartedEvidence, comments);
+        (Waiting::PendingStatus(Some(id)), Answer::Done) => acked(w, fx, id, ctx),
+        (Waiting::PendingStatus(None), Answer::Done) => {
+            if matches!(w.job.stage, Stage::Acking { posting: true, .. }) {
+                started_evidence(w, fx, true);
             } else {
                 post_started(w, fx, ctx);
             }
         }
-        (Waiting::StartedEvidence, Answer::Comments(posts)) => {
+        (Waiting::StartedEvidence { status_set }, Answer::Comments(posts)) => {
             let Stage::Acking { build, .. } = &w.job.stage else {
                 return;
             };
-            let marker = report::build_marker(build.number);
+            let number = build.number;
+            let marker = report::build_marker(number);
             match own_post(&posts, &marker, ctx) {
-                Some(p) => acked(w, fx, p.id, ctx),
-                None => post_started(w, fx, ctx),
+                // Already edited into its report (or superseded): the build
+                // was followed to its end by a life whose ledger was lost.
+                Some(p) if !report::is_started(&p.body) => {
+                    finish(w, fx, Outcome::Triggered { build: number }, ctx);
+                }
+                Some(p) if status_set => acked(w, fx, p.id, ctx),
+                Some(p) => pending_status(w, fx, Some(p.id)),
+                None if status_set => post_started(w, fx, ctx),
+                None => pending_status(w, fx, None),
             }
         }
         (Waiting::StartedPost, Answer::Posted(id)) => acked(w, fx, id, ctx),
+        (Waiting::RecoverBuilds(page), Answer::Builds(builds)) => {
+            recover_builds(w, fx, page, &builds, ctx);
+        }
+        (Waiting::RecoverReply, Answer::Comments(posts)) => recover_reply(w, fx, &posts, ctx),
         (waiting, _) => unexpected(w, fx, waiting_name(&waiting), ctx),
     }
 }
@@ -497,21 +557,34 @@ fn created(w: &mut JobWork, fx: &mut Fx, number: u64, adopted: bool, ctx: &Ctx<'
         return;
     };
     let c = &w.job.comment;
+    // From when the command was heard; a job from before that was kept
+    // falls back to the comment's (whole-second) creation time.
+    let heard_ms = match w.job.request.received_ms {
+        0 => c.created_at * 1000,
+        ms => ms,
+    };
     fx.push(Effect::Tell(Note::BuildCreated {
         comment: c.id,
         build: number,
         adopted,
-        latency_secs: (ctx.now_ms as f64 / 1000.0) - c.created_at as f64,
+        latency_ms: ctx.now_ms.saturating_sub(heard_ms).max(0) as u64,
     }));
+    // An adopted build may already have its "started" comment, even its
+    // report (made by a life whose ledger was lost): look before posting
+    // one, and before a pending status could hide a final one.
     w.job.stage = Stage::Acking {
         params: params.clone(),
         build: build_ref(number, ctx),
-        posting: false,
+        posting: adopted,
         intent_at: *intent_at,
     };
     w.job.attempts = 0;
     fx.push(Effect::Save);
-    pending_status(w, fx);
+    if adopted {
+        started_evidence(w, fx, false);
+    } else {
+        pending_status(w, fx, None);
+    }
 }
 
 /// A trigger that produced no build: the error status, then the reply.
@@ -547,6 +620,7 @@ fn acked(w: &mut JobWork, fx: &mut Fx, report_comment: u64, ctx: &Ctx<'_>) {
         params: params.clone(),
         comment: w.job.comment.clone(),
         report_comment,
+        upload_sent_at_ms: 0,
     }));
     finish(w, fx, Outcome::Triggered { build: number }, ctx);
 }

@@ -35,6 +35,9 @@ fn killed_after_the_create_reached_drone_the_next_life_adopts_the_build() {
         &mut w,
         ok(Answer::Builds(vec![(58, build_query(&params(), Some(7)))])),
     );
+    // Adopted: its "started" comment is looked for before anything is set.
+    assert!(matches!(next, Some(Call::Comments { .. })), "{next:?}");
+    let next = h.step(&mut w, ok(Answer::Comments(vec![])));
     assert!(matches!(next, Some(Call::SetStatus { .. })), "{next:?}");
     assert!(matches!(
         &h.saved.jobs[&7].stage,
@@ -74,6 +77,9 @@ fn killed_after_the_answer_but_before_saving_it_the_build_is_adopted_too() {
         &mut w,
         ok(Answer::Builds(vec![(58, build_query(&params(), Some(7)))])),
     );
+    // Adopted: its "started" comment is looked for before anything is set.
+    assert!(matches!(next, Some(Call::Comments { .. })), "{next:?}");
+    let next = h.step(&mut w, ok(Answer::Comments(vec![])));
     assert!(matches!(next, Some(Call::SetStatus { .. })), "{next:?}");
 }
 

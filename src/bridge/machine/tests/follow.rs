@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn results(git_ref: &str, green: bool) -> Box<ResultsV1> {
+pub(super) fn results(git_ref: &str, green: bool) -> Box<ResultsV1> {
     let mut rungs = BTreeMap::new();
     rungs.insert(
         crate::registry::Rung::Install,
@@ -27,6 +27,9 @@ fn results(git_ref: &str, green: bool) -> Box<ResultsV1> {
         lanes: BTreeMap::new(),
         checks: vec![],
         teardown: vec![],
+        floor: None,
+        upgrade_base: None,
+        data_survival: None,
     })
 }
 

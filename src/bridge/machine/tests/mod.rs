@@ -43,6 +43,7 @@ fn job(id: u64, stage: Stage) -> Job {
     Job {
         comment: comment(id),
         recipe: "custom-html".parse().expect("recipe"),
+        request: Default::default(),
         stage,
         reacted: false,
         attempts: 0,
@@ -64,6 +65,7 @@ fn follow(n: u64, comment_id: u64, report_comment: u64) -> Follow {
         params: params(),
         comment: comment(comment_id),
         report_comment,
+        upload_sent_at_ms: 0,
     }
 }
 
@@ -197,6 +199,10 @@ impl Harness {
 
     /// A call that must not be repeated blindly is marked on disk first.
     fn check_announced(&self, work: &Work, c: &Call) {
+        if let Call::UploadAsset { build, .. } = c {
+            let saved = &self.saved.following[build];
+            assert_ne!(saved.upload_sent_at_ms, 0, "upload without a saved mark");
+        }
         let Work::Job(j) = work else { return };
         let saved = &self.saved.jobs[&j.job().comment.id];
         match c {
@@ -222,6 +228,15 @@ impl Harness {
         let mut pending = self.step(work, Event::Wake);
         for a in answers {
             assert!(pending.is_some(), "an answer with no call open: {a:?}");
+            pending = self.step(work, a);
+        }
+        pending
+    }
+
+    /// Feed answers to the call already open.
+    fn run_from(&mut self, work: &mut Work, answers: Vec<Event>) -> Option<Call> {
+        let mut pending = None;
+        for a in answers {
             pending = self.step(work, a);
         }
         pending
@@ -256,5 +271,7 @@ fn facts_ok() -> Vec<Event> {
 
 mod crash;
 mod follow;
+mod pictures;
+mod recover;
 mod settle;
 mod stages;

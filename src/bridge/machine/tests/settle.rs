@@ -47,6 +47,9 @@ fn a_create_that_timed_out_is_not_looked_for_before_it_settled() {
         &mut w,
         ok(Answer::Builds(vec![(58, build_query(&params(), Some(7)))])),
     );
+    // Adopted: its "started" comment is looked for before anything is set.
+    assert!(matches!(next, Some(Call::Comments { .. })), "{next:?}");
+    let next = h.step(&mut w, ok(Answer::Comments(vec![])));
     assert!(matches!(next, Some(Call::SetStatus { .. })), "{next:?}");
     assert_eq!(creates(&h), 1);
 }
@@ -108,6 +111,9 @@ fn the_evidence_search_pages_back_past_builds_made_since() {
         &mut w,
         ok(Answer::Builds(vec![(58, build_query(&params(), Some(7)))])),
     );
+    // Adopted: its "started" comment is looked for before anything is set.
+    assert!(matches!(next, Some(Call::Comments { .. })), "{next:?}");
+    let next = h.step(&mut w, ok(Answer::Comments(vec![])));
     assert!(matches!(next, Some(Call::SetStatus { .. })), "{next:?}");
     assert_eq!(creates(&h), 0);
 }
@@ -185,7 +191,7 @@ fn a_started_comment_that_timed_out_is_found_after_it_settled_not_posted_twice()
     let mine = SeenPost {
         id: 901,
         login: "ccci-bot".into(),
-        body: report::build_marker(57),
+        body: report::started(&params(), &build(57)),
     };
     h.step(&mut w, ok(Answer::Comments(vec![mine])));
     assert_eq!(h.saved.following[&57].report_comment, 901);

@@ -79,16 +79,6 @@ fn a_member_command_goes_from_received_to_followed() {
 }
 
 #[test]
-fn a_comment_already_carrying_the_bots_reaction_finishes_untouched() {
-    let mut h = Harness::new().with_job(job(7, Stage::Received));
-    let mut w = h.job_work(7);
-    let bot = ok(Answer::Reactions(vec![("CCCI-Bot".into(), "eyes".into())]));
-    assert_eq!(h.run(&mut w, vec![bot]), None);
-    assert_eq!(h.outcome(7), Some(&Outcome::AlreadyMarked));
-    assert_eq!(h.calls.len(), 1, "no reaction, no reply");
-}
-
-#[test]
 fn a_non_member_gets_one_reply_and_the_refusal_is_remembered() {
     let mut h = Harness::new().with_job(job(7, Stage::Received));
     let mut w = h.job_work(7);
@@ -262,9 +252,11 @@ fn a_second_command_cancels_marks_and_edits_the_running_build_then_triggers() {
     let mut w = h.job_work(7);
     let mut answers = facts_ok();
     answers.push(ok(Answer::Done)); // react
-    let cancel = h.run(&mut w, answers);
+    let look = h.run(&mut w, answers);
+    assert_eq!(look, Some(Call::Build { number: 57 }), "looked at first");
+    let cancel = h.step(&mut w, build_status("running", false));
     assert_eq!(cancel, Some(Call::CancelBuild { number: 57 }));
-    let status = h.step(&mut w, ok(Answer::Done));
+    let status = h.step(&mut w, build_status("killed", true));
     let Some(Call::SetStatus { status, .. }) = status else {
         panic!("{status:?}")
     };
@@ -293,12 +285,103 @@ fn a_superseded_build_or_report_already_gone_does_not_stop_the_new_one() {
     let mut w = h.job_work(7);
     let mut answers = facts_ok();
     answers.extend([
-        ok(Answer::Done),       // react
-        fail(ErrorClass::Skip), // cancel: 404
-        ok(Answer::Done),       // status
-        fail(ErrorClass::Skip), // edit: 404
+        ok(Answer::Done),               // react
+        build_status("running", false), // look
+        fail(ErrorClass::Skip),         // cancel: 404
+        ok(Answer::Done),               // status
+        fail(ErrorClass::Skip),         // edit: 404
     ]);
     assert!(is_create(&h.run(&mut w, answers)));
+}
+
+fn build_status(status: &str, finished: bool) -> Event {
+    ok(Answer::Build {
+        status: status.into(),
+        finished,
+    })
+}
+
+/// The superseded build finished before anyone looked: `status` as Drone
+/// gives it; returns the job work and the call after the look.
+fn supersede_finished(h: &mut Harness, status: &str) -> (Work, Option<Call>) {
+    *h = Harness::new()
+        .with_follow(follow(57, 1, 900))
+        .with_job(job(7, Stage::Received));
+    let mut w = h.job_work(7);
+    let mut answers = facts_ok();
+    answers.extend([ok(Answer::Done), build_status(status, true)]);
+    let next = h.run(&mut w, answers);
+    (w, next)
+}
+
+#[test]
+fn a_superseded_build_that_already_finished_is_reported_never_cancelled() {
+    let mut h = Harness::new();
+    let (mut w, next) = supersede_finished(&mut h, "success");
+    assert_eq!(next, Some(Call::ReadResults { number: 57 }));
+    let results = Ok(super::follow::results(SHA, true));
+    let edit = h.step(&mut w, ok(Answer::Results { results }));
+    let Some(Call::Edit { comment, body, .. }) = edit else {
+        panic!("{edit:?}")
+    };
+    assert_eq!(comment, 900);
+    assert!(!body.contains("superseded"), "a real report: {body}");
+    let status = h.step(&mut w, ok(Answer::Done));
+    let Some(Call::SetStatus { status, .. }) = status else {
+        panic!("{status:?}")
+    };
+    assert_eq!(status.state, StatusState::Success);
+    let create = h.step(&mut w, ok(Answer::Done));
+    assert!(is_create(&create), "then the new command goes on");
+    assert!(
+        !h.calls
+            .iter()
+            .any(|c| matches!(c, Call::CancelBuild { .. }))
+    );
+    assert!(
+        !h.saved.following.contains_key(&57),
+        "reported and unfollowed"
+    );
+    assert!(
+        h.notes
+            .iter()
+            .any(|n| matches!(n, Note::Reported { build: 57, .. }))
+    );
+    assert!(!h.notes.iter().any(|n| matches!(n, Note::Superseded { .. })));
+}
+
+#[test]
+fn a_build_that_finished_between_the_look_and_the_cancel_is_reported() {
+    let mut h = Harness::new()
+        .with_follow(follow(57, 1, 900))
+        .with_job(job(7, Stage::Received));
+    let mut w = h.job_work(7);
+    let mut answers = facts_ok();
+    answers.extend([ok(Answer::Done), build_status("running", false)]);
+    assert_eq!(
+        h.run(&mut w, answers),
+        Some(Call::CancelBuild { number: 57 })
+    );
+    // Drone leaves a finished build as it was and answers with it.
+    let next = h.step(&mut w, build_status("failure", true));
+    assert_eq!(next, Some(Call::ReadResults { number: 57 }));
+}
+
+#[test]
+fn a_failed_report_of_a_finished_superseded_build_starts_the_job_over() {
+    let mut h = Harness::new();
+    let (mut w, _) = supersede_finished(&mut h, "success");
+    let results = Ok(super::follow::results(SHA, true));
+    h.step(&mut w, ok(Answer::Results { results }));
+    assert_eq!(h.step(&mut w, fail(ErrorClass::Retryable)), None);
+    assert_eq!(h.saved.jobs[&7].stage, Stage::Received);
+    assert!(h.saved.following.contains_key(&57), "still followed");
+    // Woken again, it looks at the build again before anything else.
+    h.now_ms += 60_000;
+    let mut w = h.job_work(7);
+    let mut answers = facts_ok();
+    answers.push(ok(Answer::Done));
+    assert_eq!(h.run(&mut w, answers), Some(Call::Build { number: 57 }));
 }
 
 #[test]
@@ -308,7 +391,11 @@ fn a_transient_error_while_superseding_starts_the_job_over() {
         .with_job(job(7, Stage::Received));
     let mut w = h.job_work(7);
     let mut answers = facts_ok();
-    answers.extend([ok(Answer::Done), fail(ErrorClass::Retryable)]);
+    answers.extend([
+        ok(Answer::Done),
+        build_status("running", false),
+        fail(ErrorClass::Retryable),
+    ]);
     assert_eq!(h.run(&mut w, answers), None);
     assert_eq!(h.saved.jobs[&7].stage, Stage::Received);
     assert!(h.saved.jobs[&7].reacted);
