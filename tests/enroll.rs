@@ -345,6 +345,27 @@ fn a_git_url_is_cloned_shallow_with_its_remote_tags() {
     );
     let r = ccci::registry::load(&reg).unwrap();
     assert_eq!(r.recipes.values().next().unwrap().git_url.as_str(), url);
+    // An annotated tag on the head commit is the head, not a base: the
+    // remote's peeled line names its commit.
+    git(
+        &src,
+        &[
+            "tag",
+            "-f",
+            "-a",
+            "-m",
+            "rel",
+            "2.0.0+1.0.5-social-amd64",
+            "HEAD",
+        ],
+    );
+    o.force = true;
+    let done = enroll(&o, &Git::new()).unwrap();
+    assert!(
+        done.text.contains("starts from 1.0.0+1.0.5-social-amd64"),
+        "{}",
+        done.text
+    );
 }
 
 #[test]
