@@ -24,6 +24,40 @@ use super::world::{Browser, BrowserSetupError, Page};
 /// How long chromedriver may take to listen.
 const DRIVER_START: Duration = Duration::from_secs(10);
 
+/// How long a new session (Chromium's start) may take; chromedriver's own
+/// limit is about a minute, which a check should not wait out.
+const SESSION_START: Duration = Duration::from_secs(45);
+
+/// Slack over the page-load timeout for one WebDriver command. Chromedriver
+/// can hold a command (a screenshot, a script) while a navigation that
+/// already timed out is still pending, until the server gives up on the
+/// request: without a bound of our own, a page that never answers would hold
+/// the check that long.
+const COMMAND_SLACK: Duration = Duration::from_secs(5);
+
+/// Why a bounded WebDriver call gave no answer.
+enum CallError {
+    /// The driver answered with an error.
+    Answered(String),
+    /// No answer within the budget: the session is wedged.
+    Silent(String),
+}
+
+/// Run one WebDriver call on the page's runtime, bounded by `budget`.
+fn bounded<T, E: std::fmt::Display>(
+    rt: &tokio::runtime::Runtime,
+    budget: Duration,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, CallError> {
+    match rt.block_on(async { tokio::time::timeout(budget, call).await }) {
+        Ok(r) => r.map_err(|e| CallError::Answered(e.to_string())),
+        Err(_) => Err(CallError::Silent(format!(
+            "the browser did not answer within {}s",
+            budget.as_secs()
+        ))),
+    }
+}
+
 /// Chromium and chromedriver as found through `CCCI_CHROMEDRIVER` /
 /// `CCCI_CHROMIUM` or on PATH.
 #[derive(Debug, Clone)]
@@ -166,6 +200,8 @@ pub struct ChromePage {
     driver: Option<Driver>,
     rt: tokio::runtime::Runtime,
     profile: PathBuf,
+    /// The bound of one command: the page-load timeout plus slack.
+    budget: Duration,
 }
 
 impl Drop for ChromePage {
@@ -204,6 +240,7 @@ impl Browser for ChromeBrowser {
             driver: None,
             rt,
             profile: profile.clone(),
+            budget: config.request_timeout + COMMAND_SLACK,
         };
         if let Some(pem) = &config.extra_ca_pem {
             trust_ca(&home, pem)?;
@@ -264,86 +301,113 @@ impl Browser for ChromeBrowser {
             ));
         };
         let url = format!("http://{addr}");
-        let client = page
-            .rt
-            .block_on(async {
-                let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-                ClientBuilder::new(connector)
-                    .capabilities(caps)
-                    .connect(&url)
-                    .await
-            })
-            .map_err(|e| BrowserSetupError::Browser(e.to_string()))?;
+        let client = bounded(&page.rt, SESSION_START, async {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            ClientBuilder::new(connector)
+                .capabilities(caps)
+                .connect(&url)
+                .await
+        })
+        .map_err(|(CallError::Answered(e) | CallError::Silent(e))| BrowserSetupError::Browser(e))?;
         page.client = Some(client);
         Ok(Box::new(page))
     }
 }
 
 impl ChromePage {
-    fn client(&self) -> Result<&Client, String> {
+    fn client(&self) -> Result<&Client, CallError> {
         self.client
             .as_ref()
-            .ok_or_else(|| "the session has ended".to_owned())
+            .ok_or_else(|| CallError::Answered("the session has ended".to_owned()))
     }
 
-    fn script(&self, js: &str) -> Result<serde_json::Value, String> {
-        let c = self.client()?;
-        self.rt
-            .block_on(c.execute(js, Vec::new()))
-            .map_err(|e| e.to_string())
+    /// The outcome of one call. A silent driver is still busy with the call
+    /// and would hold every later one as long: end the session at once, so
+    /// the rest of the check fails fast instead of waiting it out.
+    fn settle<T>(&mut self, r: Result<T, CallError>) -> Result<T, String> {
+        r.map_err(|e| match e {
+            CallError::Answered(e) => e,
+            CallError::Silent(e) => {
+                self.client = None;
+                drop(self.driver.take());
+                e
+            }
+        })
+    }
+
+    fn script(&mut self, js: &str) -> Result<serde_json::Value, String> {
+        let r = match self.client() {
+            Ok(c) => bounded(&self.rt, self.budget, c.execute(js, Vec::new())),
+            Err(e) => Err(e),
+        };
+        self.settle(r)
     }
 }
 
 impl Page for ChromePage {
     fn goto(&mut self, path: &str) -> Result<(), String> {
         let url = format!("{}{path}", self.base);
-        let c = self.client()?;
-        self.rt.block_on(c.goto(&url)).map_err(|e| e.to_string())
+        let r = match self.client() {
+            Ok(c) => bounded(&self.rt, self.budget, c.goto(&url)),
+            Err(e) => Err(e),
+        };
+        self.settle(r)
     }
     fn fill(&mut self, css: &str, value: &str) -> Result<(), String> {
-        let c = self.client()?;
-        self.rt.block_on(async {
-            let el = c.find(Locator::Css(css)).await.map_err(|e| e.to_string())?;
-            el.clear().await.map_err(|e| e.to_string())?;
-            // The driver's error for a failed send never carries the keys.
-            el.send_keys(value).await.map_err(|e| e.to_string())
-        })
+        let r = match self.client() {
+            Ok(c) => bounded(&self.rt, self.budget, async {
+                let el = c.find(Locator::Css(css)).await?;
+                el.clear().await?;
+                // The driver's error for a failed send never carries the keys.
+                el.send_keys(value).await
+            }),
+            Err(e) => Err(e),
+        };
+        self.settle(r)
     }
     fn click(&mut self, css: &str) -> Result<(), String> {
-        let c = self.client()?;
-        self.rt.block_on(async {
-            let el = c.find(Locator::Css(css)).await.map_err(|e| e.to_string())?;
-            el.click().await.map_err(|e| e.to_string())
-        })
+        let r = match self.client() {
+            Ok(c) => bounded(&self.rt, self.budget, async {
+                c.find(Locator::Css(css)).await?.click().await
+            }),
+            Err(e) => Err(e),
+        };
+        self.settle(r)
     }
     fn has(&mut self, css: &str) -> Result<bool, String> {
-        let c = self.client()?;
-        self.rt
-            .block_on(c.find_all(Locator::Css(css)))
-            .map(|v| !v.is_empty())
-            .map_err(|e| e.to_string())
+        let r = match self.client() {
+            Ok(c) => bounded(&self.rt, self.budget, c.find_all(Locator::Css(css))),
+            Err(e) => Err(e),
+        };
+        self.settle(r).map(|v| !v.is_empty())
     }
     fn text(&mut self) -> Result<String, String> {
         let v = self.script("return document.body ? document.body.innerText : '';")?;
         Ok(v.as_str().unwrap_or_default().to_owned())
     }
     fn title(&mut self) -> Result<String, String> {
-        let c = self.client()?;
-        self.rt.block_on(c.title()).map_err(|e| e.to_string())
+        let r = match self.client() {
+            Ok(c) => bounded(&self.rt, self.budget, c.title()),
+            Err(e) => Err(e),
+        };
+        self.settle(r)
     }
     fn url(&mut self) -> Result<String, String> {
-        let c = self.client()?;
-        self.rt
-            .block_on(c.current_url())
-            .map(|u| u.to_string())
-            .map_err(|e| e.to_string())
+        let r = match self.client() {
+            Ok(c) => bounded(&self.rt, self.budget, c.current_url()),
+            Err(e) => Err(e),
+        };
+        self.settle(r).map(|u| u.to_string())
     }
     fn loaded(&mut self) -> Result<bool, String> {
         Ok(self.script("return document.readyState;")?.as_str() == Some("complete"))
     }
     fn screenshot(&mut self) -> Result<Vec<u8>, String> {
-        let c = self.client()?;
-        self.rt.block_on(c.screenshot()).map_err(|e| e.to_string())
+        let r = match self.client() {
+            Ok(c) => bounded(&self.rt, self.budget, c.screenshot()),
+            Err(e) => Err(e),
+        };
+        self.settle(r)
     }
 }
 
