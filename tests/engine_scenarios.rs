@@ -283,6 +283,9 @@ fn engine_a_secret_still_in_use_is_reported_at_teardown_and_reaped_later() {
         String::from_utf8_lossy(&janitor.stdout),
         String::from_utf8_lossy(&janitor.stderr)
     );
-    assert!(text.contains("reaped cctu-"), "{text}");
+    // The kill -9 scenario's janitor runs on the same engine at the same
+    // time and may reap this orphan first, as two janitors on one host would:
+    // what counts is that it goes, once.
+    assert_eq!(janitor.status.code(), Some(0), "{text}");
     assert!(left.is_empty(), "left after the janitor: {left:?}\n{text}");
 }

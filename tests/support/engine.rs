@@ -512,7 +512,12 @@ impl Run {
         plan["recipe"] = recipe.into();
         plan["repo"] = format!("coop-cloud/{recipe}").into();
         plan["abra_dir"] = root.join("abra").to_str().unwrap().into();
-        plan["runs_dir"] = root.join("runs").to_str().unwrap().into();
+        // One runs directory for every engine test, as on the host: the run
+        // locks live under it, so a janitor scenario (`--max-age 0s`) sees
+        // the other scenarios' live runs as live, not as orphans to reap.
+        let runs = std::env::temp_dir().join("ccci-engine-host-runs");
+        std::fs::create_dir_all(&runs).unwrap();
+        plan["runs_dir"] = runs.to_str().unwrap().into();
         plan["token_file"] = root.join("no-token").to_str().unwrap().into();
         plan["timeouts"]["deploy_secs"] = 30.into();
         plan["timeouts"]["http_secs"] = 10.into();
