@@ -526,25 +526,7 @@ mod tests {
 
     #[test]
     fn a_failed_browser_check_names_its_screenshot() {
-        let mut r = crate::results::ResultsV1 {
-            schema: 1,
-            recipe: "keycloak".parse().unwrap(),
-            git_ref: "0".repeat(40),
-            src: "coop-cloud/keycloak".parse().unwrap(),
-            pr: None,
-            run_id: "r".into(),
-            started_at: String::new(),
-            duration_secs: 0.0,
-            level: None,
-            green: false,
-            rungs: Default::default(),
-            lanes: Default::default(),
-            checks: Vec::new(),
-            teardown: Vec::new(),
-            floor: None,
-            upgrade_base: None,
-            data_survival: None,
-        };
+        let mut r = bare();
         r.checks.push(crate::results::CheckResult {
             rung: Rung::Install,
             lane: crate::results::Lane::Fresh,
