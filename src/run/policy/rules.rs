@@ -24,8 +24,11 @@ fn key(s: &str) -> Seg {
     Seg::Key(s.to_owned())
 }
 
-/// `${VAR}`, `${VAR:-default}` and `$VAR` replaced from `vars` (unset:
-/// the default, else empty), as docker's substitution does.
+/// `$VAR` and `${…}` replaced from `vars` as docker's substitution does
+/// (docs/docker.md, "Variable substitution"): `${VAR:-d}`, `${VAR-d}`,
+/// `${VAR:?e}`, `${VAR?e}`, tried in that order, each splitting at the first
+/// occurrence of its operator. A form read differently here than by docker
+/// would let a value past the policy that the engine then deploys.
 pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -40,15 +43,7 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> String {
                 out.push_str(&rest[i..]);
                 return out;
             };
-            let inner = &body[..end];
-            let (name, default) = match inner.split_once(":-").or_else(|| inner.split_once('-')) {
-                Some((n, d)) => (n, Some(d)),
-                None => (inner, None),
-            };
-            match vars.get(name).filter(|v| !v.is_empty()) {
-                Some(v) => out.push_str(v),
-                None => out.push_str(default.unwrap_or("")),
-            }
+            out.push_str(&braced(&body[..end], vars));
             rest = &body[end + 1..];
         } else {
             let n = after
@@ -65,6 +60,26 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The value of one `${inner}`. An unset variable under `?` is an error for
+/// docker (nothing deploys); its value, empty, is what a deploy could see.
+fn braced(inner: &str, vars: &BTreeMap<String, String>) -> String {
+    let get = |name: &str| vars.get(name).map(String::as_str);
+    if let Some((name, default)) = inner.split_once(":-") {
+        return get(name)
+            .filter(|v| !v.is_empty())
+            .unwrap_or(default)
+            .to_owned();
+    }
+    if let Some((name, default)) = inner.split_once('-') {
+        return get(name).unwrap_or(default).to_owned();
+    }
+    let name = inner
+        .split_once(":?")
+        .or_else(|| inner.split_once('?'))
+        .map_or(inner, |(name, _)| name);
+    get(name).unwrap_or_default().to_owned()
 }
 
 fn text_of(v: &Value, vars: &BTreeMap<String, String>) -> Option<String> {

@@ -132,6 +132,36 @@ fn a_variable_can_turn_a_volume_into_a_bind_mount() {
 }
 
 #[test]
+fn every_substitution_form_docker_reads_is_read_the_same() {
+    let vars: BTreeMap<String, String> = [
+        ("SET".to_owned(), "/srv".to_owned()),
+        ("EMPTY".to_owned(), String::new()),
+    ]
+    .into();
+    for (text, want) in [
+        ("${SET:?say so}", "/srv"),
+        ("${SET?say so}", "/srv"),
+        ("${UNSET:-/d}", "/d"),
+        ("${EMPTY:-/d}", "/d"),
+        ("${EMPTY-/d}", ""),
+        ("${UNSET-/d}", "/d"),
+        ("${SET-/d}", "/srv"),
+        // Docker tries `-` before `?`: the name is "X:?a", unset, default "b".
+        ("${SET:?a-b}", "b"),
+        ("$SET/x$$", "/srv/x$"),
+    ] {
+        assert_eq!(rules::substitute(text, &vars), want, "{text}");
+    }
+    // So a bind mount hidden behind a required-variable form is still seen.
+    for form in ["${SET:?required}", "${SET?required}"] {
+        let text = format!("{HEAD}    volumes:\n      - {form}:/data\n");
+        let v = check(&[("compose.yml".into(), text)], &vars, &BTreeMap::new()).unwrap();
+        assert_eq!(v.refused.len(), 1, "{form}");
+        assert_eq!(v.refused[0].rule, Rule::HostBindMount, "{form}");
+    }
+}
+
+#[test]
 fn an_exception_allows_its_rule_only_and_says_why() {
     let text = format!(
         "{HEAD}    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n    privileged: true\n"
