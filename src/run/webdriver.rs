@@ -28,12 +28,13 @@ const DRIVER_START: Duration = Duration::from_secs(10);
 /// limit is about a minute, which a check should not wait out.
 const SESSION_START: Duration = Duration::from_secs(45);
 
-/// Slack over the page-load timeout for one WebDriver command. Chromedriver
-/// can hold a command (a screenshot, a script) while a navigation that
-/// already timed out is still pending, until the server gives up on the
-/// request: without a bound of our own, a page that never answers would hold
-/// the check that long.
-const COMMAND_SLACK: Duration = Duration::from_secs(5);
+/// Slack over twice the page-load timeout for one WebDriver command (a click
+/// may wait for the navigation it starts; a loaded machine answers slowly).
+/// Chromedriver can hold a command (a screenshot, a script) while a
+/// navigation that already timed out is still pending, until the server
+/// gives up on the request: without a bound of our own, a page that never
+/// answers would hold the check that long.
+const COMMAND_SLACK: Duration = Duration::from_secs(10);
 
 /// Why a bounded WebDriver call gave no answer.
 enum CallError {
@@ -200,7 +201,7 @@ pub struct ChromePage {
     driver: Option<Driver>,
     rt: tokio::runtime::Runtime,
     profile: PathBuf,
-    /// The bound of one command: the page-load timeout plus slack.
+    /// The bound of one command: twice the page-load timeout plus slack.
     budget: Duration,
 }
 
@@ -212,7 +213,36 @@ impl Drop for ChromePage {
                 .block_on(async { tokio::time::timeout(Duration::from_secs(5), c.close()).await });
         }
         drop(self.driver.take());
+        kill_strays(&self.profile.join("home"));
         let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// Kill what is left of this page's browser outside the driver's group.
+/// Chromium's crash handler puts itself in a session of its own; when the
+/// browser dies unannounced (a wedged session ends with SIGKILL) it stays.
+/// Every process the driver started carries the page's private `HOME`, so
+/// that is how they are told from anything else on the host.
+fn kill_strays(home: &Path) {
+    let needle = format!("HOME={}", home.display());
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in procs.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        if env.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+            // SAFETY: kill(2) touches no memory. The pid was matched by its
+            // environment just now; the window for it to be reused by an
+            // unrelated process in between is the length of this call.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
     }
 }
 
@@ -240,7 +270,7 @@ impl Browser for ChromeBrowser {
             driver: None,
             rt,
             profile: profile.clone(),
-            budget: config.request_timeout + COMMAND_SLACK,
+            budget: config.request_timeout * 2 + COMMAND_SLACK,
         };
         if let Some(pem) = &config.extra_ca_pem {
             trust_ca(&home, pem)?;
