@@ -208,13 +208,21 @@ async fn killed_and_restarted_a_hundred_times_every_comment_fires_exactly_once()
         let base = requests(&w);
         let deadline = Duration::from_millis(rng.below(80));
         if aimed {
-            // A fresh command whose "started" comment the server is still
-            // posting when the bridge dies.
+            // A fresh command whose "started" comment (or, every other time,
+            // whose refusal reply) the server is still posting when the
+            // bridge dies: random kills alone reach these windows only now
+            // and then.
+            let refusal = (life / 11) % 2 == 1;
             w.gitea.add_pr(REPO, next_pr, &sha(next_pr), None);
             w.gitea
                 .slow_next_writes(&format!("/issues/{next_pr}/comments"), 1, 150);
-            w.gitea.comment(REPO, next_pr, "alice", "!testme");
-            posted.push(next_pr);
+            if refusal {
+                w.gitea.comment(REPO, next_pr, "mallory", "!testme");
+                refused.push(next_pr);
+            } else {
+                w.gitea.comment(REPO, next_pr, "alice", "!testme");
+                posted.push(next_pr);
+            }
             next_pr += 1;
             w.wait_for(Duration::from_secs(5), || w.gitea.slow_in_flight() >= 1)
                 .await;
