@@ -345,17 +345,18 @@ impl Browser for ChromeBrowser {
 }
 
 impl ChromePage {
-    fn client(&self) -> Result<&Client, CallError> {
-        self.client
-            .as_ref()
-            .ok_or_else(|| CallError::Answered("the session has ended".to_owned()))
-    }
-
-    /// The outcome of one call. A silent driver is still busy with the call
-    /// and would hold every later one as long: end the session at once, so
-    /// the rest of the check fails fast instead of waiting it out.
-    fn settle<T>(&mut self, r: Result<T, CallError>) -> Result<T, String> {
-        r.map_err(|e| match e {
+    /// One bounded call on the session. A silent driver is still busy with
+    /// the call and would hold every later one as long: end the session at
+    /// once, so the rest of the check fails fast instead of waiting it out.
+    fn call<T, E, F>(&mut self, f: impl FnOnce(Client) -> F) -> Result<T, String>
+    where
+        E: std::fmt::Display,
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        let Some(c) = self.client.clone() else {
+            return Err("the session has ended".to_owned());
+        };
+        bounded(&self.rt, self.budget, f(c)).map_err(|e| match e {
             CallError::Answered(e) => e,
             CallError::Silent(e) => {
                 self.client = None;
@@ -365,79 +366,47 @@ impl ChromePage {
         })
     }
 
-    fn script(&mut self, js: &str) -> Result<serde_json::Value, String> {
-        let r = match self.client() {
-            Ok(c) => bounded(&self.rt, self.budget, c.execute(js, Vec::new())),
-            Err(e) => Err(e),
-        };
-        self.settle(r)
+    fn script(&mut self, js: &'static str) -> Result<serde_json::Value, String> {
+        self.call(|c| async move { c.execute(js, Vec::new()).await })
     }
 }
 
 impl Page for ChromePage {
     fn goto(&mut self, path: &str) -> Result<(), String> {
         let url = format!("{}{path}", self.base);
-        let r = match self.client() {
-            Ok(c) => bounded(&self.rt, self.budget, c.goto(&url)),
-            Err(e) => Err(e),
-        };
-        self.settle(r)
+        self.call(|c| async move { c.goto(&url).await })
     }
     fn fill(&mut self, css: &str, value: &str) -> Result<(), String> {
-        let r = match self.client() {
-            Ok(c) => bounded(&self.rt, self.budget, async {
-                let el = c.find(Locator::Css(css)).await?;
-                el.clear().await?;
-                // The driver's error for a failed send never carries the keys.
-                el.send_keys(value).await
-            }),
-            Err(e) => Err(e),
-        };
-        self.settle(r)
+        self.call(|c| async move {
+            let el = c.find(Locator::Css(css)).await?;
+            el.clear().await?;
+            // The driver's error for a failed send never carries the keys.
+            el.send_keys(value).await
+        })
     }
     fn click(&mut self, css: &str) -> Result<(), String> {
-        let r = match self.client() {
-            Ok(c) => bounded(&self.rt, self.budget, async {
-                c.find(Locator::Css(css)).await?.click().await
-            }),
-            Err(e) => Err(e),
-        };
-        self.settle(r)
+        self.call(|c| async move { c.find(Locator::Css(css)).await?.click().await })
     }
     fn has(&mut self, css: &str) -> Result<bool, String> {
-        let r = match self.client() {
-            Ok(c) => bounded(&self.rt, self.budget, c.find_all(Locator::Css(css))),
-            Err(e) => Err(e),
-        };
-        self.settle(r).map(|v| !v.is_empty())
+        self.call(|c| async move { c.find_all(Locator::Css(css)).await })
+            .map(|v| !v.is_empty())
     }
     fn text(&mut self) -> Result<String, String> {
         let v = self.script("return document.body ? document.body.innerText : '';")?;
         Ok(v.as_str().unwrap_or_default().to_owned())
     }
     fn title(&mut self) -> Result<String, String> {
-        let r = match self.client() {
-            Ok(c) => bounded(&self.rt, self.budget, c.title()),
-            Err(e) => Err(e),
-        };
-        self.settle(r)
+        self.call(|c| async move { c.title().await })
     }
     fn url(&mut self) -> Result<String, String> {
-        let r = match self.client() {
-            Ok(c) => bounded(&self.rt, self.budget, c.current_url()),
-            Err(e) => Err(e),
-        };
-        self.settle(r).map(|u| u.to_string())
+        self.call(|c| async move { c.current_url().await })
+            .map(|u| u.to_string())
     }
     fn loaded(&mut self) -> Result<bool, String> {
         Ok(self.script("return document.readyState;")?.as_str() == Some("complete"))
     }
     fn screenshot(&mut self) -> Result<Vec<u8>, String> {
-        let r = match self.client() {
-            Ok(c) => bounded(&self.rt, self.budget, c.screenshot()),
-            Err(e) => Err(e),
-        };
-        self.settle(r)
+        self.call(|c| async move { c.screenshot().await })
     }
 }
 
